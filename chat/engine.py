@@ -1,0 +1,335 @@
+"""Turn a conversation into a prompt, stream the model's reply, and keep the memory up to date. No Gradio here."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import queue
+
+from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor
+from transformers.generation.streamers import BaseStreamer
+
+from chat import memory, runtime
+from chat.memory import MemoryConfig, MemoryState, Message
+from chat.models import LoadedModel, ModelError
+
+MAX_MESSAGE_CHARS = 20_000
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and accurately."
+SUMMARY_SYSTEM_PROMPT = "You write short, factual summaries of conversations."
+DOLLY_INTRO = "Below is an instruction that describes a task. Write a response that appropriately completes the request."
+
+STOP_STRINGS = {
+    "chat": [],
+    "turns": [],
+    "qa": ["\nQuestion:", "\nQ:", "\nUser:"],
+    "instruction": ["### End", "### Instruction:"],
+}
+
+
+class ChatError(Exception):
+    """A message that cannot be answered as given; the text says why."""
+
+
+@dataclass
+class GenerationSettings:
+    max_new_tokens: int = 192
+    """Upper bound on reply length, in tokens."""
+    temperature: float = 0.0
+    """0 means greedy decoding (reproducible); above 0 samples."""
+    top_p: float = 0.9
+    """Nucleus sampling mass, used only when temperature > 0."""
+    repetition_penalty: float = 1.05
+    """Above 1 discourages repeating the reply's own tokens (small models loop without it). Unlike transformers'
+    default it does not penalise the prompt's tokens, which would push the model away from facts in memory."""
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    """Instructions placed before the conversation (ignored by DialoGPT-style models)."""
+    min_new_tokens: int = 0
+    """Forces at least this many tokens (benchmarks use it to compare equal work)."""
+    summary_tokens: int = 96
+    """Length bound of the summaries written for summary memories."""
+
+
+@dataclass
+class ReplyStats:
+    seconds: float
+    first_token_seconds: float
+    new_tokens: int
+    prompt_tokens: int
+    truncated_prompt: bool
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
+
+    def describe(self) -> str:
+        text = (f"{self.seconds:.1f} s · {self.new_tokens} tokens · {self.tokens_per_second:.1f} tok/s · "
+                f"prompt {self.prompt_tokens} tokens · first token {self.first_token_seconds:.2f} s")
+        return text + (" · prompt was cut to fit the model's context" if self.truncated_prompt else "")
+
+
+# ------------------------------------------------------------------------------------------------- prompts
+
+
+def _merge_system(messages: list[Message], system_prompt: str) -> tuple[str, list[Message]]:
+    """One system text (instructions + any memory summary) and the user/assistant turns."""
+    parts = [system_prompt.strip()] if system_prompt.strip() else []
+    parts += [m["content"] for m in messages if m["role"] == "system"]
+    return "\n\n".join(parts), [m for m in messages if m["role"] != "system"]
+
+
+def render_prompt(loaded: LoadedModel, messages: list[Message], system_prompt: str, add_generation_prompt=True) -> str:
+    """The text the model reads for `messages`, in the model's own prompt style."""
+    style = loaded.entry.prompt_style
+    system, turns = _merge_system(messages, system_prompt)
+    tokenizer = loaded.tokenizer
+    if style == "chat":
+        conversation = ([{"role": "system", "content": system}] if system else []) + turns
+        return tokenizer.apply_chat_template(conversation, add_generation_prompt=add_generation_prompt, tokenize=False)
+    if style == "turns":
+        summary = [m["content"] for m in messages if m["role"] == "system"]
+        eos = tokenizer.eos_token
+        return "".join(text + eos for text in summary + [m["content"] for m in turns])
+    if style == "instruction":
+        text = DOLLY_INTRO + "\n\n" + (system + "\n\n" if system else "")
+        for m in turns:
+            text += (f"### Instruction:\n{m['content']}\n\n### Response:\n" if m["role"] == "user"
+                     else f"{m['content']}\n\n### End\n\n")
+        return text
+    text = system + "\n\n" if system else ""  # qa
+    for m in turns:
+        text += f"Question: {m['content']}\nAnswer:" if m["role"] == "user" else f" {m['content']}\n"
+    return text
+
+
+def history_token_counter(loaded: LoadedModel, system_prompt: str) -> memory.CountTokens:
+    """Tokens that earlier turns add to the prompt, measured with the model's tokenizer and prompt style."""
+    tokenizer = loaded.tokenizer
+    anchor = [{"role": "user", "content": "."}]
+
+    def length(messages: list[Message]) -> int:
+        return len(tokenizer(render_prompt(loaded, messages, system_prompt, add_generation_prompt=False),
+                             add_special_tokens=False).input_ids)
+
+    base = length(anchor)
+    return lambda messages: length(messages + anchor) - base if messages else 0
+
+
+# ------------------------------------------------------------------------------------------------ streaming
+
+
+class _StopWhenSet(StoppingCriteria):
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def __call__(self, input_ids, scores, **kwargs) -> torch.BoolTensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+class _TokenStreamer(BaseStreamer):
+    """Hands the decoded reply so far to the consumer after every token (transformers' TextIteratorStreamer
+    waits for a space, so unspaced text would appear all at once). Partial UTF-8 characters are held back."""
+
+    _END = object()
+
+    def __init__(self, tokenizer, skip_first: bool = True):
+        self.tokenizer, self.skip_first = tokenizer, skip_first
+        self.ids: list[int] = []
+        self.queue: queue.Queue = queue.Queue()
+
+    def put(self, value) -> None:
+        if self.skip_first:  # generate() first hands over the prompt (or the decoder start token)
+            self.skip_first = False
+            return
+        self.ids.extend(value.reshape(-1).tolist())
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if not text.endswith("\ufffd"):
+            self.queue.put(text)
+
+    def end(self) -> None:
+        self.queue.put(self._END)
+
+    def __iter__(self) -> Iterator[str]:
+        while (item := self.queue.get()) is not self._END:
+            yield item
+
+
+def _cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:
+    """Text before the first stop string, and whether one was found."""
+    cuts = [text.find(s) for s in stops if s in text]
+    return (text[: min(cuts)], True) if cuts else (text, False)
+
+
+def _holdback(text: str, stops: list[str]) -> str:
+    """Text safe to show now: a tail that might be the start of a stop string is held back."""
+    for stop in stops:
+        for n in range(min(len(stop) - 1, len(text)), 0, -1):
+            if text.endswith(stop[:n]):
+                text = text[:-n]
+                break
+    return text
+
+
+class ReplyStream:
+    """Iterate for the reply so far (cumulative text); afterwards `.text` and `.stats` hold the result.
+
+    Leaving the loop early (a closed browser tab, a Stop click) stops generation within one token.
+    """
+
+    def __init__(self, loaded: LoadedModel, prompt: str, settings: GenerationSettings):
+        self.loaded, self.settings = loaded, settings
+        self.stops = STOP_STRINGS[loaded.entry.prompt_style]
+        tokenizer = loaded.tokenizer
+        bos = tokenizer.bos_token
+        add_special = not (bos and prompt.startswith(bos)) and loaded.entry.prompt_style != "turns"
+        ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=add_special).input_ids
+        limit = max(16, loaded.max_positions - (0 if loaded.entry.seq2seq else settings.max_new_tokens))
+        self.truncated = ids.shape[1] > limit
+        self.input_ids = ids[:, -limit:].to(loaded.device)
+        self.prompt_text = tokenizer.decode(self.input_ids[0])
+        """The exact text the model receives (after any cut to fit its context), special tokens included."""
+        self.text = ""
+        self.stats: ReplyStats | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        loaded, s = self.loaded, self.settings
+        threads = runtime.pick_threads() if loaded.device == "cpu" else None
+        tokenizer = loaded.tokenizer
+        streamer = _TokenStreamer(tokenizer)
+        stop = threading.Event()
+        sampling = s.temperature > 0
+        kwargs = dict(
+            input_ids=self.input_ids,
+            attention_mask=torch.ones_like(self.input_ids),
+            max_new_tokens=int(s.max_new_tokens),
+            min_new_tokens=int(s.min_new_tokens) or None,
+            do_sample=sampling,
+            temperature=float(s.temperature) if sampling else None,
+            top_p=float(s.top_p) if sampling else None,
+            top_k=None,
+            pad_token_id=tokenizer.pad_token_id,
+            streamer=streamer,
+            stopping_criteria=StoppingCriteriaList([_StopWhenSet(stop)]),
+        )
+        if s.repetition_penalty != 1.0:
+            prompt_length = 1 if loaded.entry.seq2seq else self.input_ids.shape[1]  # seq2seq: the decoder start
+            kwargs["logits_processor"] = LogitsProcessorList(
+                [RepetitionPenaltyLogitsProcessor(float(s.repetition_penalty), prompt_ignore_length=prompt_length)])
+        if self.stops:
+            kwargs.update(stop_strings=self.stops, tokenizer=tokenizer)
+        result: dict = {}
+
+        def run() -> None:
+            try:
+                if threads:
+                    runtime.use_threads(threads)
+                with torch.inference_mode():
+                    result["output"] = loaded.model.generate(**kwargs)
+            except BaseException as e:  # noqa: BLE001 - re-raised in the consumer thread
+                result["error"] = e
+                streamer.end()
+
+        start = time.perf_counter()
+        first_token = None
+        worker = runtime.submit_to_model_thread(run)
+        raw = ""
+        try:
+            for raw in streamer:
+                if first_token is None:
+                    first_token = time.perf_counter() - start
+                visible, stopped = _cut_at_stop(raw, self.stops)
+                if stopped:
+                    stop.set()
+                    self.text = visible.rstrip()
+                    yield self.text
+                    break
+                shown = _holdback(visible, self.stops)
+                if shown != self.text:
+                    self.text = shown
+                    yield self.text
+        finally:
+            stop.set()
+            worker.result()
+        if "error" in result:
+            error = result["error"]
+            if isinstance(error, torch.OutOfMemoryError):
+                raise ModelError(f"Out of memory while generating with {loaded.entry.name}. Try a shorter "
+                                 "conversation, fewer new tokens or a smaller model.") from error
+            raise error
+        self.text = _cut_at_stop(raw, self.stops)[0].strip()
+        yield self.text
+        output = result["output"]
+        new_tokens = output.shape[1] - (1 if loaded.entry.seq2seq else self.input_ids.shape[1])
+        seconds = time.perf_counter() - start
+        self.stats = ReplyStats(seconds, first_token or seconds, int(new_tokens), self.input_ids.shape[1],
+                                self.truncated)
+
+
+def complete(loaded: LoadedModel, messages: list[Message], settings: GenerationSettings,
+             system_prompt: str = SUMMARY_SYSTEM_PROMPT) -> str:
+    """A whole greedy reply, not streamed (used for summaries)."""
+    quiet = GenerationSettings(max_new_tokens=settings.summary_tokens, temperature=0.0,
+                               repetition_penalty=settings.repetition_penalty)
+    stream = ReplyStream(loaded, render_prompt(loaded, messages, system_prompt), quiet)
+    for _ in stream:
+        pass
+    return stream.text
+
+
+# ------------------------------------------------------------------------------------------------ a chat turn
+
+
+@dataclass
+class TurnUpdate:
+    reply: str
+    prompt: str
+    """The exact text the model received for this turn."""
+    stats: ReplyStats | None = None
+    state: MemoryState | None = None
+    """The memory with this exchange in it: provisional (reply so far) while streaming, final at the end, so a
+    stopped reply is kept as far as it got."""
+    status: str = ""
+
+
+def check_message(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ChatError("Type a message first: an empty message cannot be answered.")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise ChatError(f"That message has {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}. "
+                        "Shorten it, or use document QA for long texts.")
+    return text
+
+
+def chat_turn(
+    loaded: LoadedModel,
+    config: MemoryConfig,
+    state: MemoryState,
+    user_text: str,
+    settings: GenerationSettings,
+) -> Iterator[TurnUpdate]:
+    """Stream one exchange: memory builds the context, the model answers, memory records the exchange."""
+    user_text = check_message(user_text)
+    count_tokens = history_token_counter(loaded, settings.system_prompt)
+    context = memory.context(config, state, count_tokens)
+    prompt = render_prompt(loaded, context + [{"role": "user", "content": user_text}], settings.system_prompt)
+    stream = ReplyStream(loaded, prompt, settings)
+
+    def provisional(reply: str) -> MemoryState:
+        exchange = [{"role": "user", "content": user_text}, {"role": "assistant", "content": reply}]
+        return MemoryState(state.messages + exchange, state.summary, state.summarized)
+
+    for text in stream:
+        yield TurnUpdate(text, stream.prompt_text, state=provisional(text))
+    if config.kind in ("summary", "summary_buffer"):
+        yield TurnUpdate(stream.text, stream.prompt_text, stream.stats, provisional(stream.text),
+                         status="Updating the summary...")
+    new_state = memory.record_turn(
+        config, state, user_text, stream.text, count_tokens,
+        complete=lambda messages: complete(loaded, messages, settings),
+    )
+    yield TurnUpdate(stream.text, stream.prompt_text, stream.stats, new_state)

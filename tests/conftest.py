@@ -1,0 +1,31 @@
+"""Offline, CPU, one thread: set before torch, transformers or gradio are imported anywhere."""
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from tests.tiny_models import build_all  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """family -> folder of a tiny random model: gpt2 (DialoGPT), gpt_neox (Pythia/Dolly), llama (chat), t5."""
+    return build_all(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture(autouse=True)
+def empty_model_cache():
+    from chat import models
+
+    yield
+    models._cache.clear()

@@ -1,0 +1,112 @@
+"""The real app, launched in-process and driven through gradio_client as a browser would drive it."""
+
+import threading
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+import app
+
+SETTINGS = ["Be brief.", 12, 0.0, 0.9, 1.1, "float32"]  # system prompt, max new tokens, temperature, top-p, penalty, precision
+
+
+@pytest.fixture(scope="module")
+def server(tiny_models):
+    demo = app.build_app(default_model=f"folder:{tiny_models['llama']}", compare_model=f"folder:{tiny_models['gpt2']}")
+    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    yield demo.local_url
+    demo.close()
+
+
+def chat(client, tiny_models, text, memory="buffer", model=None):
+    job = client.submit(text, model or f"folder:{tiny_models['llama']}", memory, 3, 256, *SETTINGS, api_name="/chat")
+    result = job.result(timeout=120)
+    return job, result
+
+
+def reply_text(message):
+    content = message["content"]
+    return content if isinstance(content, str) else "".join(part["text"] for part in content)
+
+
+def test_chat_streams_and_shows_the_prompt(server, tiny_models):
+    client = Client(server, verbose=False)
+    job, (chatbot, box, prompt, summary, stats, *_rest) = chat(client, tiny_models, "My name is Priya.")
+    assert len(job.outputs()) >= 3, "the reply arrived in several pieces"
+    assert [m["role"] for m in chatbot] == ["user", "assistant"] and reply_text(chatbot[1])
+    assert box == ""
+    assert "My name is Priya." in prompt and prompt.startswith("<|im_start|>system\nBe brief.")
+    assert "tok/s" in stats and "float32" in stats
+
+
+def test_memory_choice_decides_what_the_next_prompt_holds(server, tiny_models):
+    for memory, remembered in [("buffer", True), ("none", False)]:
+        client = Client(server, verbose=False)
+        chat(client, tiny_models, "My name is Priya.", memory)
+        _, (chatbot, _, prompt, *_rest) = chat(client, tiny_models, "What is my name?", memory)
+        assert ("Priya" in prompt) is remembered
+        assert len(chatbot) == 4  # the conversation is shown whatever the memory keeps
+
+
+def test_two_clients_never_see_each_others_history(server, tiny_models):
+    alice, bob = Client(server, verbose=False), Client(server, verbose=False)
+    results = {}
+
+    def talk(name, client):
+        chat(client, tiny_models, f"My name is {name}.")
+        results[name] = chat(client, tiny_models, "What is my name?")[1]
+
+    threads = [threading.Thread(target=talk, args=args) for args in [("Alice", alice), ("Bob", bob)]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert "Alice" in results["Alice"][2] and "Bob" not in results["Alice"][2]
+    assert "Bob" in results["Bob"][2] and "Alice" not in results["Bob"][2]
+    assert len(results["Alice"][0]) == len(results["Bob"][0]) == 4
+
+
+def test_clear_resets_memory(server, tiny_models):
+    client = Client(server, verbose=False)
+    chat(client, tiny_models, "My name is Priya.")
+    client.predict(api_name="/clear")
+    _, (chatbot, _, prompt, *_rest) = chat(client, tiny_models, "What is my name?")
+    assert "Priya" not in prompt and len(chatbot) == 2
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [("folder:/no/such/model", "does not exist"), ("hub:EleutherAI/pythia-12b", "unavailable"),
+     ("gibberish", "Unknown model")],
+)
+def test_bad_model_gives_a_clear_message_and_the_app_keeps_working(server, tiny_models, model, message):
+    client = Client(server, verbose=False)
+    with pytest.raises(AppError, match=message):
+        chat(client, tiny_models, "Hello", model=model)
+    chatbot = chat(client, tiny_models, "Hello again")[1][0]
+    assert len(chatbot) == 2 and reply_text(chatbot[1])
+
+
+def test_empty_message_is_refused_with_a_message(server, tiny_models):
+    client = Client(server, verbose=False)
+    with pytest.raises(AppError, match="empty message"):
+        chat(client, tiny_models, "   ")
+
+
+def test_compare_gives_two_replies_each_with_its_own_stats(server, tiny_models):
+    client = Client(server, verbose=False)
+    args = [f"folder:{tiny_models['llama']}", f"folder:{tiny_models['gpt2']}", "window", 2, 256, *SETTINGS]
+    job = client.submit("Hello, who are you?", *args, api_name="/compare")
+    chat_a, chat_b, stats_a, stats_b, box = job.result(timeout=120)
+    assert reply_text(chat_a[-1]) and reply_text(chat_b[-1])
+    assert "tok/s" in stats_a and "tok/s" in stats_b
+    second = client.submit("And then?", *args, api_name="/compare").result(timeout=120)
+    assert len(second[0]) == len(second[1]) == 4  # each side kept its own conversation
+
+
+def test_models_tab_lists_bundled_and_report_models(server):
+    client = Client(server, verbose=False)
+    table = client.predict(api_name="/models")
+    names = [row[0] for row in table["data"]]
+    assert "SmolLM2-135M-Instruct" in names and "flan-t5-base" in names and "dolly-v2-3b" in names

