@@ -90,7 +90,7 @@ class ModelEntry:
 
     @property
     def label(self) -> str:
-        return f"{self.name} · {self.family} · {self.size}" + ("" if self.available else " — unavailable")
+        return f"{self.name} · {self.size}" + ("" if self.available else " — unavailable")
 
 
 # ---------------------------------------------------------------- bundled weights (pip packages with GGUF files)

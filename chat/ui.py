@@ -153,6 +153,7 @@ def build_chat_tab(default_model: str = str(models.DEFAULT_MODEL)) -> None:
     submitted = box.submit(respond, inputs, outputs, api_visibility="private", **GENERATE)
     stop.click(None, None, None, cancels=[sent, submitted], api_visibility="private")
     clear.click(clear_chat, None, [chatbot, box, prompt, summary, state], api_name="clear")
+    chatbot.clear(clear_chat, None, [chatbot, box, prompt, summary, state], api_visibility="private")
 
 
 # --------------------------------------------------------------------------------------------------- Compare
@@ -208,7 +209,10 @@ def build_compare_tab(default_a: str = str(models.DEFAULT_MODEL), default_b: str
     sent = send.click(compare, inputs, outputs, api_name="compare", **GENERATE)
     submitted = box.submit(compare, inputs, outputs, api_visibility="private", **GENERATE)
     stop.click(None, None, None, cancels=[sent, submitted], api_visibility="private")
-    clear.click(lambda: ([], [], "", "", MemoryState(), MemoryState(), ""), None, outputs, api_name="clear_compare")
+    reset = lambda: ([], [], "", "", MemoryState(), MemoryState(), "")  # noqa: E731
+    clear.click(reset, None, outputs, api_name="clear_compare")
+    chat_a.clear(reset, None, outputs, api_visibility="private")
+    chat_b.clear(reset, None, outputs, api_visibility="private")
 
 
 # ---------------------------------------------------------------------------------------------------- Models
@@ -231,5 +235,6 @@ def build_models_tab() -> None:
         "here and in the pickers as soon as they are saved."
     )
     headers = ["Model", "Reference", "Family", "Parameters", "Type", "Prompt style", "Available", "Source / reason"]
-    table = gr.Dataframe(catalogue_rows(), headers=headers, interactive=False, wrap=True)
+    table = gr.Dataframe(catalogue_rows(), headers=headers, interactive=False, wrap=True,
+                         column_widths=["15%", "19%", "7%", "7%", "6%", "8%", "6%", "32%"])
     gr.Button("Refresh").click(catalogue_rows, None, table, api_name="models")
