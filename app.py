@@ -15,17 +15,22 @@ import gradio as gr  # noqa: E402
 
 from chat import models  # noqa: E402
 from chat.ui import build_chat_tab, build_compare_tab, build_models_tab  # noqa: E402
+from training import jobs  # noqa: E402
+from training.ui import build_training_tab  # noqa: E402
 
 TITLE = "Conversational QA Studio"
 
 
 def build_app(default_model: str = str(models.DEFAULT_MODEL), compare_model: str | None = None) -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown(f"# {TITLE}\nChat with small open models under a memory of your choice, side by side.")
+        gr.Markdown(f"# {TITLE}\nFine-tune small open models on your own Q/A data, chat with them under a memory of "
+                    "your choice, and compare them side by side.")
         with gr.Tab("Chat"):
             build_chat_tab(default_model)
         with gr.Tab("Compare"):
             build_compare_tab(default_model, compare_model)
+        with gr.Tab("Training"):
+            build_training_tab()
         with gr.Tab("Models"):
             build_models_tab()
     return demo
@@ -50,6 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.no_warm_up:
         threading.Thread(target=warm_up, args=(args.model,), daemon=True).start()
+    jobs.start_queue_runner()
     demo = build_app(args.model, args.compare_model)
     demo.queue().launch(server_name=args.host, server_port=args.port, theme=gr.themes.Soft())
 

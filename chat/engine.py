@@ -84,9 +84,12 @@ def _merge_system(messages: list[Message], system_prompt: str) -> tuple[str, lis
 
 def render_prompt(loaded: LoadedModel, messages: list[Message], system_prompt: str, add_generation_prompt=True) -> str:
     """The text the model reads for `messages`, in the model's own prompt style."""
-    style = loaded.entry.prompt_style
+    return render(loaded.entry.prompt_style, loaded.tokenizer, messages, system_prompt, add_generation_prompt)
+
+
+def render(style: str, tokenizer, messages: list[Message], system_prompt: str, add_generation_prompt=True) -> str:
+    """render_prompt for a tokenizer and prompt style, without a loaded model (training uses this too)."""
     system, turns = _merge_system(messages, system_prompt)
-    tokenizer = loaded.tokenizer
     if style == "chat":
         conversation = ([{"role": "system", "content": system}] if system else []) + turns
         return tokenizer.apply_chat_template(conversation, add_generation_prompt=add_generation_prompt, tokenize=False)

@@ -1,0 +1,94 @@
+"""Jobs run as real subprocesses: stop, resume, a killed process, the queue."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from training import jobs, runs
+from training.configs import SFTJob
+
+
+@pytest.fixture
+def job(tiny_models, tmp_path):
+    data = tmp_path / "faq.csv"
+    data.write_text("question,answer\n" + "".join(f"Question {i}?,Answer {i}.\n" for i in range(20)))
+
+    def make(**overrides):
+        values = dict(model=f"folder:{tiny_models['llama']}", data=str(data), batch_size=2, threads=1,
+                      checkpoint_every=5, learning_rate=1e-3, early_stopping_patience=0)
+        values.update(overrides)
+        return SFTJob.from_dict(values)
+
+    return make
+
+
+def wait_for(condition, timeout=90):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise TimeoutError("condition not met")
+
+
+def status(root, run_id):
+    return jobs.reconcile(root / run_id)
+
+
+def test_stop_keeps_the_adapter_and_resume_continues_from_the_checkpoint(job, tmp_path):
+    root = tmp_path / "runs"
+    run_id = jobs.submit(job(epochs=100, max_steps=300), root)
+    wait_for(lambda: status(root, run_id).get("step", 0) >= 3)
+    assert "Stopping" in jobs.stop(run_id, root)
+    ended = jobs.wait(run_id, root=root)
+    assert ended["state"] == "stopped" and "adapter trained so far was saved" in ended["message"]
+    stopped_at = ended["step"]
+    assert 3 <= stopped_at < 300
+    assert (root / run_id / runs.ADAPTER / "adapter_model.safetensors").exists()
+    assert "Resuming" in jobs.resume(run_id, root)
+    ended = jobs.wait(run_id, root=root)
+    assert ended["state"] == "finished" and ended["step"] == 300
+    steps = [m["step"] for m in runs.read_metrics(root / run_id) if "loss" in m]
+    assert steps == list(range(1, 301)), "every step logged once, none redone or skipped"
+    assert "resumed at step" in (root / run_id / runs.LOG).read_text()
+
+
+def test_a_killed_process_shows_as_failed_with_a_reason(job, tmp_path):
+    root = tmp_path / "runs"
+    run_id = jobs.submit(job(epochs=100, max_steps=500), root)
+    wait_for(lambda: status(root, run_id).get("step", 0) >= 1)
+    os.kill(status(root, run_id)["pid"], signal.SIGKILL)
+    wait_for(lambda: status(root, run_id)["state"] != "running")
+    final = status(root, run_id)
+    assert final["state"] == "failed" and "ended without finishing" in final["message"]
+    assert [r.state for r in jobs.list_runs(root)] == ["failed"]
+
+
+def test_queue_runs_one_job_at_a_time(job, tmp_path):
+    root = tmp_path / "runs"
+    first = jobs.submit(job(epochs=100, max_steps=400), root)
+    second = jobs.submit(job(max_steps=2), root)
+    assert status(root, first)["state"] == "running"
+    assert status(root, second)["state"] == "queued"
+    jobs.stop(first, root)
+    jobs.wait(first, root=root)
+    assert jobs.wait(second, root=root)["state"] == "finished"
+
+
+def test_a_queued_job_can_be_taken_off_the_queue(job, tmp_path, monkeypatch):
+    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)  # nothing starts
+    root = tmp_path / "runs"
+    run_id = jobs.submit(job(max_steps=2), root)
+    assert status(root, run_id)["state"] == "queued"
+    assert jobs.stop(run_id, root) == "Taken off the queue."
+    assert status(root, run_id)["state"] == "stopped"
+    assert "no checkpoint" in jobs.resume(run_id, root)
+
+
+def test_a_failing_job_reports_its_error(job, tmp_path):
+    root = tmp_path / "runs"
+    run_id = jobs.submit(job(model="folder:/no/such/model"), root)
+    final = jobs.wait(run_id, root=root)
+    assert final["state"] == "failed" and "does not exist" in final["message"]

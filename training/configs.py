@@ -1,0 +1,155 @@
+"""One config dataclass per job kind. The UI builds these, the CLI reads them, the run folder stores them.
+
+The dataclass is the single source of defaults: the Training tab reads its widget defaults from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chat.engine import DEFAULT_SYSTEM_PROMPT
+
+MODES = ("qa", "dialogue")
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message names the field and the allowed values."""
+
+
+@dataclass
+class SFTJob:
+    """Supervised fine-tuning with LoRA (or QLoRA: the same job with `qlora=True`)."""
+
+    model: str = "bundled:smollm2-135m-instruct"
+    """Model reference: bundled:<key>, hub:<org/name>, folder:<path> or a plain folder path."""
+    data: str = "assets/insurer_faq.csv"
+    """A registered dataset name, or a CSV / JSONL / JSON file of Q/A pairs or conversations."""
+    question_column: str | None = None
+    """Column holding questions, when it is not called question/prompt/input/... ."""
+    answer_column: str | None = None
+    """Column holding answers, when it is not called answer/response/output/... ."""
+    mode: str = "qa"
+    """qa: learn each answer from its question; dialogue: learn each reply from up to `context_turns` earlier turns."""
+    context_turns: int = 7
+    """dialogue mode: earlier turns (user and assistant) kept before each reply; 7 as the report did for DialoGPT."""
+    train_size: float = 1.0
+    """Training examples used: a fraction in (0, 1] or an absolute count (e.g. 200, 400, 800)."""
+    val_fraction: float = 0.1
+    """Share of the data held out for validation loss and perplexity each epoch."""
+    seed: int = 0
+    """Seeds the split, the subset, the shuffling and the LoRA initialisation."""
+    epochs: int = 1
+    """Passes over the training examples."""
+    max_steps: int = 0
+    """Stop after this many optimizer steps (0 = run all epochs); handy for a quick check."""
+    learning_rate: float = 3e-4
+    """Peak learning rate of AdamW; LoRA wants about 10x a full fine-tune's."""
+    batch_size: int = 8
+    """Examples per optimizer step (split into micro-batches of similar length)."""
+    warmup_ratio: float = 0.05
+    """Share of steps spent warming the learning rate up, then it decays linearly to 0."""
+    weight_decay: float = 0.0
+    """AdamW weight decay on the LoRA weights."""
+    max_length: int = 512
+    """Tokens per example (prompt + answer); longer prompts are cut from the left, answers are kept."""
+    lora_r: int = 16
+    """LoRA rank."""
+    lora_alpha: int = 32
+    """LoRA scaling numerator (scale = alpha / r)."""
+    lora_dropout: float = 0.05
+    """Dropout on the LoRA input."""
+    target_modules: list[str] | None = None
+    """Layers that get LoRA weights; None derives them from the architecture (GPT-NeoX query_key_value, GPT-2
+    c_attn, Llama/Qwen/Gemma attention and MLP projections, T5 q and v)."""
+    qlora: bool = False
+    """Load the base model in 4-bit NF4 (bitsandbytes) and train LoRA on top: QLoRA."""
+    double_quant: bool = True
+    """QLoRA: quantize the quantization constants too (saves about 0.4 bits per weight)."""
+    compute_dtype: str = "bfloat16"
+    """QLoRA: dtype the 4-bit weights are dequantized to for each matmul."""
+    precision: str = "auto"
+    """Training compute dtype: auto = bf16 autocast where bf16 is fast (GPU, AVX512-BF16/AMX CPUs), else fp32."""
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    """Chat-template models are trained with the system prompt the Chat tab uses, so the adapter sees at
+    inference the prompt it was trained on."""
+    early_stopping_patience: int = 2
+    """Stop after this many epochs without a better validation loss (0 = never)."""
+    checkpoint_every: int = 50
+    """Save a resumable checkpoint every this many steps (and at each epoch end)."""
+    merge: bool = False
+    """Also save the base model with the adapter merged in, as a plain model folder."""
+    threads: int = 0
+    """CPU threads (0 = the cores that are idle when the job starts)."""
+    extra: dict = field(default_factory=dict)
+    """Free-form notes carried into the run folder (e.g. which experiment grid cell this is)."""
+
+    def validate(self) -> SFTJob:
+        for name in ("model", "data"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise ConfigError(f"{name} must be a non-empty text, not {getattr(self, name)!r}")
+        if self.mode not in MODES:
+            raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        if self.compute_dtype not in ("bfloat16", "float16", "float32"):
+            raise ConfigError(f"compute_dtype must be bfloat16, float16 or float32, not {self.compute_dtype!r}")
+        positive = {"epochs": self.epochs, "learning_rate": self.learning_rate, "batch_size": self.batch_size,
+                    "max_length": self.max_length, "lora_r": self.lora_r, "lora_alpha": self.lora_alpha,
+                    "train_size": self.train_size, "checkpoint_every": self.checkpoint_every}
+        for name, value in positive.items():
+            if not value > 0:
+                raise ConfigError(f"{name} must be positive, not {value!r}")
+        if isinstance(self.train_size, float) and self.train_size > 1 and not self.train_size.is_integer():
+            raise ConfigError(f"train_size is a fraction in (0, 1] or a whole count, not {self.train_size!r}")
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError(f"val_fraction must be between 0 and 1, not {self.val_fraction!r}")
+        if not 0 <= self.lora_dropout < 1 or not 0 <= self.warmup_ratio < 1:
+            raise ConfigError("lora_dropout and warmup_ratio must be in [0, 1)")
+        if min(self.max_steps, self.context_turns, self.early_stopping_patience, self.threads) < 0:
+            raise ConfigError("max_steps, context_turns, early_stopping_patience and threads cannot be negative")
+        if self.target_modules is not None and not self.target_modules:
+            raise ConfigError("target_modules is a non-empty list of layer names, or null to derive them")
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> SFTJob:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown SFTJob field(s): {', '.join(unknown)}")
+        return cls(**values).validate()
+
+    @classmethod
+    def load(cls, path: str | Path) -> SFTJob:
+        try:
+            values = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"cannot read config {path}: {e}") from e
+        if not isinstance(values, dict):
+            raise ConfigError(f"config {path} must hold a JSON object")
+        return cls.from_dict(values)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.to_json())
+        return path
+
+
+def field_docs(cls=SFTJob) -> dict[str, str]:
+    """Each field's one-line docstring, read from the source, for UI help texts and --help."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(cls))
+    docs, body = {}, tree.body[0].body
+    for node, after in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
+            docs[node.target.id] = " ".join(str(after.value.value).split())
+    return docs

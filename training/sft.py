@@ -1,0 +1,495 @@
+"""LoRA / QLoRA supervised fine-tuning, causal and seq2seq, read top to bottom.
+
+    python -m training.sft runs/<id>/config.json [--resume]
+    python -m training.sft --model bundled:smollm2-135m-instruct --data assets/insurer_faq.csv --epochs 1 --out runs/x
+
+Everything the job produces goes into its run folder (see training/runs.py). SIGTERM or SIGINT stop it cleanly:
+the adapter trained so far and a resumable checkpoint are saved.
+
+Why a plain loop and not a Trainer: on a CPU the defaults of TRL's SFTTrainer (bf16 on CPUs without fast bf16,
+activation checkpointing, batches padded across lengths, logits over every prompt token) cost several times the
+compute; here every example's loss covers only its answer (and the end token, so the model learns to stop),
+batches group similar lengths, and the output layer runs only where there is an answer to score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import math
+import os
+import random
+import resource
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from chat import runtime
+from chat.engine import render
+from chat.models import ModelRef, describe, weights_folder
+from training import data, runs
+from training.configs import ConfigError, SFTJob
+
+log = logging.getLogger("sft")
+MAX_BATCH_TOKENS = 6144
+"""Padded tokens per forward pass; bigger optimizer batches are split into micro-batches (bounded memory)."""
+
+
+class StopTraining(Exception):
+    """A clean early end (stop signal, NaN loss) with the message to show."""
+
+
+# --------------------------------------------------------------------------------------------- examples
+
+
+@dataclass
+class Tokenized:
+    input_ids: list[int]
+    labels: list[int]
+    """Causal: -100 over the prompt, token ids over the answer and its end token. Seq2seq: the answer's ids."""
+
+
+def load_examples(cfg: SFTJob) -> tuple[list[data.Example], list[data.Example]]:
+    """Train and validation examples: split by record (no leakage between them), then the training subset."""
+    source = Path(cfg.data)
+    if source.exists():
+        dataset = data.load_file(source, cfg.question_column, cfg.answer_column)
+    else:
+        dataset = data.load_registered(cfg.data)
+    train_records, val_records = data.split(dataset.records, cfg.val_fraction, cfg.seed)
+    size = int(cfg.train_size) if cfg.train_size > 1 else float(cfg.train_size)
+    try:
+        train_records = data.subset(train_records, size, cfg.seed)
+    except ValueError as e:
+        raise ConfigError(f"train_size: {e}") from e
+
+    def examples(records):
+        if dataset.kind == "qa":
+            if cfg.mode == "dialogue":
+                raise ConfigError("dialogue mode needs conversations; turn Q/A pairs into conversations first "
+                                  "(python -m training.conversations FILE --out conversations.jsonl)")
+            return data.qa_examples(records)
+        return data.dialogue_examples(records, cfg.context_turns if cfg.mode == "dialogue" else 0)
+
+    return examples(train_records), examples(val_records)
+
+
+def tokenize(example: data.Example, tokenizer, style: str, seq2seq: bool, cfg: SFTJob) -> Tokenized:
+    prompt = render(style, tokenizer, example.messages, cfg.system_prompt)
+    if seq2seq:
+        ids = tokenizer(prompt, truncation=True, max_length=cfg.max_length).input_ids
+        labels = tokenizer(example.answer, truncation=True, max_length=cfg.max_length).input_ids
+        return Tokenized(ids, labels)
+    bos = tokenizer.bos_token
+    add_special = not (bos and prompt.startswith(bos)) and style != "turns"
+    prompt_ids = tokenizer(prompt, add_special_tokens=add_special).input_ids
+    separator = " " if style == "qa" else ""  # "Answer:" is followed by " answer", as at chat time
+    answer_ids = tokenizer(separator + example.answer, add_special_tokens=False).input_ids
+    answer_ids = answer_ids[: cfg.max_length - 16] + [tokenizer.eos_token_id]
+    prompt_ids = prompt_ids[-(cfg.max_length - len(answer_ids)):]
+    return Tokenized(prompt_ids + answer_ids, [-100] * len(prompt_ids) + answer_ids)
+
+
+def batches(items: list[Tokenized], batch_size: int, seed: int) -> list[list[int]]:
+    """Index batches of similar length (little padding), in a seeded random order."""
+    rng = random.Random(seed)
+    order = list(range(len(items)))
+    rng.shuffle(order)
+    chunk = batch_size * 16
+    grouped = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start:start + chunk], key=lambda i: len(items[i].input_ids))
+        grouped += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
+    rng.shuffle(grouped)
+    return grouped
+
+
+def collate(items: list[Tokenized], pad_id: int, seq2seq: bool) -> dict[str, torch.Tensor]:
+    """Right-padded tensors; padding is masked out of attention and labels (so pad == eos is harmless)."""
+    width = max(len(t.input_ids) for t in items)
+    ids = torch.full((len(items), width), pad_id)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    label_width = max(len(t.labels) for t in items) if seq2seq else width
+    labels = torch.full((len(items), label_width), -100)
+    for row, t in enumerate(items):
+        ids[row, : len(t.input_ids)] = torch.tensor(t.input_ids)
+        mask[row, : len(t.input_ids)] = 1
+        labels[row, : len(t.labels)] = torch.tensor(t.labels)
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def micro_batches(batch: list[Tokenized]) -> list[list[Tokenized]]:
+    width = max(len(t.input_ids) for t in batch)
+    per_pass = max(1, MAX_BATCH_TOKENS // width)
+    return [batch[i:i + per_pass] for i in range(0, len(batch), per_pass)]
+
+
+# ------------------------------------------------------------------------------------------------- model
+
+
+def lora_targets(model: torch.nn.Module) -> list[str]:
+    """LoRA target layer names, derived from the architecture's linear layers (the output head excluded)."""
+    from transformers.pytorch_utils import Conv1D
+
+    linear = {name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+              if isinstance(module, (torch.nn.Linear, Conv1D)) or type(module).__name__ == "Linear4bit"}
+    linear -= {"lm_head", "embed_out", "score"}
+    llama = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    for wanted in (llama, ["query_key_value"], ["c_attn"], ["q", "v"]):
+        found = [name for name in wanted if name in linear]
+        if found and (wanted is llama or len(found) == len(wanted)):
+            return found
+    if not linear:
+        raise ConfigError("found no linear layers to put LoRA on; set target_modules in the config")
+    return sorted(linear)
+
+
+def load_model(cfg: SFTJob, folder: Path, seq2seq: bool, device: str):
+    from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, BitsAndBytesConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    auto = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
+    if cfg.qlora:
+        compute = getattr(torch, cfg.compute_dtype)
+        quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                   bnb_4bit_use_double_quant=cfg.double_quant, bnb_4bit_compute_dtype=compute)
+        model = auto.from_pretrained(folder, quantization_config=quant, dtype=compute, device_map=device)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        for module in model.modules():
+            # bitsandbytes repacks 4-bit weights for AVX512-BF16 inference the first time a layer runs in eval
+            # mode without grad (our validation pass); that layout needs widths divisible by 64 and is not the
+            # one training reads. Keep the training layout throughout.
+            if hasattr(module, "support_avx512bf16_for_cpu"):
+                module.support_avx512bf16_for_cpu = False
+    else:
+        model = auto.from_pretrained(folder, dtype=torch.float32).to(device)
+    targets = cfg.target_modules or lora_targets(model)
+    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=targets, task_type=TaskType.SEQ_2_SEQ_LM if seq2seq else TaskType.CAUSAL_LM)
+    torch.manual_seed(cfg.seed)
+    model = get_peft_model(model, lora)
+    return model, tokenizer, targets
+
+
+def autocast_dtype(cfg: SFTJob, device: str) -> torch.dtype | None:
+    """bf16 autocast where bf16 matmul is fast; fp32 otherwise (bf16 is 30-100x slower on AVX2-only CPUs)."""
+    if cfg.qlora or cfg.precision == "float32":
+        return None
+    if cfg.precision == "bfloat16":
+        return torch.bfloat16
+    fast = torch.cuda.is_bf16_supported() if device == "cuda" else runtime.cpu_bf16_is_fast()
+    return torch.bfloat16 if fast else None
+
+
+def batch_loss(model, batch: dict[str, torch.Tensor], seq2seq: bool) -> tuple[torch.Tensor, int]:
+    """Summed token NLL over answer tokens, and how many there were."""
+    labels = batch["labels"]
+    if seq2seq:
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels)
+        count = int((labels != -100).sum())
+        return out.loss * count, count
+    # Score only positions that predict an answer token: the output layer (often a fifth of the model's
+    # compute) skips the prompt. Positions are shared across the batch, so keep from the earliest answer on.
+    targets = labels[:, 1:]
+    first = int((targets != -100).float().argmax(dim=1).min())
+    keep = targets.shape[1] - first
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep + 1)
+    logits = out.logits[:, :-1, :]
+    targets = targets[:, first:]
+    loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                                             ignore_index=-100, reduction="sum")
+    return loss, int((targets != -100).sum())
+
+
+def evaluate(model, items: list[Tokenized], cfg: SFTJob, pad_id: int, seq2seq: bool, device: str, amp) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad(), amp():
+        for index_batch in batches(items, cfg.batch_size, cfg.seed):
+            for micro in micro_batches([items[i] for i in index_batch]):
+                batch = {k: v.to(device) for k, v in collate(micro, pad_id, seq2seq).items()}
+                loss, n = batch_loss(model, batch, seq2seq)
+                total, count = total + float(loss.detach()), count + n
+    model.train()
+    return total / max(count, 1)
+
+
+# ------------------------------------------------------------------------------------------------- run
+
+
+def save_checkpoint(model, optimizer, scheduler, run_dir: Path, state: dict) -> None:
+    from peft import get_peft_model_state_dict
+
+    folder = run_dir / runs.CHECKPOINT
+    tmp = run_dir / (runs.CHECKPOINT + ".tmp")
+    tmp.mkdir(exist_ok=True)
+    torch.save({"lora": get_peft_model_state_dict(model), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "state": state}, tmp / "state.pt")
+    if folder.exists():
+        (folder / "state.pt").unlink(missing_ok=True)
+        folder.rmdir()
+    tmp.rename(folder)
+
+
+def peak_cpu_ram_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def run(cfg: SFTJob, run_dir: Path, resume: bool = False) -> dict:
+    """Train, write everything into run_dir, return the summary."""
+    from peft import set_peft_model_state_dict
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg.save(run_dir / runs.CONFIG)
+    started = time.time()
+    device = runtime.pick_device()
+    threads = cfg.threads or runtime.pick_threads(max_age_s=0)
+    torch.set_num_threads(threads)
+    runs.update_status(run_dir, state="running", message="Preparing data and model...", pid=os.getpid(),
+                       started_at=started, step=0, total_steps=0)
+    stop = {"asked": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(asked=True))
+    signal.signal(signal.SIGINT, lambda *_: stop.update(asked=True))
+
+    # Data.
+    train_examples, val_examples = load_examples(cfg)
+    ref = ModelRef.parse(cfg.model)
+    if ref.kind == "adapter":
+        raise ConfigError("fine-tune a base model: pick the model the adapter was trained on, not the adapter")
+    entry = describe(ref)
+    if not entry.available:
+        raise ConfigError(f"{entry.name} is unavailable: {entry.reason}")
+    folder = weights_folder(ref, progress=log.info)
+    log.info("model %s (%s, %s params) from %s on %s, %d threads", entry.name, entry.family, entry.size, folder,
+             device, threads)
+    model, tokenizer, targets = load_model(cfg, folder, entry.seq2seq, device)
+    trainable, total = model.get_nb_trainable_parameters()
+    log.info("LoRA r=%d on %s: %s trainable of %s parameters%s", cfg.lora_r, ",".join(targets), f"{trainable:,}",
+             f"{total:,}", " (base in 4-bit NF4: QLoRA)" if cfg.qlora else "")
+    train = [tokenize(e, tokenizer, entry.prompt_style, entry.seq2seq, cfg) for e in train_examples]
+    val = [tokenize(e, tokenizer, entry.prompt_style, entry.seq2seq, cfg) for e in val_examples]
+    log.info("%d training and %d validation examples (mode %s)", len(train), len(val), cfg.mode)
+    if not train:
+        raise ConfigError("no training examples: the data (after the validation split and train_size) is empty")
+
+    # Optimisation.
+    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+    if cfg.max_steps:
+        total_steps = min(total_steps, cfg.max_steps)
+    warmup = int(cfg.warmup_ratio * total_steps)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (total_steps - s) / max(1, total_steps - warmup)))
+    amp_dtype = autocast_dtype(cfg, device)
+    amp = (lambda: torch.autocast(device_type=device, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
+    log.info("compute: %s", f"{amp_dtype} autocast, fp32 weights" if amp_dtype else
+             ("4-bit base, " + cfg.compute_dtype + " compute" if cfg.qlora else "float32"))
+
+    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best_val": None, "bad_epochs": 0, "tokens": 0,
+             "seconds": 0.0}
+    if resume:
+        checkpoint = torch.load(run_dir / runs.CHECKPOINT / "state.pt", weights_only=False)
+        set_peft_model_state_dict(model, checkpoint["lora"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        state = checkpoint["state"]
+        keep = [m for m in runs.read_metrics(run_dir) if m["step"] <= state["step"]]  # drop steps redone now
+        (run_dir / runs.METRICS).write_text("".join(json.dumps(m) + "\n" for m in keep))
+        log.info("resumed at step %d (epoch %d, batch %d)", state["step"], state["epoch"] + 1,
+                 state["batch_in_epoch"])
+
+    # Training.
+    pad_id = tokenizer.pad_token_id
+    model.train()
+    outcome, message = "finished", "Finished."
+    best_adapter = run_dir / runs.ADAPTER
+    runs.update_status(run_dir, message="Training...", total_steps=total_steps, step=state["step"])
+    session_start, session_tokens, session_first_step = time.time(), 0, state["step"]
+    early_stopped = False
+    try:
+        while state["step"] < total_steps and not early_stopped:
+            epoch = state["epoch"]
+            order = batches(train, cfg.batch_size, cfg.seed + epoch)
+            for index_batch in order[state["batch_in_epoch"]:]:
+                if stop["asked"]:
+                    raise StopTraining("Stopped on request; the adapter trained so far was saved.")
+                loss_sum, count = 0.0, sum(sum(1 for x in train[i].labels if x != -100) for i in index_batch)
+                for micro in micro_batches([train[i] for i in index_batch]):
+                    batch = {k: v.to(device) for k, v in collate(micro, pad_id, entry.seq2seq).items()}
+                    with amp():
+                        loss, _ = batch_loss(model, batch, entry.seq2seq)
+                    (loss / count).backward()
+                    loss_sum += float(loss.detach())
+                    session_tokens += int(batch["attention_mask"].sum())
+                step_loss = loss_sum / max(count, 1)
+                if not math.isfinite(step_loss):
+                    raise StopTraining(f"The loss became {step_loss} at step {state['step'] + 1}: training stopped "
+                                       "and the last good adapter was kept. Try a lower learning rate.")
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                state["step"] += 1
+                state["batch_in_epoch"] += 1
+                seconds = time.time() - session_start
+                per_step = seconds / (state["step"] - session_first_step)
+                runs.append_metric(run_dir, {
+                    "step": state["step"], "epoch": round(epoch + state["batch_in_epoch"] / len(order), 4),
+                    "loss": round(step_loss, 5), "lr": scheduler.get_last_lr()[0],
+                    "elapsed_s": round(state["seconds"] + seconds, 2),
+                    "eta_s": round(per_step * (total_steps - state["step"]), 1),
+                    "tokens_per_s": round(session_tokens / max(seconds, 1e-9), 1)})
+                runs.update_status(run_dir, step=state["step"], message=f"Epoch {epoch + 1}/{cfg.epochs}")
+                if state["step"] % cfg.checkpoint_every == 0:
+                    _checkpoint(model, optimizer, scheduler, run_dir, state, session_start, session_tokens)
+                if state["step"] >= total_steps:
+                    break
+            if state["batch_in_epoch"] == len(order):  # the epoch is complete: validate, maybe stop early
+                state["epoch"] += 1
+                state["batch_in_epoch"] = 0
+                early_stopped = _end_of_epoch(model, val, cfg, pad_id, entry.seq2seq, device, amp, run_dir, state)
+                _checkpoint(model, optimizer, scheduler, run_dir, state, session_start, session_tokens)
+        if early_stopped:
+            message = (f"Early stop: the validation loss did not improve for {cfg.early_stopping_patience} epochs; "
+                       "the best adapter was kept.")
+        elif state["batch_in_epoch"]:  # max_steps ended it mid-epoch: validate what there is
+            _end_of_epoch(model, val, cfg, pad_id, entry.seq2seq, device, amp, run_dir, state)
+    except StopTraining as e:
+        outcome, message = "stopped", str(e)
+        log.warning(message)
+    state["seconds"] += time.time() - session_start
+    state["tokens"] += session_tokens
+    if outcome == "stopped" or state["best_val"] is None or not best_adapter.exists():
+        model.save_pretrained(best_adapter)  # the weights as they are now
+    tokenizer.save_pretrained(best_adapter)
+    save_checkpoint(model, optimizer, scheduler, run_dir, state)
+    if cfg.merge:
+        merge_adapter(folder, best_adapter, run_dir / runs.MERGED, entry.seq2seq)
+    metrics = runs.read_metrics(run_dir)
+    train_losses = [m["loss"] for m in metrics if "loss" in m]
+    summary = {
+        "state": outcome, "message": message, "model": cfg.model, "qlora": cfg.qlora, "lora_targets": targets,
+        "train_examples": len(train), "val_examples": len(val), "steps": state["step"], "total_steps": total_steps,
+        "epochs_completed": state["epoch"], "runtime_s": round(time.time() - started, 1),
+        "train_seconds": round(state["seconds"], 1), "tokens": state["tokens"],
+        "tokens_per_s": round(state["tokens"] / max(state["seconds"], 1e-9), 1),
+        "final_train_loss": train_losses[-1] if train_losses else None,
+        "best_val_loss": state["best_val"],
+        "best_val_perplexity": math.exp(state["best_val"]) if state["best_val"] is not None else None,
+        "peak_cpu_ram_mb": round(peak_cpu_ram_mb(), 1),
+        "peak_gpu_ram_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if device == "cuda" else None,
+        "device": device, "threads": threads, "compute": str(amp_dtype or ("4-bit" if cfg.qlora else "float32")),
+        "adapter": str(best_adapter),
+    }
+    runs.write_json(run_dir / runs.SUMMARY, summary)
+    runs.update_status(run_dir, state=outcome, message=message, step=state["step"], ended_at=time.time())
+    log.info("%s %s", outcome, message)
+    return summary
+
+
+def _checkpoint(model, optimizer, scheduler, run_dir, state, session_start, session_tokens) -> None:
+    snapshot = dict(state, seconds=state["seconds"] + time.time() - session_start,
+                    tokens=state["tokens"] + session_tokens)
+    save_checkpoint(model, optimizer, scheduler, run_dir, snapshot)
+
+
+def _end_of_epoch(model, val, cfg, pad_id, seq2seq, device, amp, run_dir, state) -> bool:
+    """Validate; keep the best adapter; True when early stopping says stop."""
+    if not val:
+        model.save_pretrained(run_dir / runs.ADAPTER)
+        return False
+    val_loss = evaluate(model, val, cfg, pad_id, seq2seq, device, amp)
+    runs.append_metric(run_dir, {"step": state["step"], "epoch": state["epoch"], "val_loss": round(val_loss, 5),
+                                 "val_perplexity": round(math.exp(min(val_loss, 50)), 3)})
+    log.info("epoch %d: validation loss %.4f, perplexity %.2f", state["epoch"], val_loss, math.exp(min(val_loss, 50)))
+    if not math.isfinite(val_loss):
+        raise StopTraining("The validation loss is not finite: training stopped; the last good adapter was kept.")
+    if state["best_val"] is None or val_loss < state["best_val"]:
+        state["best_val"], state["bad_epochs"] = val_loss, 0
+        model.save_pretrained(run_dir / runs.ADAPTER)
+        return False
+    state["bad_epochs"] += 1
+    return bool(cfg.early_stopping_patience) and state["bad_epochs"] >= cfg.early_stopping_patience
+
+
+def merge_adapter(base_folder: Path, adapter: Path, out: Path, seq2seq: bool) -> Path:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    auto = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
+    merged = PeftModel.from_pretrained(auto.from_pretrained(base_folder, dtype=torch.float32), adapter)
+    merged.merge_and_unload().save_pretrained(out)
+    AutoTokenizer.from_pretrained(base_folder).save_pretrained(out)
+    log.info("merged model saved to %s", out)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------- CLI
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[SFTJob, Path, bool]:
+    parser = argparse.ArgumentParser(prog="python -m training.sft", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", nargs="?", help="a config JSON (its folder is the run folder)")
+    parser.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    parser.add_argument("--model", help="model reference, e.g. bundled:smollm2-135m-instruct or a folder")
+    parser.add_argument("--data", help="Q/A file (CSV/JSONL/JSON) or registered dataset name")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--qlora", action="store_true", help="4-bit NF4 base model (QLoRA)")
+    parser.add_argument("--out", help="run folder to create")
+    args = parser.parse_args(argv)
+    if args.config:
+        cfg = SFTJob.load(args.config)
+        return cfg, Path(args.config).resolve().parent, args.resume
+    if not (args.model and args.data and args.out):
+        parser.error("give a CONFIG.json, or --model, --data and --out")
+    values = {"model": args.model, "data": args.data, "qlora": args.qlora}
+    if args.epochs:
+        values["epochs"] = args.epochs
+    return SFTJob.from_dict(values), Path(args.out), args.resume
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cfg, run_dir, resume = parse_args(argv)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    run_dir.mkdir(parents=True, exist_ok=True)
+    formatter = logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    # Under training.jobs stderr already is the run's log file; at a terminal, log to both.
+    log.handlers = [logging.StreamHandler()]
+    if not os.environ.get("CQA_STDERR_IS_LOG"):
+        log.handlers.append(logging.FileHandler(run_dir / runs.LOG))
+    for handler in log.handlers:
+        handler.setFormatter(formatter)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        summary = run(cfg, run_dir, resume)
+    except (ConfigError, data.DataError) as e:
+        log.error("%s", e)
+        runs.update_status(run_dir, state="failed", message=str(e), ended_at=time.time())
+        return 1
+    except Exception as e:
+        log.exception("training failed")
+        runs.update_status(run_dir, state="failed", message=f"{type(e).__name__}: {e}", ended_at=time.time())
+        return 1
+    print(f"{summary['state']}: {summary['message']} adapter: {summary['adapter']} "
+          f"({summary['steps']} steps, {summary['train_seconds']} s, {summary['tokens_per_s']} tokens/s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The Training tab: add Q/A data, start LoRA/QLoRA jobs, watch them, stop and resume them."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+import plotly.graph_objects as go
+
+from chat import models
+from training import data, jobs, runs
+from training.configs import ConfigError, SFTJob, field_docs
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = PROJECT_ROOT / "assets" / "insurer_faq.csv"
+DEFAULTS = SFTJob()
+DOCS = field_docs()
+
+
+# ------------------------------------------------------------------------------------------------------ data
+
+
+def dataset_choices() -> list[tuple[str, str]]:
+    """(label, value) where value is the file a job reads: the sample file or a registered dataset's file."""
+    choices = [("Sample: Nilgiri Health FAQ (fictional insurer)", str(SAMPLE_DATA))]
+    for d in data.list_registered():
+        choices.append((f"{d['name']} · {d['kind']} · {d['rows']} rows (from {d['source']})", str(Path(d["path"]).resolve())))
+    return choices
+
+
+def show_dataset(path: str):
+    try:
+        dataset = data.load_file(path)
+    except data.DataError as e:
+        return pd.DataFrame(), f"⚠️ {e}"
+    return data.preview(dataset), f"{len(dataset.records)} {'Q/A pairs' if dataset.kind == 'qa' else 'conversations'}."
+
+
+def add_dataset(file: str | None, question_column: str, answer_column: str):
+    """Validate and register an uploaded file. On any error nothing is registered and the message lists the rows."""
+    if not file:
+        raise gr.Error("Choose a file first (CSV, JSONL or JSON).", print_exception=False)
+    try:
+        path = data.register(file, question_column=question_column.strip() or None,
+                             answer_column=answer_column.strip() or None)
+    except data.DataError as e:
+        problems = "\n".join(f"- {html.escape(line)}" for line in e.errors)
+        return gr.Dropdown(), gr.skip(), f"⚠️ **{Path(file).name} was not added** — fix these and try again:\n{problems}"
+    value = str(path.resolve())
+    table, summary = show_dataset(value)
+    return gr.Dropdown(choices=dataset_choices(), value=value), table, f"✅ Added {Path(file).name}: {summary}"
+
+
+# ------------------------------------------------------------------------------------------------------ jobs
+
+
+def trainable_models() -> list[tuple[str, str]]:
+    return [(e.label, str(e.ref)) for e in models.catalogue() if e.ref.kind != "adapter"]
+
+
+def start_training(model, dataset, method, epochs, learning_rate, batch_size, train_size, mode, context_turns,
+                   lora_r, max_length, patience, merge):
+    """Build the job config from the form and queue it. Returns the run id."""
+    try:
+        size = float(train_size)
+        cfg = SFTJob(model=model, data=dataset, qlora=method == "QLoRA", epochs=int(epochs),
+                     learning_rate=float(learning_rate), batch_size=int(batch_size),
+                     train_size=int(size) if size > 1 else size, mode=mode, context_turns=int(context_turns),
+                     lora_r=int(lora_r), lora_alpha=2 * int(lora_r), max_length=int(max_length),
+                     early_stopping_patience=int(patience), merge=bool(merge)).validate()
+        entry = models.describe(models.ModelRef.parse(model))
+    except (ConfigError, ValueError, models.ModelError) as e:
+        raise gr.Error(str(e), print_exception=False) from e
+    if not entry.available:
+        raise gr.Error(f"{entry.name} is unavailable: {entry.reason}", print_exception=False)
+    run_id = jobs.submit(cfg)
+    gr.Info(f"Queued {run_id}")
+    return run_id
+
+
+def run_choices() -> list[tuple[str, str]]:
+    return [(r.label, r.id) for r in jobs.list_runs()]
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def progress_html(status: dict, metrics: list[dict]) -> str:
+    step, total = status.get("step", 0), status.get("total_steps", 0)
+    share = step / total if total else 0.0
+    steps = [m for m in metrics if "loss" in m]
+    eta = f" · ETA {_duration(steps[-1]['eta_s'])}" if steps and status.get("state") == "running" else ""
+    speed = f" · {steps[-1]['tokens_per_s']:.0f} tokens/s" if steps else ""
+    colour = {"failed": "#dc2626", "stopped": "#d97706", "finished": "#16a34a"}.get(status.get("state"), "#6366f1")
+    return (f"<div style='background:#e5e7eb;border-radius:6px;height:14px'><div style='width:{share:.1%};"
+            f"background:{colour};height:14px;border-radius:6px'></div></div>"
+            f"<p><b>{html.escape(status.get('state', '?'))}</b> · step {step}/{total or '?'} ({share:.0%}){eta}{speed}"
+            f"<br>{html.escape(status.get('message', ''))}</p>")
+
+
+def loss_figure(metrics: list[dict]) -> go.Figure:
+    train = [m for m in metrics if "loss" in m]
+    val = [m for m in metrics if "val_loss" in m]
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=[m["step"] for m in train], y=[m["loss"] for m in train], name="training loss",
+                                mode="lines"))
+    figure.add_trace(go.Scatter(x=[m["step"] for m in val], y=[m["val_loss"] for m in val], name="validation loss",
+                                mode="lines+markers", text=[f"perplexity {m['val_perplexity']}" for m in val]))
+    figure.update_layout(xaxis_title="step", yaxis_title="loss (answer tokens)", height=320,
+                         margin=dict(l=40, r=10, t=30, b=40), legend=dict(orientation="h", y=1.12))
+    return figure
+
+
+def run_status(run_id: str | None) -> dict:
+    """Everything the page shows about one run, as plain data (the API endpoint tests poll)."""
+    if not run_id:
+        return {}
+    run_dir = jobs.runs_dir() / run_id
+    status = jobs.reconcile(run_dir)
+    return {"id": run_id, **status, "summary": runs.read_json(run_dir / runs.SUMMARY),
+            "adapter": str(run_dir / runs.ADAPTER) if (run_dir / runs.ADAPTER).exists() else None}
+
+
+def refresh(run_id: str | None):
+    """Timer tick: move the queue, redraw the selected run."""
+    jobs.pump()
+    choices = run_choices()
+    if not run_id and choices:
+        run_id = choices[0][1]
+    if not run_id:
+        return gr.Dropdown(choices=choices), "<p>No runs yet.</p>", loss_figure([]), "", {}
+    run_dir = jobs.runs_dir() / run_id
+    status = run_status(run_id)
+    metrics = runs.read_metrics(run_dir)
+    return (gr.Dropdown(choices=choices, value=run_id), progress_html(status, metrics), loss_figure(metrics),
+            runs.tail(run_dir / runs.LOG), status)
+
+
+def stop_run(run_id: str | None) -> str:
+    return jobs.stop(run_id) if run_id else "Pick a run first."
+
+
+def resume_run(run_id: str | None) -> str:
+    return jobs.resume(run_id) if run_id else "Pick a run first."
+
+
+# ------------------------------------------------------------------------------------------------------- tab
+
+
+def build_training_tab() -> None:
+    with gr.Row():
+        with gr.Column(scale=2, min_width=320):
+            gr.Markdown("### 1. Data")
+            dataset = gr.Dropdown(dataset_choices(), value=str(SAMPLE_DATA), label="Training data", allow_custom_value=True,
+                                  info="The sample FAQ, a file you added below, or a file path")
+            with gr.Accordion("Add your own Q/A file", open=False):
+                upload = gr.File(label="CSV, JSONL or JSON with question/answer columns, or conversations",
+                                 file_types=[".csv", ".jsonl", ".json"], type="filepath")
+                with gr.Row():
+                    question_column = gr.Textbox(label="Question column", placeholder="auto: question, prompt, ...")
+                    answer_column = gr.Textbox(label="Answer column", placeholder="auto: answer, response, ...")
+                add = gr.Button("Check and add")
+            data_message = gr.Markdown()
+            table, summary = show_dataset(str(SAMPLE_DATA))
+            preview = gr.Dataframe(table, label="Preview", interactive=False, max_height=260, wrap=True)
+            gr.Markdown("### 2. Job")
+            model = gr.Dropdown(trainable_models(), value=DEFAULTS.model, label="Base model", allow_custom_value=True,
+                                info=DOCS["model"])
+            method = gr.Radio(["LoRA", "QLoRA"], value="LoRA", label="Method", info=DOCS["qlora"])
+            with gr.Row():
+                epochs = gr.Number(DEFAULTS.epochs, label="Epochs", precision=0, minimum=1)
+                learning_rate = gr.Number(DEFAULTS.learning_rate, label="Learning rate", info=DOCS["learning_rate"])
+            with gr.Row():
+                batch_size = gr.Number(DEFAULTS.batch_size, label="Batch size", precision=0, minimum=1)
+                train_size = gr.Number(DEFAULTS.train_size, label="Training size", info=DOCS["train_size"])
+            with gr.Accordion("More settings", open=False):
+                mode = gr.Radio(["qa", "dialogue"], value=DEFAULTS.mode, label="Mode", info=DOCS["mode"])
+                context_turns = gr.Number(DEFAULTS.context_turns, label="Context turns (dialogue mode)", precision=0)
+                lora_r = gr.Number(DEFAULTS.lora_r, label="LoRA rank r (alpha = 2r)", precision=0, minimum=1)
+                max_length = gr.Number(DEFAULTS.max_length, label="Max tokens per example", precision=0)
+                patience = gr.Number(DEFAULTS.early_stopping_patience, label="Early-stopping patience (epochs)",
+                                     precision=0, minimum=0)
+                merge = gr.Checkbox(DEFAULTS.merge, label="Also save a merged model folder")
+            start = gr.Button("Start training", variant="primary")
+        with gr.Column(scale=3):
+            gr.Markdown("### 3. Runs")
+            run = gr.Dropdown(run_choices(), label="Run", allow_custom_value=True,
+                              info="Queued, running and finished jobs; one runs at a time")
+            progress = gr.HTML()
+            plot = gr.Plot(label="Loss")
+            with gr.Row():
+                stop = gr.Button("Stop (keeps the adapter so far)")
+                resume = gr.Button("Resume from checkpoint")
+            action_message = gr.Markdown()
+            log_tail = gr.Textbox(label="Log", lines=10, max_lines=10, autoscroll=True, interactive=False)
+            with gr.Accordion("Run details", open=False):
+                details = gr.JSON()
+    dataset.change(show_dataset, dataset, [preview, data_message], api_visibility="private")
+    add.click(add_dataset, [upload, question_column, answer_column], [dataset, preview, data_message],
+              api_name="add_dataset")
+    form = [model, dataset, method, epochs, learning_rate, batch_size, train_size, mode, context_turns, lora_r,
+            max_length, patience, merge]
+    shown = [run, progress, plot, log_tail, details]
+    start.click(start_training, form, run, api_name="start_training").then(refresh, run, shown,
+                                                                          api_visibility="private")
+    stop.click(stop_run, run, action_message, api_name="stop_training")
+    resume.click(resume_run, run, action_message, api_name="resume_training")
+    gr.Button("Refresh", size="sm", visible=False).click(run_status, run, details, api_name="run_status")
+    run.change(refresh, run, shown, api_visibility="private")
+    model.focus(lambda: gr.Dropdown(choices=trainable_models()), None, model, api_visibility="private")
+    gr.Timer(2.0).tick(refresh, run, shown, api_visibility="private")
