@@ -70,7 +70,7 @@ def torch_dtype(precision: str) -> torch.dtype:
 _last_pick: tuple[float, int] = (0.0, 0)
 
 
-def pick_threads(max_age_s: float = 10.0) -> int:
+def pick_threads(max_age_s: float = 10.0, sample_s: float = 0.05) -> int:
     """Threads for the next CPU generation: one per core that is not busy right now.
 
     With 2 cores and a busy neighbour (a training job, another chat), asking for both cores makes PyTorch
@@ -83,7 +83,7 @@ def pick_threads(max_age_s: float = 10.0) -> int:
     if now - _last_pick[0] < max_age_s:
         return _last_pick[1]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    busy = psutil.cpu_percent(interval=0.05, percpu=True)
+    busy = psutil.cpu_percent(interval=sample_s, percpu=True)
     idle = sum(1 for load in busy if load < 50.0)
     threads = max(1, min(cores, idle))
     _last_pick = (now, threads)
