@@ -33,3 +33,16 @@ def test_smollm2_remembers_a_name_with_buffer_memory_and_not_without():
     assert "Priya" not in forgotten.prompt
     assert "Priya" not in forgotten.reply
     assert remembered.stats.new_tokens > 0 and remembered.stats.tokens_per_second > 1
+
+
+def test_smollm2_fine_tunes_on_the_sample_data_and_chats_through_its_adapter(tmp_path):
+    from training import sft
+    from training.configs import SFTJob
+
+    summary = sft.run(SFTJob(max_steps=3, train_size=24), tmp_path)
+    assert summary["state"] == "finished" and summary["steps"] == 3
+    assert summary["best_val_loss"] < 10 and summary["tokens_per_s"] > 0 and summary["peak_cpu_ram_mb"] > 0
+    loaded = models.load_model(models.ModelRef("adapter", str(tmp_path)))
+    assert loaded.entry.name.endswith("(fine-tuned)") and loaded.entry.prompt_style == "chat"
+    reply = converse(loaded, "buffer", ["Is maternity covered on the Silver plan?"])
+    assert reply.reply and reply.stats.new_tokens > 0

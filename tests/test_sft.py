@@ -205,3 +205,15 @@ def test_cli_without_enough_arguments_says_so(capsys):
     with pytest.raises(SystemExit):
         sft.main(["--model", "x"])
     assert "give a CONFIG.json" in capsys.readouterr().err
+
+
+def test_dialogue_mode_learns_replies_from_earlier_turns(tiny_models, qa_file, tmp_path):
+    from training import conversations
+
+    records = data.load_file(qa_file).records
+    path = conversations.save_conversations(conversations.make_conversations(records, 3), tmp_path / "conv.jsonl")
+    cfg = tiny_job(tiny_models, "llama", path, mode="dialogue", context_turns=2)
+    train, _ = sft.load_examples(cfg)
+    assert max(len(e.messages) for e in train) == 3  # two earlier turns + the user's turn
+    summary = sft.run(cfg, tmp_path / "run")
+    assert summary["state"] == "finished"

@@ -69,3 +69,13 @@ def test_bad_job_settings_are_refused_before_anything_runs(server, tiny_models):
     with pytest.raises(Exception, match="unavailable"):
         client.predict("hub:EleutherAI/pythia-12b", "assets/insurer_faq.csv", "LoRA", 1, 0.001, 4, 1.0, "qa",
                        7, 4, 256, 2, False, api_name="/start_training")
+
+
+def test_qa_pairs_become_conversations_for_dialogue_mode(server):
+    url, root = server
+    client = Client(url, verbose=False)
+    _, _, message, mode = client.predict("assets/insurer_faq.csv", "templates", "bundled:smollm2-135m-instruct", 3,
+                                         api_name="/make_conversations")
+    assert "Made" in message and "conversations from 395 Q/A pairs" in message and mode == "dialogue"
+    made = [d for d in data.list_registered(root / "data") if d["name"] == "insurer_faq_conversations"]
+    assert made and made[0]["kind"] == "conversations" and 100 <= made[0]["rows"] <= 150

@@ -7,7 +7,8 @@ fine-tuning still teaches the facts. Without a model, or where its line is unusa
 
     python -m training.conversations assets/insurer_faq.csv --out data/faq_conversations.jsonl --pairs 3
 
-uses the endpoint in CQA_OPENAI_BASE_URL (+ CQA_OPENAI_API_KEY, CQA_OPENAI_MODEL) when set, else the templates.
+uses the endpoint in CQA_OPENAI_BASE_URL (+ CQA_OPENAI_API_KEY, CQA_OPENAI_MODEL) when set, else the templates;
+`--model REF` has a local model of the catalogue write the small talk instead.
 """
 
 from __future__ import annotations
@@ -219,6 +220,29 @@ def openai_complete_from_env() -> Complete | None:
                       model=os.environ.get("CQA_OPENAI_MODEL", "").strip())
 
 
+def describe_writer(complete: Complete | None) -> str:
+    if isinstance(complete, OpenAIChat):
+        return f"{complete.model or 'the first model'} at {complete.base_url}"
+    if isinstance(complete, LocalChat):
+        return f"local model {complete.model}"
+    return "templates"
+
+
+@dataclass
+class LocalChat:
+    """A model of the catalogue (bundled, hub copy or folder) writing the small-talk lines, loaded in-process."""
+
+    model: str
+    max_new_tokens: int = 48
+
+    def __call__(self, messages: list[dict]) -> str:
+        from chat import engine, models
+
+        loaded = models.load_model(self.model)
+        settings = engine.GenerationSettings(max_new_tokens=self.max_new_tokens, summary_tokens=self.max_new_tokens)
+        return engine.complete(loaded, messages, settings, system_prompt="")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.conversations", description=__doc__.split("\n")[0])
     parser.add_argument("file", help="Q/A file (.csv, .jsonl or .json)")
@@ -227,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--question-column")
     parser.add_argument("--answer-column")
+    parser.add_argument("--model", help="a local model writes the small talk (e.g. bundled:qwen2.5-coder-0.5b-instruct)")
     args = parser.parse_args(argv)
     try:
         dataset = data.load_file(args.file, args.question_column, args.answer_column)
@@ -236,14 +261,14 @@ def main(argv: list[str] | None = None) -> int:
     if dataset.kind != "qa":
         print(f"{args.file} already holds conversations; give a Q/A file", file=sys.stderr)
         return 2
-    complete = openai_complete_from_env()
+    complete = LocalChat(args.model) if args.model else openai_complete_from_env()
     try:
         conversations = make_conversations(dataset.records, args.pairs, args.seed, complete)
     except RuntimeError as e:
         print(e, file=sys.stderr)
         return 1
     out = save_conversations(conversations, args.out)
-    writer = f"{complete.model} at {complete.base_url}" if complete else "templates"
+    writer = describe_writer(complete)
     print(f"wrote {len(conversations)} conversations from {len(dataset.records)} Q/A pairs to {out} "
           f"(small talk by {writer})")
     return 0

@@ -354,6 +354,9 @@ def run(cfg: SFTJob, run_dir: Path, resume: bool = False) -> dict:
                     "eta_s": round(per_step * (total_steps - state["step"]), 1),
                     "tokens_per_s": round(session_tokens / max(seconds, 1e-9), 1)})
                 runs.update_status(run_dir, step=state["step"], message=f"Epoch {epoch + 1}/{cfg.epochs}")
+                if state["step"] % max(1, total_steps // 20) == 0 or state["step"] == total_steps:
+                    log.info("step %d/%d  loss %.4f  lr %.2e  %.0f tokens/s", state["step"], total_steps, step_loss,
+                             scheduler.get_last_lr()[0], session_tokens / max(seconds, 1e-9))
                 if state["step"] % cfg.checkpoint_every == 0:
                     _checkpoint(model, optimizer, scheduler, run_dir, state, session_start, session_tokens)
                 if state["step"] >= total_steps:
@@ -463,7 +466,23 @@ def parse_args(argv: list[str] | None = None) -> tuple[SFTJob, Path, bool]:
     return SFTJob.from_dict(values), Path(args.out), args.resume
 
 
+def quiet_libraries() -> None:
+    """Keep the run log readable: no per-file progress bars, deprecation notices or optional-kernel notices."""
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="peft")
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def main(argv: list[str] | None = None) -> int:
+    quiet_libraries()
     try:
         cfg, run_dir, resume = parse_args(argv)
     except ConfigError as e:

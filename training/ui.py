@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -10,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from chat import models
-from training import data, jobs, runs
+from training import conversations, data, jobs, runs
 from training.configs import ConfigError, SFTJob, field_docs
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,38 @@ def add_dataset(file: str | None, question_column: str, answer_column: str):
     value = str(path.resolve())
     table, summary = show_dataset(value)
     return gr.Dropdown(choices=dataset_choices(), value=value), table, f"✅ Added {Path(file).name}: {summary}"
+
+
+WRITERS = [("Templates (offline, instant)", "templates"), ("The base model chosen below", "model"),
+           ("OpenAI-compatible endpoint (CQA_OPENAI_BASE_URL)", "endpoint")]
+
+
+def make_dialogue_data(dataset_path: str, writer: str, model: str, pairs: int):
+    """Q/A pairs -> conversations with small talk, registered as a new dataset and selected for dialogue mode."""
+    try:
+        dataset = data.load_file(dataset_path)
+    except data.DataError as e:
+        raise gr.Error(str(e), print_exception=False) from e
+    if dataset.kind != "qa":
+        raise gr.Error("This data already holds conversations: pick Q/A pairs to turn into conversations.",
+                       print_exception=False)
+    complete = {"templates": None, "model": conversations.LocalChat(model),
+                "endpoint": conversations.openai_complete_from_env()}[writer]
+    if writer == "endpoint" and complete is None:
+        raise gr.Error("No endpoint configured: set CQA_OPENAI_BASE_URL (and CQA_OPENAI_MODEL, CQA_OPENAI_API_KEY) "
+                       "before starting the app.", print_exception=False)
+    try:
+        made = conversations.make_conversations(dataset.records, int(pairs), 0, complete)
+    except (RuntimeError, ValueError, models.ModelError) as e:
+        raise gr.Error(str(e), print_exception=False) from e
+    with tempfile.TemporaryDirectory() as tmp:
+        written = conversations.save_conversations(made, Path(tmp) / f"{Path(dataset_path).stem}_conversations.jsonl")
+        registered = data.register(written)
+    value = str(registered.resolve())
+    table, _ = show_dataset(value)
+    message = (f"✅ Made {len(made)} conversations from {len(dataset.records)} Q/A pairs (small talk by "
+               f"{conversations.describe_writer(complete)}); selected for dialogue mode.")
+    return gr.Dropdown(choices=dataset_choices(), value=value), table, message, "dialogue"
 
 
 # ------------------------------------------------------------------------------------------------------ jobs
@@ -106,10 +139,17 @@ def loss_figure(metrics: list[dict]) -> go.Figure:
     train = [m for m in metrics if "loss" in m]
     val = [m for m in metrics if "val_loss" in m]
     figure = go.Figure()
-    figure.add_trace(go.Scatter(x=[m["step"] for m in train], y=[m["loss"] for m in train], name="training loss",
-                                mode="lines"))
+    steps, losses = [m["step"] for m in train], [m["loss"] for m in train]
+    window = max(1, len(losses) // 15)  # per-step losses of small batches are noisy; the trend is what matters
+    smooth = [sum(losses[max(0, i - window + 1):i + 1]) / len(losses[max(0, i - window + 1):i + 1])
+              for i in range(len(losses))]
+    figure.add_trace(go.Scatter(x=steps, y=losses, name="training loss (per step)", mode="lines",
+                                line=dict(color="#c7d2fe", width=1)))
+    figure.add_trace(go.Scatter(x=steps, y=smooth, name=f"training loss (mean of {window})", mode="lines",
+                                line=dict(color="#4f46e5", width=2)))
     figure.add_trace(go.Scatter(x=[m["step"] for m in val], y=[m["val_loss"] for m in val], name="validation loss",
-                                mode="lines+markers", text=[f"perplexity {m['val_perplexity']}" for m in val]))
+                                mode="lines+markers", marker=dict(size=9, color="#dc2626"),
+                                text=[f"perplexity {m['val_perplexity']}" for m in val]))
     figure.update_layout(xaxis_title="step", yaxis_title="loss (answer tokens)", height=320,
                          margin=dict(l=40, r=10, t=30, b=40), legend=dict(orientation="h", y=1.12))
     return figure
@@ -137,7 +177,7 @@ def refresh(run_id: str | None):
     status = run_status(run_id)
     metrics = runs.read_metrics(run_dir)
     return (gr.Dropdown(choices=choices, value=run_id), progress_html(status, metrics), loss_figure(metrics),
-            runs.tail(run_dir / runs.LOG), status)
+            runs.tail(run_dir / runs.LOG, 10), status)
 
 
 def stop_run(run_id: str | None) -> str:
@@ -164,6 +204,13 @@ def build_training_tab() -> None:
                     question_column = gr.Textbox(label="Question column", placeholder="auto: question, prompt, ...")
                     answer_column = gr.Textbox(label="Answer column", placeholder="auto: answer, response, ...")
                 add = gr.Button("Check and add")
+            with gr.Accordion("Turn Q/A pairs into conversations (for dialogue mode)", open=False):
+                gr.Markdown("Groups the selected Q/A pairs into user/assistant conversations with greetings and "
+                            "goodbyes; the answers stay word for word. Dialogue mode then learns each reply from the "
+                            "turns before it.")
+                writer = gr.Radio(WRITERS, value="templates", label="Small talk written by")
+                pairs = gr.Number(3, label="Q/A pairs per conversation", precision=0, minimum=1)
+                make = gr.Button("Make conversations")
             data_message = gr.Markdown()
             table, summary = show_dataset(str(SAMPLE_DATA))
             preview = gr.Dataframe(table, label="Preview", interactive=False, max_height=260, wrap=True)
@@ -196,12 +243,14 @@ def build_training_tab() -> None:
                 stop = gr.Button("Stop (keeps the adapter so far)")
                 resume = gr.Button("Resume from checkpoint")
             action_message = gr.Markdown()
-            log_tail = gr.Textbox(label="Log", lines=10, max_lines=10, autoscroll=True, interactive=False)
+            log_tail = gr.Textbox(label="Log (last lines)", lines=10, max_lines=10, autoscroll=True, interactive=False)
             with gr.Accordion("Run details", open=False):
                 details = gr.JSON()
     dataset.change(show_dataset, dataset, [preview, data_message], api_visibility="private")
     add.click(add_dataset, [upload, question_column, answer_column], [dataset, preview, data_message],
               api_name="add_dataset")
+    make.click(make_dialogue_data, [dataset, writer, model, pairs], [dataset, preview, data_message, mode],
+               api_name="make_conversations")
     form = [model, dataset, method, epochs, learning_rate, batch_size, train_size, mode, context_turns, lora_r,
             max_length, patience, merge]
     shown = [run, progress, plot, log_tail, details]
