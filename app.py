@@ -15,6 +15,7 @@ import gradio as gr  # noqa: E402
 
 from chat import models  # noqa: E402
 from chat.ui import build_chat_tab, build_compare_tab, build_models_tab  # noqa: E402
+from eval.ui import build_results_tab  # noqa: E402
 from training import jobs  # noqa: E402
 from training.ui import build_training_tab  # noqa: E402
 
@@ -24,13 +25,15 @@ TITLE = "Conversational QA Studio"
 def build_app(default_model: str = str(models.DEFAULT_MODEL), compare_model: str | None = None) -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\nFine-tune small open models on your own Q/A data, chat with them under a memory of "
-                    "your choice, and compare them side by side.")
+                    "your choice, compare them side by side, and measure it all.")
         with gr.Tab("Chat"):
             build_chat_tab(default_model)
         with gr.Tab("Compare"):
             build_compare_tab(default_model, compare_model)
         with gr.Tab("Training"):
             build_training_tab()
+        with gr.Tab("Results"):
+            build_results_tab()
         with gr.Tab("Models"):
             build_models_tab()
     return demo

@@ -109,6 +109,37 @@ def render(style: str, tokenizer, messages: list[Message], system_prompt: str, a
     return text
 
 
+def encode_prompt(tokenizer, style: str, prompt: str) -> list[int]:
+    """Token ids of a rendered prompt: the tokenizer's BOS is added unless the template already wrote it
+    (chat templates do) or the style has none (DialoGPT turns)."""
+    bos = tokenizer.bos_token
+    add_special = not (bos and prompt.startswith(bos)) and style != "turns"
+    return tokenizer(prompt, add_special_tokens=add_special).input_ids
+
+
+def generation_kwargs(loaded: LoadedModel, settings: GenerationSettings, prompt_length: int) -> dict:
+    """model.generate arguments for these settings (shared by the chat stream and batched evaluation)."""
+    tokenizer = loaded.tokenizer
+    sampling = settings.temperature > 0
+    kwargs = dict(
+        max_new_tokens=int(settings.max_new_tokens),
+        min_new_tokens=int(settings.min_new_tokens) or None,
+        do_sample=sampling,
+        temperature=float(settings.temperature) if sampling else None,
+        top_p=float(settings.top_p) if sampling else None,
+        top_k=None,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    if settings.repetition_penalty != 1.0:
+        ignore = 1 if loaded.entry.seq2seq else prompt_length  # seq2seq: only the decoder start token
+        kwargs["logits_processor"] = LogitsProcessorList(
+            [RepetitionPenaltyLogitsProcessor(float(settings.repetition_penalty), prompt_ignore_length=ignore)])
+    stops = STOP_STRINGS[loaded.entry.prompt_style]
+    if stops:
+        kwargs.update(stop_strings=stops, tokenizer=tokenizer)
+    return kwargs
+
+
 def history_token_counter(loaded: LoadedModel, system_prompt: str) -> memory.CountTokens:
     """Tokens that earlier turns add to the prompt, measured with the model's tokenizer and prompt style."""
     tokenizer = loaded.tokenizer
@@ -187,9 +218,7 @@ class ReplyStream:
         self.loaded, self.settings = loaded, settings
         self.stops = STOP_STRINGS[loaded.entry.prompt_style]
         tokenizer = loaded.tokenizer
-        bos = tokenizer.bos_token
-        add_special = not (bos and prompt.startswith(bos)) and loaded.entry.prompt_style != "turns"
-        ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=add_special).input_ids
+        ids = torch.tensor([encode_prompt(tokenizer, loaded.entry.prompt_style, prompt)])
         limit = max(16, loaded.max_positions - (0 if loaded.entry.seq2seq else settings.max_new_tokens))
         self.truncated = ids.shape[1] > limit
         self.input_ids = ids[:, -limit:].to(loaded.device)
@@ -204,26 +233,9 @@ class ReplyStream:
         tokenizer = loaded.tokenizer
         streamer = _TokenStreamer(tokenizer)
         stop = threading.Event()
-        sampling = s.temperature > 0
-        kwargs = dict(
-            input_ids=self.input_ids,
-            attention_mask=torch.ones_like(self.input_ids),
-            max_new_tokens=int(s.max_new_tokens),
-            min_new_tokens=int(s.min_new_tokens) or None,
-            do_sample=sampling,
-            temperature=float(s.temperature) if sampling else None,
-            top_p=float(s.top_p) if sampling else None,
-            top_k=None,
-            pad_token_id=tokenizer.pad_token_id,
-            streamer=streamer,
-            stopping_criteria=StoppingCriteriaList([_StopWhenSet(stop)]),
-        )
-        if s.repetition_penalty != 1.0:
-            prompt_length = 1 if loaded.entry.seq2seq else self.input_ids.shape[1]  # seq2seq: the decoder start
-            kwargs["logits_processor"] = LogitsProcessorList(
-                [RepetitionPenaltyLogitsProcessor(float(s.repetition_penalty), prompt_ignore_length=prompt_length)])
-        if self.stops:
-            kwargs.update(stop_strings=self.stops, tokenizer=tokenizer)
+        kwargs = generation_kwargs(loaded, s, self.input_ids.shape[1])
+        kwargs.update(input_ids=self.input_ids, attention_mask=torch.ones_like(self.input_ids), streamer=streamer,
+                      stopping_criteria=StoppingCriteriaList([_StopWhenSet(stop)]))
         result: dict = {}
 
         def run() -> None:

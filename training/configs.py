@@ -9,10 +9,12 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from chat.engine import DEFAULT_SYSTEM_PROMPT
 
 MODES = ("qa", "dialogue")
+TEST_SETS = ["assets/test_detailed.csv", "assets/test_brief.csv"]
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 
@@ -20,9 +22,46 @@ class ConfigError(ValueError):
     """A config that cannot run; the message names the field and the allowed values."""
 
 
+class JobConfig:
+    """JSON round-trip shared by every job kind; MODULE is what `python -m` runs with the config file."""
+
+    MODULE: ClassVar[str]
+
+    def validate(self):
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+        return cls(**values).validate()
+
+    @classmethod
+    def load(cls, path: str | Path):
+        try:
+            values = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"cannot read config {path}: {e}") from e
+        if not isinstance(values, dict):
+            raise ConfigError(f"config {path} must hold a JSON object")
+        return cls.from_dict(values)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.to_json())
+        return path
+
+
 @dataclass
-class SFTJob:
+class SFTJob(JobConfig):
     """Supervised fine-tuning with LoRA (or QLoRA: the same job with `qlora=True`)."""
+
+    MODULE: ClassVar[str] = "training.sft"
 
     model: str = "bundled:smollm2-135m-instruct"
     """Model reference: bundled:<key>, hub:<org/name>, folder:<path> or a plain folder path."""
@@ -85,6 +124,8 @@ class SFTJob:
     """Also save the base model with the adapter merged in, as a plain model folder."""
     threads: int = 0
     """CPU threads (0 = the cores that are idle when the job starts)."""
+    eval_tests: list[str] = field(default_factory=list)
+    """Test sets (question/answer files) the finished adapter is evaluated on, results kept in the run folder."""
     extra: dict = field(default_factory=dict)
     """Free-form notes carried into the run folder (e.g. which experiment grid cell this is)."""
 
@@ -116,34 +157,67 @@ class SFTJob:
             raise ConfigError("target_modules is a non-empty list of layer names, or null to derive them")
         return self
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> SFTJob:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown SFTJob field(s): {', '.join(unknown)}")
-        return cls(**values).validate()
-
-    @classmethod
-    def load(cls, path: str | Path) -> SFTJob:
-        try:
-            values = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise ConfigError(f"cannot read config {path}: {e}") from e
-        if not isinstance(values, dict):
-            raise ConfigError(f"config {path} must hold a JSON object")
-        return cls.from_dict(values)
-
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(self.to_json())
-        return path
 
 
-def field_docs(cls=SFTJob) -> dict[str, str]:
+@dataclass
+class EvalJob(JobConfig):
+    """Evaluate a model or fine-tuned adapter on test sets: batched greedy answers, ROUGE, reference perplexity."""
+
+    MODULE: ClassVar[str] = "eval.evaluate"
+
+    model: str = "bundled:smollm2-135m-instruct"
+    """Model reference; adapter:runs/<id> evaluates a fine-tuned adapter."""
+    tests: list[str] = field(default_factory=lambda: list(TEST_SETS))
+    """Question/answer files to answer and score."""
+    batch_size: int = 8
+    """Questions answered together (similar lengths are grouped)."""
+    max_new_tokens: int = 160
+    """Upper bound on each answer's length."""
+    precision: str = "auto"
+    """Weights dtype for generation (see chat.runtime.PRECISIONS)."""
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    """The system prompt chat-template models answer under (the Chat tab's default)."""
+    limit: int = 0
+    """Answer only the first N questions of each test set (0 = all)."""
+    extra: dict = field(default_factory=dict)
+    """Free-form notes carried into the run folder (e.g. the experiment grid cell)."""
+
+    def validate(self) -> EvalJob:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ConfigError(f"model must be a non-empty text, not {self.model!r}")
+        if not self.tests or not all(isinstance(t, str) and t for t in self.tests):
+            raise ConfigError("tests is a non-empty list of test files")
+        if self.batch_size < 1 or self.max_new_tokens < 1 or self.limit < 0:
+            raise ConfigError("batch_size and max_new_tokens must be positive, limit not negative")
+        return self
+
+
+@dataclass
+class MemoryBenchJob(JobConfig):
+    """Score every conversation memory on multi-turn follow-up questions (eval/memory_bench.py)."""
+
+    MODULE: ClassVar[str] = "eval.memory_bench"
+
+    model: str = "bundled:smollm2-135m-instruct"
+    """The chat model answering (and, for summary memories, summarising)."""
+    k: int = 2
+    """Exchanges the window memory keeps."""
+    max_tokens: int = 192
+    """Token budget of the token-budget and summary+buffer memories."""
+    limit: int = 0
+    """Use only the first N conversations (0 = all)."""
+    max_new_tokens: int = 96
+    """Upper bound on each final answer."""
+
+    def validate(self) -> MemoryBenchJob:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ConfigError(f"model must be a non-empty text, not {self.model!r}")
+        if self.k < 1 or self.max_tokens < 1 or self.limit < 0 or self.max_new_tokens < 1:
+            raise ConfigError("k, max_tokens and max_new_tokens must be positive, limit not negative")
+        return self
+
+
+def field_docs(cls: type = SFTJob) -> dict[str, str]:
     """Each field's one-line docstring, read from the source, for UI help texts and --help."""
     import ast
     import inspect
@@ -151,6 +225,7 @@ def field_docs(cls=SFTJob) -> dict[str, str]:
     tree = ast.parse(inspect.getsource(cls))
     docs, body = {}, tree.body[0].body
     for node, after in zip(body, body[1:]):
-        if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)):
             docs[node.target.id] = " ".join(str(after.value.value).split())
     return docs

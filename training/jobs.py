@@ -6,6 +6,7 @@ re-reads the folders; a job whose process died without saying so is shown as fai
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import signal
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from chat import models
 from training import runs
-from training.configs import SFTJob
+from training.configs import JobConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_RUNNING = int(os.environ.get("CQA_MAX_JOBS", "1"))
@@ -36,13 +37,13 @@ class RunInfo:
     step: int
     total_steps: int
     model: str
-    qlora: bool
+    kind: str
+    """LoRA, QLoRA or evaluation."""
     created: float
 
     @property
     def label(self) -> str:
-        method = "QLoRA" if self.qlora else "LoRA"
-        return f"{self.id} · {method} · {self.state}"
+        return f"{self.id} · {self.kind} · {self.state}"
 
 
 def runs_dir() -> Path:
@@ -53,12 +54,13 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9.]+", "-", text.lower().split(":")[-1].split("/")[-1]).strip("-")[:40] or "model"
 
 
-def submit(cfg: SFTJob, root: Path | None = None) -> str:
+def submit(cfg: JobConfig, root: Path | None = None) -> str:
     """Create the run folder (config + queued status) and start it when the queue allows. Returns the run id."""
     cfg.validate()
     root = root or runs_dir()
     root.mkdir(parents=True, exist_ok=True)
-    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(cfg.model)}-{'qlora' if cfg.qlora else 'lora'}"
+    kind = ("qlora" if cfg.qlora else "lora") if hasattr(cfg, "qlora") else cfg.MODULE.rsplit(".", 1)[-1]
+    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(cfg.model)}-{kind}"
     run_id, n = base, 1
     while (root / run_id).exists():
         n += 1
@@ -67,7 +69,8 @@ def submit(cfg: SFTJob, root: Path | None = None) -> str:
     run_dir.mkdir()
     cfg.save(run_dir / runs.CONFIG)
     runs.write_json(run_dir / runs.STATUS, {"state": "queued", "message": "Waiting for the queue...", "step": 0,
-                                            "total_steps": 0, "created_at": time.time(), "resume": False})
+                                            "total_steps": 0, "created_at": time.time(), "resume": False,
+                                            "module": cfg.MODULE})
     pump(root)
     return run_id
 
@@ -83,12 +86,12 @@ def _alive(pid: int | None) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return stat.split(")")[-1].split()[0] != "Z" and b"training.sft" in cmdline
+    return stat.split(")")[-1].split()[0] != "Z" and b"-m\x00" in cmdline and b"config.json" in cmdline
 
 
-def _launch(run_dir: Path, resume: bool) -> None:
+def _launch(run_dir: Path, resume: bool, module: str) -> None:
     run_dir = run_dir.resolve()
-    command = [sys.executable, "-m", "training.sft", str(run_dir / runs.CONFIG)] + (["--resume"] if resume else [])
+    command = [sys.executable, "-m", module, str(run_dir / runs.CONFIG)] + (["--resume"] if resume else [])
     with open(run_dir / runs.LOG, "a") as log:
         child = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                  env={**os.environ, "CQA_STDERR_IS_LOG": "1"}, start_new_session=True)  # outlives an app restart; Ctrl-C in the app's terminal spares it
@@ -123,15 +126,24 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
             continue
         status = reconcile(run_dir)
         config = runs.read_json(run_dir / runs.CONFIG)
+        kind = "QLoRA" if config.get("qlora") else ("LoRA" if "lora_r" in config else "evaluation")
         infos.append(RunInfo(run_dir.name, run_dir, status.get("state", "failed"), status.get("message", ""),
-                             status.get("step", 0), status.get("total_steps", 0), config.get("model", "?"),
-                             bool(config.get("qlora")), status.get("created_at", run_dir.stat().st_mtime)))
+                             status.get("step", 0), status.get("total_steps", 0), config.get("model", "?"), kind,
+                             status.get("created_at", run_dir.stat().st_mtime)))
     return sorted(infos, key=lambda r: r.created, reverse=True)
 
 
 def pump(root: Path | None = None) -> list[str]:
-    """Start queued runs, oldest first, while fewer than MAX_RUNNING run. Returns the ids started."""
-    with _lock:
+    """Start queued runs, oldest first, while fewer than MAX_RUNNING run. Returns the ids started.
+
+    The app's queue thread and a terminal's `python -m eval.grid --wait` may pump the same folder: a file lock
+    keeps them from starting one job twice.
+    """
+    root = root or runs_dir()
+    if not root.is_dir():
+        return []
+    with _lock, open(root / ".queue.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         current = list_runs(root)
         running = sum(1 for r in current if r.state == "running")
         started = []
@@ -139,7 +151,7 @@ def pump(root: Path | None = None) -> list[str]:
             if running >= MAX_RUNNING:
                 break
             status = runs.read_json(info.path / runs.STATUS)
-            _launch(info.path, resume=bool(status.get("resume")))
+            _launch(info.path, bool(status.get("resume")), status.get("module", "training.sft"))
             running += 1
             started.append(info.id)
         return started

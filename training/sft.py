@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from chat import runtime
-from chat.engine import render
+from chat.engine import encode_prompt, render
 from chat.models import ModelRef, describe, weights_folder
 from training import data, runs
 from training.configs import ConfigError, SFTJob
@@ -87,9 +87,7 @@ def tokenize(example: data.Example, tokenizer, style: str, seq2seq: bool, cfg: S
         ids = tokenizer(prompt, truncation=True, max_length=cfg.max_length).input_ids
         labels = tokenizer(example.answer, truncation=True, max_length=cfg.max_length).input_ids
         return Tokenized(ids, labels)
-    bos = tokenizer.bos_token
-    add_special = not (bos and prompt.startswith(bos)) and style != "turns"
-    prompt_ids = tokenizer(prompt, add_special_tokens=add_special).input_ids
+    prompt_ids = encode_prompt(tokenizer, style, prompt)
     separator = " " if style == "qa" else ""  # "Answer:" is followed by " answer", as at chat time
     answer_ids = tokenizer(separator + example.answer, add_special_tokens=False).input_ids
     answer_ids = answer_ids[: cfg.max_length - 16] + [tokenizer.eos_token_id]
@@ -398,7 +396,11 @@ def run(cfg: SFTJob, run_dir: Path, resume: bool = False) -> dict:
         "device": device, "threads": threads, "compute": str(amp_dtype or ("4-bit" if cfg.qlora else "float32")),
         "adapter": str(best_adapter),
     }
-    runs.write_json(run_dir / runs.SUMMARY, summary)
+    runs.write_json(run_dir / runs.SUMMARY, summary)  # training figures first: evaluation must not count in them
+    if cfg.eval_tests and outcome == "finished":
+        del model, optimizer
+        summary["evaluations"] = evaluate_adapter(cfg, run_dir)
+        runs.write_json(run_dir / runs.SUMMARY, summary)
     runs.update_status(run_dir, state=outcome, message=message, step=state["step"], ended_at=time.time())
     log.info("%s %s", outcome, message)
     return summary
@@ -427,6 +429,26 @@ def _end_of_epoch(model, val, cfg, pad_id, seq2seq, device, amp, run_dir, state)
         return False
     state["bad_epochs"] += 1
     return bool(cfg.early_stopping_patience) and state["bad_epochs"] >= cfg.early_stopping_patience
+
+
+def evaluate_adapter(cfg: SFTJob, run_dir: Path) -> dict[str, float]:
+    """Answer and score each of cfg.eval_tests with the finished adapter; results go into the run folder."""
+    import gc
+
+    from chat import models
+    from eval import evaluate
+
+    gc.collect()
+    loaded = models.load_model(ModelRef("adapter", str(run_dir)), progress=log.info)
+    scores = {}
+    for test in cfg.eval_tests:
+        runs.update_status(run_dir, message=f"Evaluating on {Path(test).name}...")
+        result = evaluate.evaluate(loaded, test, system_prompt=cfg.system_prompt)
+        runs.write_json(evaluate.result_path(run_dir, test), result)
+        scores[result["test_set"]] = result["rougeL_x100"]
+        log.info("%s: ROUGE-L F1 x100 %.2f, reference perplexity %.2f", result["test_set"], result["rougeL_x100"],
+                 result["perplexity"])
+    return scores
 
 
 def merge_adapter(base_folder: Path, adapter: Path, out: Path, seq2seq: bool) -> Path:

@@ -1,0 +1,216 @@
+"""Every run folder collected into one table, and the plots of the Results tab (plotly)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from chat import models
+from eval.rouge import HEADLINE_LABEL
+from training import runs
+
+COLUMNS = ["run", "grid", "model", "model_name", "params", "method", "epochs", "train_examples", "train_size",
+           "test_set", "rougeL", "rougeL_low", "rougeL_high", "rouge1", "rouge2", "rougeLsum", "perplexity",
+           "questions", "runtime_s", "train_tokens_per_s", "answer_tokens_per_s", "peak_cpu_ram_mb",
+           "peak_gpu_ram_mb", "created"]
+"""One row per (run, test set). rouge* are F1 x 100; method is base, LoRA or QLoRA; epochs 0 = not fine-tuned."""
+
+
+def _base_model(config: dict, run_dir: Path) -> str:
+    model = config.get("model", "?")
+    if model.startswith("adapter:"):  # an evaluation of an adapter: its base model decides the size
+        try:
+            return str(models.adapter_base(Path(model.split(":", 1)[1])))
+        except (OSError, ValueError, KeyError, models.ModelError):
+            return model
+    return model
+
+
+def collect(root: Path | None = None) -> pd.DataFrame:
+    root = root or models.RUNS_DIR
+    rows, sizes = [], {}
+    for run_dir in sorted(root.glob("*")) if root.is_dir() else []:
+        evaluations = sorted(run_dir.glob("eval-*.json"))
+        if not evaluations:
+            continue
+        config = runs.read_json(run_dir / runs.CONFIG)
+        summary = runs.read_json(run_dir / runs.SUMMARY)
+        model = _base_model(config, run_dir)
+        if model not in sizes:
+            try:
+                entry = models.describe(models.ModelRef.parse(model))
+                sizes[model] = (entry.params, entry.name)
+            except models.ModelError:
+                sizes[model] = (0, model)
+        trained = "lora_r" in config or config.get("model", "").startswith("adapter:")
+        method = ("QLoRA" if config.get("qlora") else "LoRA") if trained else "base"
+        for path in evaluations:
+            result = runs.read_json(path)
+            if "aggregate" not in result:
+                continue
+            agg = result["aggregate"]
+            rows.append({
+                "run": run_dir.name, "grid": config.get("extra", {}).get("grid", ""), "model": model,
+                "model_name": sizes[model][1], "params": sizes[model][0], "method": method,
+                "epochs": summary.get("epochs_completed", config.get("epochs", 0)) if "lora_r" in config else 0,
+                "train_examples": summary.get("train_examples", 0), "train_size": config.get("train_size"),
+                "test_set": result.get("test_set", path.stem), "rougeL": 100 * agg["rougeL"]["mean"],
+                "rougeL_low": 100 * agg["rougeL"]["low"], "rougeL_high": 100 * agg["rougeL"]["high"],
+                "rouge1": 100 * agg["rouge1"]["mean"], "rouge2": 100 * agg["rouge2"]["mean"],
+                "rougeLsum": 100 * agg["rougeLsum"]["mean"], "perplexity": result.get("perplexity"),
+                "questions": result.get("questions"), "runtime_s": summary.get("runtime_s"),
+                "train_tokens_per_s": summary.get("tokens_per_s") if "lora_r" in config else None,
+                "answer_tokens_per_s": result.get("tokens_per_s"), "peak_cpu_ram_mb": summary.get("peak_cpu_ram_mb"),
+                "peak_gpu_ram_mb": summary.get("peak_gpu_ram_mb"), "created": result.get("created_at"),
+            })
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def per_question(run_dir: Path, test_set: str) -> pd.DataFrame:
+    """The drill-down of one run on one test set: question, reference, answer, scores."""
+    for path in Path(run_dir).glob("eval-*.json"):
+        result = runs.read_json(path)
+        if result.get("test_set") == test_set:
+            frame = pd.DataFrame(result["rows"])
+            for metric in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
+                frame[metric] = (100 * frame[metric]).round(1)
+            return frame[["question", "reference", "answer", "rougeL", "rouge1", "rouge2", "rougeLsum"]]
+    return pd.DataFrame(columns=["question", "reference", "answer", "rougeL"])
+
+
+def collect_memory_bench(root: Path | None = None) -> pd.DataFrame:
+    """One row per (memory benchmark run, memory kind)."""
+    folder = (root or models.RUNS_DIR) / "memory-bench"
+    rows = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        result = runs.read_json(path)
+        for kind, values in result.get("kinds", {}).items():
+            rows.append({"file": path.name, "model": result.get("model_name", result.get("model")), "kind": kind,
+                         "memory": values.get("label", kind), "retention": 100 * values.get("retention", 0),
+                         "rougeL": values.get("rougeL_x100"), "prompt_tokens": values.get("prompt_tokens_mean"),
+                         "conversations": result.get("conversations"), "created": result.get("created_at")})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------------- figures
+
+LAYOUT = dict(height=380, margin=dict(l=50, r=10, t=60, b=50), legend=dict(orientation="h", y=-0.25))
+
+
+def _empty(title: str, why: str) -> go.Figure:
+    figure = go.Figure()
+    figure.add_annotation(text=why, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    figure.update_layout(title=title, xaxis_visible=False, yaxis_visible=False, **LAYOUT)
+    return figure
+
+
+def _best_trained(table: pd.DataFrame) -> pd.DataFrame:
+    """For each model, method, epochs, data size and test set: the newest run."""
+    return table.sort_values("created").groupby(
+        ["model_name", "method", "epochs", "train_examples", "test_set"], as_index=False).last()
+
+
+def rouge_vs_model_size(table: pd.DataFrame) -> go.Figure:
+    title = f"{HEADLINE_LABEL} against model size"
+    if table.empty:
+        return _empty(title, "No evaluated runs yet: run a grid or evaluate a model.")
+    best = table.sort_values("rougeL").groupby(["model_name", "method", "test_set"], as_index=False).last()
+    best["error_plus"] = best["rougeL_high"] - best["rougeL"]
+    best["error_minus"] = best["rougeL"] - best["rougeL_low"]
+    figure = px.scatter(best, x="params", y="rougeL", color="method", facet_col="test_set", log_x=True,
+                        error_y="error_plus", error_y_minus="error_minus", text="model_name",
+                        hover_data=["epochs", "train_examples", "run"],
+                        labels={"params": "parameters (log scale)", "rougeL": HEADLINE_LABEL},
+                        title=title + " (best run per model and method; bars: 95% bootstrap interval)")
+    figure.update_traces(textposition="top center", marker=dict(size=11))
+    return figure.update_layout(**LAYOUT)
+
+
+def rouge_vs_epochs(table: pd.DataFrame) -> go.Figure:
+    title = f"{HEADLINE_LABEL} against epochs"
+    trained = _best_trained(table)
+    if trained.empty:
+        return _empty(title, "No runs yet.")
+    full = trained.loc[trained.groupby(["model_name", "method", "test_set"])["train_examples"].transform("max")
+                       == trained["train_examples"]]
+    figure = px.line(full.sort_values("epochs"), x="epochs", y="rougeL", color="model_name", line_dash="method",
+                     facet_col="test_set", markers=True, hover_data=["train_examples", "run"],
+                     labels={"rougeL": HEADLINE_LABEL, "model_name": "model"},
+                     title=title + " (largest training set; epoch 0 = not fine-tuned)")
+    return figure.update_layout(**LAYOUT)
+
+
+def rouge_vs_data_size(table: pd.DataFrame) -> go.Figure:
+    title = f"{HEADLINE_LABEL} against training-set size"
+    trained = _best_trained(table[table["method"] != "base"])
+    if trained.empty:
+        return _empty(title, "No fine-tuned runs yet.")
+    trained = trained.assign(run_epochs=trained["epochs"].astype(str) + " epoch(s)")
+    figure = px.line(trained.sort_values("train_examples"), x="train_examples", y="rougeL", color="model_name",
+                     line_dash="run_epochs", facet_col="test_set", markers=True, hover_data=["method", "run"],
+                     labels={"rougeL": HEADLINE_LABEL, "train_examples": "training examples", "model_name": "model",
+                             "run_epochs": "epochs"}, title=title)
+    return figure.update_layout(**LAYOUT)
+
+
+def runtime_figure(table: pd.DataFrame) -> go.Figure:
+    title = "Training runtime against epochs and data size"
+    trained = _best_trained(table[table["method"] != "base"]).drop_duplicates("run")
+    if trained.empty:
+        return _empty(title, "No fine-tuned runs yet.")
+    trained = trained.assign(minutes=trained["runtime_s"] / 60, run_epochs=trained["epochs"].astype(str))
+    figure = px.line(trained.sort_values("train_examples"), x="train_examples", y="minutes", color="model_name",
+                     line_dash="run_epochs", markers=True, hover_data=["peak_cpu_ram_mb", "train_tokens_per_s", "run"],
+                     labels={"minutes": "runtime (min, training + evaluation)", "train_examples": "training examples",
+                             "model_name": "model", "run_epochs": "epochs"}, title=title)
+    return figure.update_layout(**LAYOUT)
+
+
+def base_vs_finetuned(table: pd.DataFrame) -> go.Figure:
+    title = f"Base vs fine-tuned: {HEADLINE_LABEL}"
+    if table.empty:
+        return _empty(title, "No evaluated runs yet.")
+    base = table[table["method"] == "base"].sort_values("created").groupby(["model_name", "test_set"]).last()
+    tuned = table[table["method"] != "base"].sort_values("rougeL").groupby(["model_name", "test_set"]).last()
+    rows = []
+    for label, frame in [("base", base), ("best fine-tuned", tuned)]:
+        for (model, test), row in frame.iterrows():
+            rows.append({"model": model, "test_set": test, "which": label, "rougeL": row["rougeL"],
+                         "detail": f"{row['method']}, {row['epochs']} epoch(s), {row['train_examples']} examples"})
+    if not rows:
+        return _empty(title, "No evaluated runs yet.")
+    figure = px.bar(pd.DataFrame(rows), x="model", y="rougeL", color="which", barmode="group", facet_col="test_set",
+                    hover_data=["detail"], labels={"rougeL": HEADLINE_LABEL}, title=title)
+    return figure.update_layout(**LAYOUT)
+
+
+def memory_figure(bench: pd.DataFrame) -> go.Figure:
+    title = "Which memory keeps context: facts kept in the prompt, and answer ROUGE"
+    if bench.empty:
+        return _empty(title, "No memory benchmark yet: run one below.")
+    latest = bench.sort_values("created").groupby(["model", "kind"], as_index=False).last()
+    figure = go.Figure()
+    for model, frame in latest.groupby("model"):
+        figure.add_trace(go.Bar(x=frame["memory"], y=frame["retention"], name=f"{model}: fact kept (%)"))
+        figure.add_trace(go.Scatter(x=frame["memory"], y=frame["rougeL"], name=f"{model}: {HEADLINE_LABEL}",
+                                    mode="markers", marker=dict(size=12, symbol="diamond")))
+    figure.update_layout(title=title, yaxis_title="% of conversations / ROUGE", **LAYOUT)
+    return figure
+
+
+def figures(table: pd.DataFrame, bench: pd.DataFrame) -> list[go.Figure]:
+    return [rouge_vs_model_size(table), rouge_vs_epochs(table), rouge_vs_data_size(table), base_vs_finetuned(table),
+            runtime_figure(table), memory_figure(bench)]
+
+
+def rounded(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as shown: numbers rounded for reading, nothing dropped."""
+    shown = table.copy()
+    for column in ["rougeL", "rougeL_low", "rougeL_high", "rouge1", "rouge2", "rougeLsum", "perplexity"]:
+        shown[column] = shown[column].astype(float).round(2)
+    shown["params"] = shown["params"].map(lambda p: f"{p / 1e6:.0f}M" if p and not math.isnan(p) else "?")
+    return shown.drop(columns=["created"])
