@@ -226,7 +226,45 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def run_job(config_path: Path) -> int:
+    """`python -m eval.memory_bench runs/<id>/config.json`: a MemoryBenchJob from the job queue."""
+    import time
+
+    from training import runs
+    from training.configs import ConfigError, MemoryBenchJob
+
+    run_dir = config_path.resolve().parent
+    try:
+        job = MemoryBenchJob.load(config_path)
+        runs.update_status(run_dir, state="running", message="Loading the model...", started_at=time.time())
+        conversations = load_conversations()[: job.limit or None]
+        total = len(conversations) * len(MEMORY_KINDS)
+        done = {"n": 0}
+
+        def progress(message: str) -> None:
+            done["n"] += 1
+            runs.update_status(run_dir, message=message, step=min(done["n"], total), total_steps=total)
+            print(message, file=sys.stderr, flush=True)
+
+        result = run_benchmark(job.model, conversations, job.k, job.max_tokens, None, job.max_new_tokens,
+                               progress=progress)
+    except (ConfigError, ValueError, OSError, models.ModelError) as e:
+        runs.update_status(run_dir, state="failed", message=str(e), ended_at=time.time())
+        print(e, file=sys.stderr)
+        return 1
+    path = save(result)
+    write(result, run_dir / "memory-bench.json")
+    print(format_table(result))
+    runs.write_json(run_dir / runs.SUMMARY, {"state": "finished", "result": str(path),
+                                             "retention": {k: v["retention"] for k, v in result["kinds"].items()}})
+    runs.update_status(run_dir, state="finished", message=f"Done: {path.name}", ended_at=time.time())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        return run_job(Path(argv[0]))
     parser = argparse.ArgumentParser(prog="python -m eval.memory_bench", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="model reference, e.g. bundled:smollm2-135m-instruct")
     parser.add_argument("--k", type=int, default=2, help="window memory: exchanges kept (default 2)")

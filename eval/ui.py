@@ -127,7 +127,8 @@ def build_results_tab() -> None:
             preset = gr.Dropdown(sorted(grid.PRESETS), value="small", label="Preset",
                                  info="report = the study's 200/400/800 examples x 1/3 epochs (needs 800+ examples)")
             name = gr.Textbox(default.name, label="Grid name", info="a rerun of a name skips its finished cells")
-        grid_models = gr.Dropdown(choices, value=default.models, multiselect=True, label="Models")
+        grid_models = gr.Dropdown(choices, value=default.models, multiselect=True, label="Models",
+                                  allow_custom_value=True, info="pick, or type a model folder path")
         with gr.Row():
             methods = gr.CheckboxGroup(["LoRA", "QLoRA"], value=["LoRA"], label="Methods")
             epochs = gr.Textbox(" ".join(map(str, default.epochs)), label="Epochs")
@@ -144,7 +145,7 @@ def build_results_tab() -> None:
                     "(\"How many days is it?\"). Every memory kind is scored: did the needed fact reach the "
                     "prompt, and the ROUGE of the answer.")
         with gr.Row():
-            bench_model = gr.Dropdown(choices, value=str(models.DEFAULT_MODEL), label="Model")
+            bench_model = gr.Dropdown(choices, value=str(models.DEFAULT_MODEL), label="Model", allow_custom_value=True)
             k = gr.Number(2, label="Window k", precision=0, minimum=1)
             budget = gr.Number(192, label="Token budget", precision=0, minimum=16)
             limit = gr.Number(0, label="Conversations (0 = all 30)", precision=0, minimum=0)

@@ -94,7 +94,8 @@ def _launch(run_dir: Path, resume: bool, module: str) -> None:
     command = [sys.executable, "-m", module, str(run_dir / runs.CONFIG)] + (["--resume"] if resume else [])
     with open(run_dir / runs.LOG, "a") as log:
         child = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                 env={**os.environ, "CQA_STDERR_IS_LOG": "1"}, start_new_session=True)  # outlives an app restart; Ctrl-C in the app's terminal spares it
+                                 env={**os.environ, "CQA_STDERR_IS_LOG": "1", "CQA_RUNS_DIR": str(run_dir.parent)},
+                                 start_new_session=True)  # outlives an app restart; Ctrl-C in the app's terminal spares it
     _children[child.pid] = child
     runs.update_status(run_dir, state="running", message="Starting...", pid=child.pid, started_at=time.time())
 
