@@ -32,8 +32,8 @@ def build_app(default_model: str = str(models.DEFAULT_MODEL), compare_model: str
             build_compare_tab(default_model, compare_model)
         with gr.Tab("Training"):
             build_training_tab()
-        with gr.Tab("Results"):
-            build_results_tab()
+        with gr.Tab("Results") as results_tab:
+            build_results_tab(results_tab)
         with gr.Tab("Models"):
             build_models_tab()
     return demo

@@ -192,7 +192,7 @@ class _TokenStreamer(BaseStreamer):
             yield item
 
 
-def _cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:
+def cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:
     """Text before the first stop string, and whether one was found."""
     cuts = [text.find(s) for s in stops if s in text]
     return (text[: min(cuts)], True) if cuts else (text, False)
@@ -256,7 +256,7 @@ class ReplyStream:
             for raw in streamer:
                 if first_token is None:
                     first_token = time.perf_counter() - start
-                visible, stopped = _cut_at_stop(raw, self.stops)
+                visible, stopped = cut_at_stop(raw, self.stops)
                 if stopped:
                     stop.set()
                     self.text = visible.rstrip()
@@ -275,7 +275,7 @@ class ReplyStream:
                 raise ModelError(f"Out of memory while generating with {loaded.entry.name}. Try a shorter "
                                  "conversation, fewer new tokens or a smaller model.") from error
             raise error
-        self.text = _cut_at_stop(raw, self.stops)[0].strip()
+        self.text = cut_at_stop(raw, self.stops)[0].strip()
         yield self.text
         output = result["output"]
         new_tokens = output.shape[1] - (1 if loaded.entry.seq2seq else self.input_ids.shape[1])

@@ -425,6 +425,10 @@ def adapter_entry(run_dir: str | Path) -> ModelEntry:
     except (ModelError, KeyError, ValueError) as e:
         return ModelEntry(ref, name, "?", 0, False, "qa", False, f"base model unknown: {e}")
     reason = f"adapter on {base.name}" if base.available else f"base model {base.name} unavailable: {base.reason}"
+    config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
+    if "epochs" in config:  # a run of ours: say what was trained, so a picker full of runs stays readable
+        method = "QLoRA" if config.get("qlora") else "LoRA"
+        name = f"{base.name} + {method} {config['epochs']} ep, {config.get('train_size', 1)} data · {run_dir.name}"
     return ModelEntry(ref, name, base.family, base.params, base.seq2seq, base.prompt_style, base.available, reason)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from chat import models, runtime
-from chat.engine import ChatError, GenerationSettings, TurnUpdate, chat_turn
+from chat.engine import ChatError, GenerationSettings, TurnUpdate, chat_turn, check_message
 from chat.memory import MEMORY_KINDS, MEMORY_LABELS, MemoryConfig, MemoryState
 from chat.models import ModelError, ModelRef
 
@@ -98,8 +98,6 @@ def _shown(update: TurnUpdate) -> list[dict]:
 
 
 def _check(message: str) -> None:
-    from chat.engine import check_message
-
     try:
         check_message(message)
     except ChatError as e:

@@ -12,6 +12,7 @@ uses the training loss (answer tokens only).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -24,8 +25,8 @@ import torch
 from chat import engine, models, runtime
 from chat.engine import GenerationSettings
 from eval import rouge
-from training import data, runs
-from training.configs import ConfigError, EvalJob
+from training import data, runs, sft
+from training.configs import ConfigError, EvalJob, SFTJob
 
 log = logging.getLogger("evaluate")
 
@@ -81,7 +82,7 @@ def _generate_answers(loaded, questions, settings, batch_size):
             if tokenizer.eos_token_id in tokens:
                 tokens = tokens[: tokens.index(tokenizer.eos_token_id) + 1]
             generated += len(tokens)
-            answers[i] = engine._cut_at_stop(tokenizer.decode(tokens, skip_special_tokens=True), stops)[0].strip()
+            answers[i] = engine.cut_at_stop(tokenizer.decode(tokens, skip_special_tokens=True), stops)[0].strip()
     seconds = time.perf_counter() - start
     return answers, {"seconds": round(seconds, 2), "generated_tokens": generated,
                      "tokens_per_s": round(generated / max(seconds, 1e-9), 1), "batch_size": batch_size}
@@ -90,15 +91,10 @@ def _generate_answers(loaded, questions, settings, batch_size):
 def reference_perplexity(loaded: models.LoadedModel, questions: list[str], references: list[str],
                          system_prompt: str) -> float:
     """exp(mean answer-token loss) of the reference answers, measured as training measures its loss."""
-    from training import sft
-    from training.configs import SFTJob
-
     cfg = SFTJob(system_prompt=system_prompt, max_length=loaded.max_positions, batch_size=8)
     items = [sft.tokenize(data.Example([{"role": "user", "content": q}], a), loaded.tokenizer,
                           loaded.entry.prompt_style, loaded.entry.seq2seq, cfg) for q, a in zip(questions, references)]
     pad = loaded.tokenizer.pad_token_id
-    import contextlib
-
     loss = runtime.on_model_thread(sft.evaluate, loaded.model, items, cfg, pad, loaded.entry.seq2seq, loaded.device,
                                    contextlib.nullcontext)
     loaded.model.eval()  # sft.evaluate leaves a model in training mode

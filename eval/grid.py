@@ -266,11 +266,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"queued {len(outcome['queued'])} cells; {len(outcome['done'])} already done; "
           f"{len(outcome['in progress'])} in progress")
     if args.wait:
+        shown = None
         while (state := progress(spec))["finished"] + state["failed"] < state["cells"]:
-            jobs.pump()
-            print(f"  {time.strftime('%H:%M:%S')} {state['finished']}/{state['cells']} cells done, "
-                  f"{state['failed']} failed", flush=True)
-            time.sleep(30)
+            jobs.pump()  # start the next cell as soon as one ends (the app's queue thread may do it too)
+            if state != shown:
+                print(f"  {time.strftime('%H:%M:%S')} {state['finished']}/{state['cells']} cells done, "
+                      f"{state['failed']} failed", flush=True)
+                shown = state
+            time.sleep(3)
         from eval import results
 
         table = results.collect()

@@ -10,6 +10,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from chat import models
+from chat.memory import MEMORY_KINDS
 from eval.rouge import HEADLINE_LABEL
 from training import runs
 
@@ -98,7 +99,10 @@ def collect_memory_bench(root: Path | None = None) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------------- figures
 
-LAYOUT = dict(height=380, margin=dict(l=50, r=10, t=60, b=50), legend=dict(orientation="h", y=-0.25))
+LAYOUT = dict(height=430, margin=dict(l=50, r=10, t=80, b=120), title_font_size=15,
+              legend=dict(orientation="h", yanchor="top", y=-0.22, x=0, title_text=""))
+ORDER = {"test_set": ["detailed", "brief"]}
+"""Facets always left to right: the long-answer test set, then the brief one."""
 
 
 def _empty(title: str, why: str) -> go.Figure:
@@ -122,10 +126,10 @@ def rouge_vs_model_size(table: pd.DataFrame) -> go.Figure:
     best["error_plus"] = best["rougeL_high"] - best["rougeL"]
     best["error_minus"] = best["rougeL"] - best["rougeL_low"]
     figure = px.scatter(best, x="params", y="rougeL", color="method", facet_col="test_set", log_x=True,
-                        error_y="error_plus", error_y_minus="error_minus", text="model_name",
+                        error_y="error_plus", error_y_minus="error_minus", text="model_name", category_orders=ORDER,
                         hover_data=["epochs", "train_examples", "run"],
                         labels={"params": "parameters (log scale)", "rougeL": HEADLINE_LABEL},
-                        title=title + " (best run per model and method; bars: 95% bootstrap interval)")
+                        title=title + "<br><sup>best run per model and method; bars: 95% bootstrap interval</sup>")
     figure.update_traces(textposition="top center", marker=dict(size=11))
     return figure.update_layout(**LAYOUT)
 
@@ -135,12 +139,17 @@ def rouge_vs_epochs(table: pd.DataFrame) -> go.Figure:
     trained = _best_trained(table)
     if trained.empty:
         return _empty(title, "No runs yet.")
-    full = trained.loc[trained.groupby(["model_name", "method", "test_set"])["train_examples"].transform("max")
-                       == trained["train_examples"]]
-    figure = px.line(full.sort_values("epochs"), x="epochs", y="rougeL", color="model_name", line_dash="method",
-                     facet_col="test_set", markers=True, hover_data=["train_examples", "run"],
+    tuned = trained[trained["method"] != "base"]
+    full = tuned.loc[tuned.groupby(["model_name", "method", "test_set"])["train_examples"].transform("max")
+                     == tuned["train_examples"]]
+    # Each method's line starts from the untrained model at epoch 0.
+    base = trained[trained["method"] == "base"]
+    starts = [base.assign(method=m) for m in full["method"].unique()] if not base.empty else []
+    lines = pd.concat([full, *starts]) if len(full) or starts else trained
+    figure = px.line(lines.sort_values("epochs"), x="epochs", y="rougeL", color="model_name", line_dash="method",
+                     facet_col="test_set", markers=True, hover_data=["train_examples", "run"], category_orders=ORDER,
                      labels={"rougeL": HEADLINE_LABEL, "model_name": "model"},
-                     title=title + " (largest training set; epoch 0 = not fine-tuned)")
+                     title=title + "<br><sup>largest training set; epoch 0 = the model before fine-tuning</sup>")
     return figure.update_layout(**LAYOUT)
 
 
@@ -152,21 +161,23 @@ def rouge_vs_data_size(table: pd.DataFrame) -> go.Figure:
     trained = trained.assign(run_epochs=trained["epochs"].astype(str) + " epoch(s)")
     figure = px.line(trained.sort_values("train_examples"), x="train_examples", y="rougeL", color="model_name",
                      line_dash="run_epochs", facet_col="test_set", markers=True, hover_data=["method", "run"],
+                     category_orders=ORDER,
                      labels={"rougeL": HEADLINE_LABEL, "train_examples": "training examples", "model_name": "model",
                              "run_epochs": "epochs"}, title=title)
     return figure.update_layout(**LAYOUT)
 
 
 def runtime_figure(table: pd.DataFrame) -> go.Figure:
-    title = "Training runtime against epochs and data size"
+    title = "Runtime against training-set size and epochs"
     trained = _best_trained(table[table["method"] != "base"]).drop_duplicates("run")
     if trained.empty:
         return _empty(title, "No fine-tuned runs yet.")
     trained = trained.assign(minutes=trained["runtime_s"] / 60, run_epochs=trained["epochs"].astype(str))
     figure = px.line(trained.sort_values("train_examples"), x="train_examples", y="minutes", color="model_name",
                      line_dash="run_epochs", markers=True, hover_data=["peak_cpu_ram_mb", "train_tokens_per_s", "run"],
-                     labels={"minutes": "runtime (min, training + evaluation)", "train_examples": "training examples",
-                             "model_name": "model", "run_epochs": "epochs"}, title=title)
+                     labels={"minutes": "minutes", "train_examples": "training examples", "model_name": "model",
+                             "run_epochs": "epochs"},
+                     title=title + "<br><sup>whole training job: load, train, validate, save (evaluation not included)</sup>")
     return figure.update_layout(**LAYOUT)
 
 
@@ -184,21 +195,25 @@ def base_vs_finetuned(table: pd.DataFrame) -> go.Figure:
     if not rows:
         return _empty(title, "No evaluated runs yet.")
     figure = px.bar(pd.DataFrame(rows), x="model", y="rougeL", color="which", barmode="group", facet_col="test_set",
-                    hover_data=["detail"], labels={"rougeL": HEADLINE_LABEL}, title=title)
+                    hover_data=["detail"], labels={"rougeL": HEADLINE_LABEL}, category_orders=ORDER, title=title)
     return figure.update_layout(**LAYOUT)
 
 
 def memory_figure(bench: pd.DataFrame) -> go.Figure:
-    title = "Which memory keeps context: facts kept in the prompt, and answer ROUGE"
+    title = "Which memory keeps context?"
     if bench.empty:
         return _empty(title, "No memory benchmark yet: run one below.")
     latest = bench.sort_values("created").groupby(["model", "kind"], as_index=False).last()
+    latest = latest.sort_values("kind", key=lambda kinds: kinds.map(MEMORY_KINDS.index))
     figure = go.Figure()
     for model, frame in latest.groupby("model"):
         figure.add_trace(go.Bar(x=frame["memory"], y=frame["retention"], name=f"{model}: fact kept (%)"))
         figure.add_trace(go.Scatter(x=frame["memory"], y=frame["rougeL"], name=f"{model}: {HEADLINE_LABEL}",
                                     mode="markers", marker=dict(size=12, symbol="diamond")))
-    figure.update_layout(title=title, yaxis_title="% of conversations / ROUGE", **LAYOUT)
+    figure.update_layout(title=title + "<br><sup>bars: % of follow-up questions whose needed earlier fact reached "
+                         "the prompt; diamonds: answer ROUGE</sup>", yaxis_title="%  /  ROUGE", yaxis_range=[0, 105],
+                         **{**LAYOUT, "legend": {**LAYOUT["legend"], "y": -0.42}, "margin": {**LAYOUT["margin"], "b": 150}})
+    figure.update_xaxes(tickangle=-20)
     return figure
 
 

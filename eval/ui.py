@@ -100,7 +100,8 @@ def start_memory_bench(model: str, k: int, max_tokens: int, limit: int) -> str:
     return f"Queued memory benchmark {run_id}; it runs in the job queue (Training tab) and shows up here when done."
 
 
-def build_results_tab() -> None:
+def build_results_tab(tab: gr.Tab | None = None) -> None:
+    """The tab's content; `tab` (the enclosing gr.Tab) refreshes the results whenever it is opened."""
     gr.Markdown(f"Headline score everywhere: **{HEADLINE_LABEL}** (`rouge-score`, stemming on), with a 95% "
                 "bootstrap interval over the test questions. Two held-out test sets: *detailed* (long answers) and "
                 "*brief* (one sentence or yes/no).")
@@ -108,12 +109,9 @@ def build_results_tab() -> None:
         refresh_button = gr.Button("Refresh results", variant="primary")
         auto = gr.Checkbox(False, label="Refresh every 15 s (while a grid runs)")
     plots = []
-    with gr.Row():
-        plots += [gr.Plot(), gr.Plot()]
-    with gr.Row():
-        plots += [gr.Plot(), gr.Plot()]
-    with gr.Row():
-        plots += [gr.Plot(), gr.Plot()]
+    for _ in range(3):
+        with gr.Row():
+            plots += [gr.Plot(show_label=False), gr.Plot(show_label=False)]
     with gr.Accordion("All runs (sortable; CSV export)", open=False):
         table = gr.Dataframe(interactive=False, wrap=True, max_height=420)
         download = gr.DownloadButton("Export CSV")
@@ -153,6 +151,8 @@ def build_results_tab() -> None:
         bench_message = gr.Markdown()
     outputs = [*plots, table, pick]
     refresh_button.click(refresh, None, outputs, api_name="results")
+    if tab is not None:
+        tab.select(refresh, None, outputs, api_visibility="private")
     timer = gr.Timer(15.0, active=False)
     auto.change(lambda on: gr.Timer(active=on), auto, timer, api_visibility="private")
     timer.tick(refresh, None, outputs, api_visibility="private")

@@ -109,8 +109,8 @@ def test_summary_memory_shows_a_summary_written_by_the_model(tiny_models):
     [("Paris\nQuestion: next", ["\nQuestion:"], ("Paris", True)), ("Paris", ["\nQuestion:"], ("Paris", False)),
      ("a ### End b ### Instruction:", ["### End", "### Instruction:"], ("a ", True))],
 )
-def test_cut_at_stop(text, stops, expected):
-    assert engine._cut_at_stop(text, stops) == expected
+def testcut_at_stop(text, stops, expected):
+    assert engine.cut_at_stop(text, stops) == expected
 
 
 @pytest.mark.parametrize(
