@@ -2,7 +2,7 @@
 
 Both take turns round by round in one run; the greedy answers of both are compared word for word.
 
-    python bench/eval_speed.py                                   # SmolLM2, the brief test set, batch 8
+    python bench/eval_speed.py                                   # SmolLM2, the brief test set, evaluation defaults
     python bench/eval_speed.py --model bundled:gemma-3-270m --test assets/test_detailed.csv --batch-size 16
 
 Ends with `ratio: X` = one-by-one seconds / batched seconds (median over rounds).
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chat import models  # noqa: E402
 from chat.engine import GenerationSettings  # noqa: E402
-from eval.evaluate import generate_answers  # noqa: E402
+from eval.evaluate import EVAL, generate_answers  # noqa: E402
 from training import data  # noqa: E402
 
 
@@ -30,10 +30,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="bundled:smollm2-135m-instruct")
     parser.add_argument("--test", default="assets/test_brief.csv")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=EVAL.batch_size)
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--precision", default=EVAL.precision)
     args = parser.parse_args()
     loaded = models.load_model(args.model, args.precision)
     questions = [r["question"] for r in data.load_file(args.test).records]

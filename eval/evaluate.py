@@ -29,6 +29,8 @@ from training import data, runs, sft
 from training.configs import ConfigError, EvalJob, SFTJob
 
 log = logging.getLogger("evaluate")
+EVAL = EvalJob()
+"""Evaluation defaults (batch size, precision, answer length) shared by the CLI, the grid and post-training."""
 
 
 def result_path(run_dir: Path, test: str | Path) -> Path:
@@ -50,7 +52,7 @@ def prompts_for(loaded: models.LoadedModel, questions: list[str], system_prompt:
 
 
 def generate_answers(loaded: models.LoadedModel, questions: list[str], settings: GenerationSettings,
-                     batch_size: int = 8) -> tuple[list[str], dict]:
+                     batch_size: int = EVAL.batch_size) -> tuple[list[str], dict]:
     """Greedy answers to each question alone, `batch_size` at a time; returns answers (in order) and timings."""
     return runtime.on_model_thread(_generate_answers, loaded, questions, settings, batch_size)
 
@@ -101,7 +103,8 @@ def reference_perplexity(loaded: models.LoadedModel, questions: list[str], refer
     return math.exp(min(loss, 50))
 
 
-def evaluate(loaded: models.LoadedModel, test: str | Path, batch_size: int = 8, max_new_tokens: int = 160,
+def evaluate(loaded: models.LoadedModel, test: str | Path, batch_size: int = EVAL.batch_size,
+             max_new_tokens: int = EVAL.max_new_tokens,
              system_prompt: str = engine.DEFAULT_SYSTEM_PROMPT, limit: int = 0) -> dict:
     """Answer and score one test set. The result is plain JSON-able data."""
     records = data.load_file(test).records
@@ -158,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adapter", help="a training run folder whose adapter to evaluate")
     parser.add_argument("--test", action="append", help="test file (repeatable)")
     parser.add_argument("--out", help="write the result JSON here (one test) or into this folder (several)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-new-tokens", type=int, default=160)
+    parser.add_argument("--batch-size", type=int, default=EVAL.batch_size)
+    parser.add_argument("--max-new-tokens", type=int, default=EVAL.max_new_tokens)
+    parser.add_argument("--precision", default=EVAL.precision, help="float32 (default), bfloat16, auto, ...")
     parser.add_argument("--limit", type=int, default=0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -171,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.test and (args.model or args.adapter)):
             parser.error("give a CONFIG.json, or --test and --model (or --adapter)")
         ref = models.ModelRef("adapter", args.adapter) if args.adapter else models.ModelRef.parse(args.model)
-        loaded = models.load_model(ref, progress=log.info)
+        loaded = models.load_model(ref, args.precision, progress=log.info)
         for test in args.test:
             result = evaluate(loaded, test, args.batch_size, args.max_new_tokens, limit=args.limit)
             agg = result["aggregate"]

@@ -112,6 +112,15 @@ def _empty(title: str, why: str) -> go.Figure:
     return figure
 
 
+PALETTE = px.colors.qualitative.Plotly
+
+
+def _model_colors(table: pd.DataFrame) -> dict[str, str]:
+    """One colour per model in every chart (plotly would colour by order of appearance, chart by chart)."""
+    names = sorted(table["model_name"].dropna().unique()) if "model_name" in table else []
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+
+
 def _best_trained(table: pd.DataFrame) -> pd.DataFrame:
     """For each model, method, epochs, data size and test set: the newest run."""
     return table.sort_values("created").groupby(
@@ -130,7 +139,7 @@ def rouge_vs_model_size(table: pd.DataFrame) -> go.Figure:
                         hover_data=["epochs", "train_examples", "run"],
                         labels={"params": "parameters (log scale)", "rougeL": HEADLINE_LABEL},
                         title=title + "<br><sup>best run per model and method; bars: 95% bootstrap interval</sup>")
-    figure.update_traces(textposition="top center", marker=dict(size=11))
+    figure.update_traces(textposition="top center", marker=dict(size=11), cliponaxis=False)  # names stay whole
     return figure.update_layout(**LAYOUT)
 
 
@@ -147,6 +156,7 @@ def rouge_vs_epochs(table: pd.DataFrame) -> go.Figure:
     starts = [base.assign(method=m) for m in full["method"].unique()] if not base.empty else []
     lines = pd.concat([full, *starts]) if len(full) or starts else trained
     figure = px.line(lines.sort_values("epochs"), x="epochs", y="rougeL", color="model_name", line_dash="method",
+                     color_discrete_map=_model_colors(table),
                      facet_col="test_set", markers=True, hover_data=["train_examples", "run"], category_orders=ORDER,
                      labels={"rougeL": HEADLINE_LABEL, "model_name": "model"},
                      title=title + "<br><sup>largest training set; epoch 0 = the model before fine-tuning</sup>")
@@ -161,6 +171,7 @@ def rouge_vs_data_size(table: pd.DataFrame) -> go.Figure:
     trained = trained.assign(run_epochs=trained["epochs"].astype(str) + " epoch(s)")
     figure = px.line(trained.sort_values("train_examples"), x="train_examples", y="rougeL", color="model_name",
                      line_dash="run_epochs", facet_col="test_set", markers=True, hover_data=["method", "run"],
+                     color_discrete_map=_model_colors(table),
                      category_orders=ORDER,
                      labels={"rougeL": HEADLINE_LABEL, "train_examples": "training examples", "model_name": "model",
                              "run_epochs": "epochs"}, title=title)
@@ -174,7 +185,7 @@ def runtime_figure(table: pd.DataFrame) -> go.Figure:
         return _empty(title, "No fine-tuned runs yet.")
     trained = trained.assign(minutes=trained["runtime_s"] / 60, run_epochs=trained["epochs"].astype(str))
     figure = px.line(trained.sort_values("train_examples"), x="train_examples", y="minutes", color="model_name",
-                     line_dash="run_epochs", markers=True, hover_data=["peak_cpu_ram_mb", "train_tokens_per_s", "run"],
+                     line_dash="run_epochs", markers=True, color_discrete_map=_model_colors(table), hover_data=["peak_cpu_ram_mb", "train_tokens_per_s", "run"],
                      labels={"minutes": "minutes", "train_examples": "training examples", "model_name": "model",
                              "run_epochs": "epochs"},
                      title=title + "<br><sup>whole training job: load, train, validate, save (evaluation not included)</sup>")

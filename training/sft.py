@@ -439,7 +439,7 @@ def evaluate_adapter(cfg: SFTJob, run_dir: Path) -> dict[str, float]:
     from eval import evaluate
 
     gc.collect()
-    loaded = models.load_model(ModelRef("adapter", str(run_dir)), progress=log.info)
+    loaded = models.load_model(ModelRef("adapter", str(run_dir)), evaluate.EVAL.precision, progress=log.info)
     scores = {}
     for test in cfg.eval_tests:
         runs.update_status(run_dir, message=f"Evaluating on {Path(test).name}...")
