@@ -30,6 +30,12 @@ class JobConfig:
     def validate(self):
         return self
 
+    def require_text(self, *names: str) -> None:
+        for name in names:
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{name} must be a non-empty text, not {value!r}")
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
 
@@ -130,9 +136,7 @@ class SFTJob(JobConfig):
     """Free-form notes carried into the run folder (e.g. which experiment grid cell this is)."""
 
     def validate(self) -> SFTJob:
-        for name in ("model", "data"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
-                raise ConfigError(f"{name} must be a non-empty text, not {getattr(self, name)!r}")
+        self.require_text("model", "data")
         if self.mode not in MODES:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         if self.precision not in PRECISIONS:
@@ -156,7 +160,6 @@ class SFTJob(JobConfig):
         if self.target_modules is not None and not self.target_modules:
             raise ConfigError("target_modules is a non-empty list of layer names, or null to derive them")
         return self
-
 
 
 @dataclass
@@ -184,8 +187,7 @@ class EvalJob(JobConfig):
     """Free-form notes carried into the run folder (e.g. the experiment grid cell)."""
 
     def validate(self) -> EvalJob:
-        if not isinstance(self.model, str) or not self.model.strip():
-            raise ConfigError(f"model must be a non-empty text, not {self.model!r}")
+        self.require_text("model")
         if not self.tests or not all(isinstance(t, str) and t for t in self.tests):
             raise ConfigError("tests is a non-empty list of test files")
         if self.batch_size < 1 or self.max_new_tokens < 1 or self.limit < 0:
@@ -211,8 +213,7 @@ class MemoryBenchJob(JobConfig):
     """Upper bound on each final answer."""
 
     def validate(self) -> MemoryBenchJob:
-        if not isinstance(self.model, str) or not self.model.strip():
-            raise ConfigError(f"model must be a non-empty text, not {self.model!r}")
+        self.require_text("model")
         if self.k < 1 or self.max_tokens < 1 or self.limit < 0 or self.max_new_tokens < 1:
             raise ConfigError("k, max_tokens and max_new_tokens must be positive, limit not negative")
         return self
