@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from training import data, runs, sft
-from training.configs import ConfigError, SFTJob
+from training.configs import ConfigError, EvalJob, MemoryBenchJob, SFTJob
 
 PRESETS = sorted((Path(__file__).parent.parent / "assets" / "presets").glob("*.json"))
 
@@ -40,6 +40,20 @@ def test_config_round_trips_through_json(tmp_path):
                  extra={"cell": "a"})
     assert SFTJob.from_dict(json.loads(cfg.to_json())) == cfg
     assert SFTJob.load(cfg.save(tmp_path / "c.json")) == cfg
+
+
+@pytest.mark.parametrize(
+    "job, bad, message",
+    [(EvalJob(model="adapter:runs/x", tests=["a.csv"], limit=3), {"batch_size": 0}, "must be positive"),
+     (EvalJob(), {"tests": []}, "non-empty list of test files"),
+     (MemoryBenchJob(model="bundled:gemma-3-270m", k=4), {"model": ""}, "model must be a non-empty text"),
+     (MemoryBenchJob(), {"k": 0}, "must be positive")],
+)
+def test_every_job_kind_round_trips_and_refuses_bad_values(tmp_path, job, bad, message):
+    kind = type(job)
+    assert kind.load(job.save(tmp_path / "c.json")) == job
+    with pytest.raises(ConfigError, match=message):
+        kind.from_dict({**json.loads(job.to_json()), **bad})
 
 
 @pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
