@@ -44,7 +44,7 @@ def main() -> None:
     timings = {"one by one": [], "batched": []}
     answers = {}
     for r in range(args.rounds):
-        for name, size in [("one by one", 1), (f"batched", args.batch_size)]:
+        for name, size in [("one by one", 1), ("batched", args.batch_size)]:
             start = time.perf_counter()
             answers[name], stats = generate_answers(loaded, questions, settings, size)
             timings[name].append(time.perf_counter() - start)

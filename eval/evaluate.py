@@ -18,6 +18,7 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -99,7 +100,6 @@ def reference_perplexity(loaded: models.LoadedModel, questions: list[str], refer
     pad = loaded.tokenizer.pad_token_id
     loss = runtime.on_model_thread(sft.evaluate, loaded.model, items, cfg, pad, loaded.entry.seq2seq, loaded.device,
                                    contextlib.nullcontext)
-    loaded.model.eval()  # sft.evaluate leaves a model in training mode
     return math.exp(min(loss, 50))
 
 
@@ -128,6 +128,23 @@ def evaluate(loaded: models.LoadedModel, test: str | Path, batch_size: int = EVA
     }
 
 
+def evaluate_into(run_dir: Path, loaded: models.LoadedModel, tests: list[str], batch_size: int = EVAL.batch_size,
+                  max_new_tokens: int = EVAL.max_new_tokens, system_prompt: str = EVAL.system_prompt,
+                  limit: int = 0, progress: Callable[[int, str], None] = lambda i, test: None) -> dict[str, dict]:
+    """Answer and score each test set, keeping each result in the run folder. Returns {test file: result}."""
+    results = {}
+    for i, test in enumerate(tests):
+        progress(i, test)
+        result = evaluate(loaded, test, batch_size, max_new_tokens, system_prompt, limit)
+        runs.write_json(result_path(run_dir, test), result)
+        results[test] = result
+        log.info("%s on %s: ROUGE-L %.2f (95%% CI %.2f-%.2f), perplexity %.2f, %d questions in %.1f s",
+                 result["model_name"], result["test_set"], result["rougeL_x100"],
+                 100 * result["aggregate"]["rougeL"]["low"], 100 * result["aggregate"]["rougeL"]["high"],
+                 result["perplexity"], result["questions"], result["seconds"])
+    return results
+
+
 def run(job: EvalJob, run_dir: Path) -> dict:
     """An evaluation job: every test set of `job`, results written into run_dir. Returns {test file: result}."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -136,16 +153,9 @@ def run(job: EvalJob, run_dir: Path) -> dict:
     runs.update_status(run_dir, state="running", message="Loading the model...", started_at=started,
                        step=0, total_steps=len(job.tests))
     loaded = models.load_model(job.model, job.precision, progress=log.info)
-    results = {}
-    for i, test in enumerate(job.tests, start=1):
-        runs.update_status(run_dir, message=f"Answering {Path(test).name}...", step=i - 1)
-        result = evaluate(loaded, test, job.batch_size, job.max_new_tokens, job.system_prompt, job.limit)
-        runs.write_json(result_path(run_dir, test), result)
-        results[test] = result
-        log.info("%s on %s: ROUGE-L %.2f (95%% CI %.2f-%.2f), perplexity %.2f, %d questions in %.1f s",
-                 result["model_name"], result["test_set"], result["rougeL_x100"],
-                 100 * result["aggregate"]["rougeL"]["low"], 100 * result["aggregate"]["rougeL"]["high"],
-                 result["perplexity"], result["questions"], result["seconds"])
+    results = evaluate_into(
+        run_dir, loaded, job.tests, job.batch_size, job.max_new_tokens, job.system_prompt, job.limit,
+        progress=lambda i, test: runs.update_status(run_dir, message=f"Answering {Path(test).name}...", step=i))
     runs.write_json(run_dir / runs.SUMMARY, {"state": "finished", "model": job.model,
                                              "runtime_s": round(time.time() - started, 1),
                                              "tests": {Path(t).stem: r["rougeL_x100"] for t, r in results.items()}})

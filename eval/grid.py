@@ -172,21 +172,20 @@ def progress(spec: GridSpec, root: Path | None = None) -> dict:
 # ------------------------------------------------------------------------------------------------- estimates
 
 
-def _measured(model: str, root: Path | None, key: str) -> float | None:
-    """Median of a figure (training tokens/s, or eval tokens/s) from earlier runs of this model."""
-    values = []
+def _measured_speeds(root: Path | None) -> dict[str, dict[str, float]]:
+    """Per model, the median training tokens/s and answering tokens/s of its earlier finished runs."""
+    found: dict[str, dict[str, list[float]]] = {}
     for info in jobs.list_runs(root):
-        config = runs.read_json(info.path / runs.CONFIG)
-        if config.get("model") != model or info.state != "finished":
+        if info.state != "finished":
             continue
-        if key == "train":
-            value = runs.read_json(info.path / runs.SUMMARY).get("tokens_per_s")
-        else:
-            results = [runs.read_json(p) for p in info.path.glob("eval-*.json")]
-            value = statistics.median([r["tokens_per_s"] for r in results]) if results else None
-        if value:
-            values.append(value)
-    return statistics.median(values) if values else None
+        speeds = found.setdefault(runs.read_json(info.path / runs.CONFIG).get("model", "?"), {"train": [], "eval": []})
+        if trained := runs.read_json(info.path / runs.SUMMARY).get("tokens_per_s"):
+            speeds["train"].append(trained)
+        answered = [runs.read_json(p).get("tokens_per_s") for p in info.path.glob("eval-*.json")]
+        if answered := [v for v in answered if v]:
+            speeds["eval"].append(statistics.median(answered))
+    return {model: {kind: statistics.median(values) for kind, values in speeds.items() if values}
+            for model, speeds in found.items()}
 
 
 def estimate_seconds(spec: GridSpec, root: Path | None = None) -> tuple[float, dict[str, float]]:
@@ -201,13 +200,15 @@ def estimate_seconds(spec: GridSpec, root: Path | None = None) -> tuple[float, d
     tokens_per_example = chars / 4 + 40  # ~4 characters a token, plus the prompt template and system prompt
     questions = sum(len(data.load_file(t).records) for t in spec.tests)
     existing = find_runs(spec, root)
+    measured = _measured_speeds(root)
+    millions = {m: max(1.0, models.describe(models.ModelRef.parse(m)).params / 1e6) for m in spec.models}
     per_model: dict[str, float] = {}
     for cell in cells(spec):
         if cell in existing and _evaluated(existing[cell], spec):
             continue
-        millions = max(1.0, models.describe(models.ModelRef.parse(cell.model)).params / 1e6)
-        train_speed = _measured(cell.model, root, "train") or 60_000 / millions
-        answer_speed = _measured(cell.model, root, "eval") or 12_000 / millions
+        speeds = measured.get(cell.model, {})
+        train_speed = speeds.get("train") or 60_000 / millions[cell.model]
+        answer_speed = speeds.get("eval") or 12_000 / millions[cell.model]
         seconds = 30 + questions * 80 / answer_speed  # model loading, then ~80 tokens per answer
         if cell.method != "base":
             examples = cell.train_size if cell.train_size > 1 else cell.train_size * train_count

@@ -6,7 +6,7 @@ import pytest
 
 from chat import models
 from eval import evaluate, grid, results
-from training import jobs, runs
+from training import jobs
 from training.configs import ConfigError, EvalJob
 
 

@@ -212,6 +212,8 @@ def batch_loss(model, batch: dict[str, torch.Tensor], seq2seq: bool) -> tuple[to
 
 
 def evaluate(model, items: list[Tokenized], cfg: SFTJob, pad_id: int, seq2seq: bool, device: str, amp) -> float:
+    """Mean answer-token loss; the model is left in the mode (train or eval) it came in."""
+    was_training = model.training
     model.eval()
     total, count = 0.0, 0
     with torch.no_grad(), amp():
@@ -220,7 +222,7 @@ def evaluate(model, items: list[Tokenized], cfg: SFTJob, pad_id: int, seq2seq: b
                 batch = {k: v.to(device) for k, v in collate(micro, pad_id, seq2seq).items()}
                 loss, n = batch_loss(model, batch, seq2seq)
                 total, count = total + float(loss.detach()), count + n
-    model.train()
+    model.train(was_training)
     return total / max(count, 1)
 
 
@@ -440,15 +442,10 @@ def evaluate_adapter(cfg: SFTJob, run_dir: Path) -> dict[str, float]:
 
     gc.collect()
     loaded = models.load_model(ModelRef("adapter", str(run_dir)), evaluate.EVAL.precision, progress=log.info)
-    scores = {}
-    for test in cfg.eval_tests:
-        runs.update_status(run_dir, message=f"Evaluating on {Path(test).name}...")
-        result = evaluate.evaluate(loaded, test, system_prompt=cfg.system_prompt)
-        runs.write_json(evaluate.result_path(run_dir, test), result)
-        scores[result["test_set"]] = result["rougeL_x100"]
-        log.info("%s: ROUGE-L F1 x100 %.2f, reference perplexity %.2f", result["test_set"], result["rougeL_x100"],
-                 result["perplexity"])
-    return scores
+    results = evaluate.evaluate_into(
+        run_dir, loaded, cfg.eval_tests, system_prompt=cfg.system_prompt,
+        progress=lambda i, test: runs.update_status(run_dir, message=f"Evaluating on {Path(test).name}..."))
+    return {result["test_set"]: result["rougeL_x100"] for result in results.values()}
 
 
 def merge_adapter(base_folder: Path, adapter: Path, out: Path, seq2seq: bool) -> Path:
