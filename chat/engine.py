@@ -1,15 +1,16 @@
-"""Turn a conversation into a prompt, stream the model's reply, and keep the memory up to date. No Gradio here."""
+"""Stream the model's reply to a conversation, stop it, and keep the memory up to date. No Gradio here.
+
+Prompt rendering (styles, stop strings, token ids) lives in chat/prompts.py."""
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-import queue
-
 from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor
 from transformers.generation.streamers import BaseStreamer
@@ -17,18 +18,18 @@ from transformers.generation.streamers import BaseStreamer
 from chat import memory, runtime
 from chat.memory import MemoryConfig, MemoryState, Message
 from chat.models import LoadedModel, ModelError
+from chat.prompts import (  # noqa: F401 - callers import these from here too
+    DEFAULT_SYSTEM_PROMPT,
+    DOLLY_INTRO,
+    STOP_STRINGS,
+    SUMMARY_SYSTEM_PROMPT,
+    encode_prompt,
+    history_token_counter,
+    render,
+    render_prompt,
+)
 
 MAX_MESSAGE_CHARS = 20_000
-DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and accurately."
-SUMMARY_SYSTEM_PROMPT = "You write short, factual summaries of conversations."
-DOLLY_INTRO = "Below is an instruction that describes a task. Write a response that appropriately completes the request."
-
-STOP_STRINGS = {
-    "chat": [],
-    "turns": [],
-    "qa": ["\nQuestion:", "\nQ:", "\nUser:"],
-    "instruction": ["### End", "### Instruction:"],
-}
 
 
 class ChatError(Exception):
@@ -72,51 +73,6 @@ class ReplyStats:
         return text + (" · prompt was cut to fit the model's context" if self.truncated_prompt else "")
 
 
-# ------------------------------------------------------------------------------------------------- prompts
-
-
-def _merge_system(messages: list[Message], system_prompt: str) -> tuple[str, list[Message]]:
-    """One system text (instructions + any memory summary) and the user/assistant turns."""
-    parts = [system_prompt.strip()] if system_prompt.strip() else []
-    parts += [m["content"] for m in messages if m["role"] == "system"]
-    return "\n\n".join(parts), [m for m in messages if m["role"] != "system"]
-
-
-def render_prompt(loaded: LoadedModel, messages: list[Message], system_prompt: str, add_generation_prompt=True) -> str:
-    """The text the model reads for `messages`, in the model's own prompt style."""
-    return render(loaded.entry.prompt_style, loaded.tokenizer, messages, system_prompt, add_generation_prompt)
-
-
-def render(style: str, tokenizer, messages: list[Message], system_prompt: str, add_generation_prompt=True) -> str:
-    """render_prompt for a tokenizer and prompt style, without a loaded model (training uses this too)."""
-    system, turns = _merge_system(messages, system_prompt)
-    if style == "chat":
-        conversation = ([{"role": "system", "content": system}] if system else []) + turns
-        return tokenizer.apply_chat_template(conversation, add_generation_prompt=add_generation_prompt, tokenize=False)
-    if style == "turns":
-        summary = [m["content"] for m in messages if m["role"] == "system"]
-        eos = tokenizer.eos_token
-        return "".join(text + eos for text in summary + [m["content"] for m in turns])
-    if style == "instruction":
-        text = DOLLY_INTRO + "\n\n" + (system + "\n\n" if system else "")
-        for m in turns:
-            text += (f"### Instruction:\n{m['content']}\n\n### Response:\n" if m["role"] == "user"
-                     else f"{m['content']}\n\n### End\n\n")
-        return text
-    text = system + "\n\n" if system else ""  # qa
-    for m in turns:
-        text += f"Question: {m['content']}\nAnswer:" if m["role"] == "user" else f" {m['content']}\n"
-    return text
-
-
-def encode_prompt(tokenizer, style: str, prompt: str) -> list[int]:
-    """Token ids of a rendered prompt: the tokenizer's BOS is added unless the template already wrote it
-    (chat templates do) or the style has none (DialoGPT turns)."""
-    bos = tokenizer.bos_token
-    add_special = not (bos and prompt.startswith(bos)) and style != "turns"
-    return tokenizer(prompt, add_special_tokens=add_special).input_ids
-
-
 def generation_kwargs(loaded: LoadedModel, settings: GenerationSettings, prompt_length: int) -> dict:
     """model.generate arguments for these settings (shared by the chat stream and batched evaluation)."""
     tokenizer = loaded.tokenizer
@@ -138,19 +94,6 @@ def generation_kwargs(loaded: LoadedModel, settings: GenerationSettings, prompt_
     if stops:
         kwargs.update(stop_strings=stops, tokenizer=tokenizer)
     return kwargs
-
-
-def history_token_counter(loaded: LoadedModel, system_prompt: str) -> memory.CountTokens:
-    """Tokens that earlier turns add to the prompt, measured with the model's tokenizer and prompt style."""
-    tokenizer = loaded.tokenizer
-    anchor = [{"role": "user", "content": "."}]
-
-    def length(messages: list[Message]) -> int:
-        return len(tokenizer(render_prompt(loaded, messages, system_prompt, add_generation_prompt=False),
-                             add_special_tokens=False).input_ids)
-
-    base = length(anchor)
-    return lambda messages: length(messages + anchor) - base if messages else 0
 
 
 # ------------------------------------------------------------------------------------------------ streaming

