@@ -1,9 +1,11 @@
+import csv
 import json
 from pathlib import Path
 
+import pandas
 import pytest
 
-from training import data
+from training import data, data_files, datasets
 from training.data import DataError, Example
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +44,18 @@ BAD_FILES = [
     ("conv_bad_role.jsonl", "line 2, turn 2: unknown role 'narrator'"),
     ("conv_empty_turn.jsonl", "line 1, turn 1: empty assistant turn"),
     ("spreadsheet.xlsx", "unsupported file type '.xlsx'"),
+    ("duplicate_header.csv", "row 1 (the header) names the same column 2 times: 'question' (column 1), "
+                             "'Question' (column 3); names may not differ only in case or spaces"),
+    ("repeated_key.jsonl", "line 2 names the same field 2 times ('question', 'question')"),
+    ("case_variant_keys.json", "record 1 names the same field 2 times ('Question', 'question ')"),
+    ("conv_repeated_role.jsonl", "line 1, turn 1 names the same field 2 times ('role', 'Role')"),
+    ("deeply_nested.json", "the JSON is nested too deeply to read"),
+    ("deeply_nested.jsonl", "line 2: the JSON is nested too deeply to read"),
+    ("nan_answer.json", "record 1: answer is nan (a JSON NaN or Infinity), expected text"),
+    ("nan_answer.json", "record 2: answer is -inf (a JSON NaN or Infinity), expected text"),
+    ("nan_cells.csv", "row 2: answer is 'nan', how spreadsheets and pandas write a missing or broken number"),
+    ("nan_cells.csv", "row 3: answer is '-inf'"),
+    ("utf16_broken.csv", "looks like UTF-16 text but byte offset 68 is not valid UTF-16; re-save it as UTF-8"),
 ]
 
 
@@ -60,11 +74,14 @@ def test_bad_file_is_refused_with_a_readable_message_and_registers_nothing(tmp_p
     assert caught.value.errors and all(isinstance(e, str) and e for e in caught.value.errors)
 
     # A good dataset already registered under the same name must survive the failed register, byte for byte.
-    data.register(ASSETS / "test_brief.csv", name=path.stem, datasets_dir=tmp_path)
+    datasets.register(ASSETS / "test_brief.csv", name=path.stem, datasets_dir=tmp_path)
     before = snapshot(tmp_path)
     with pytest.raises(DataError):
-        data.register(path, datasets_dir=tmp_path)
+        datasets.register(path, datasets_dir=tmp_path)
     assert snapshot(tmp_path) == before
+    with pytest.raises(DataError):
+        datasets.register(path, name="fresh", datasets_dir=tmp_path / "empty")
+    assert datasets.list_registered(tmp_path / "empty") == []
 
 
 def test_every_bad_file_is_in_the_table():
@@ -81,6 +98,13 @@ def test_every_bad_file_is_in_the_table():
         ("answer_not_text.jsonl", ["line 1: answer is an object, expected text"]),
         ("conv_bad_role.jsonl", ["line 2, turn 2: unknown role 'narrator'; use user or assistant"]),
         ("broken.json", ["line 3, column 3: not valid JSON (Expecting ',' delimiter)"]),
+        ("nan_answer.json", ["record 1: answer is nan (a JSON NaN or Infinity), expected text",
+                             "record 2: answer is -inf (a JSON NaN or Infinity), expected text"]),
+        ("deeply_nested.json", ["the JSON is nested too deeply to read; expected a list of flat records [{...}, ...]"]),
+        ("deeply_nested.jsonl", ["line 2: the JSON is nested too deeply to read; a record is one flat object"]),
+        ("duplicate_header.csv", ["row 1 (the header) names the same column 2 times: 'question' (column 1), "
+                                  "'Question' (column 3); names may not differ only in case or spaces. Rename or "
+                                  "remove all but one"]),
     ],
 )
 def test_all_problems_are_collected_once(file_name, errors):
@@ -103,12 +127,12 @@ def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="file not found"):
         data.load_file(tmp_path / "nope.csv")
     with pytest.raises(DataError, match="file not found"):
-        data.register(tmp_path / "nope.csv", datasets_dir=tmp_path / "datasets")
+        datasets.register(tmp_path / "nope.csv", datasets_dir=tmp_path / "datasets")
     assert not (tmp_path / "datasets").exists()
 
 
 def test_too_large_file_is_refused_before_reading(monkeypatch):
-    monkeypatch.setattr(data, "MAX_FILE_BYTES", 40)
+    monkeypatch.setattr(data_files, "MAX_FILE_BYTES", 40)
     # latin1.csv is 46 bytes and not UTF-8: only the size is reported, so its bytes were never decoded
     with pytest.raises(DataError) as caught:
         data.load_file(BAD / "latin1.csv")
@@ -119,7 +143,7 @@ def test_size_limit_message_in_megabytes(tmp_path, monkeypatch):
     path = tmp_path / "big.csv"
     with path.open("wb") as f:
         f.truncate(3 * 1024 * 1024)  # sparse: 3 MB on paper, nothing written
-    monkeypatch.setattr(data, "MAX_FILE_BYTES", 2 * 1024 * 1024)
+    monkeypatch.setattr(data_files, "MAX_FILE_BYTES", 2 * 1024 * 1024)
     with pytest.raises(DataError, match=r"the file is 3\.0 MB, more than the limit of 2\.0 MB"):
         data.load_file(path)
 
@@ -149,6 +173,21 @@ def test_good_qa_files_load(path, rows, first):
     assert (dataset.kind, len(dataset.records), dataset.source, dataset.name) == ("qa", rows, path.name, path.stem)
     assert first.items() <= dataset.records[0].items()
     assert all(set(r) <= {"question", "answer", "topic"} for r in dataset.records)
+
+
+@pytest.mark.parametrize("file_name", ["utf16_excel_unicode.csv", "utf16_be.csv", "utf16_no_bom.jsonl"])
+def test_utf16_files_are_read_as_utf16(file_name):
+    # Excel's "Unicode text" (UTF-16 LE with a byte-order mark, tab separated), big-endian, and no mark at all
+    assert data.load_file(GOOD / file_name).records == [
+        {"question": "Is Zürich covered?", "answer": "Yes, up to €5,000."},
+        {"question": "What is X?", "answer": "A plan."},
+    ]
+
+
+def test_the_registry_is_still_reachable_from_data_and_the_old_folder_constant_fails_loudly():
+    assert data.register is datasets.register and data.list_registered is datasets.list_registered
+    with pytest.raises(AttributeError, match=r"chat\.paths\.data_dir\(\)"):
+        data.DATASETS_DIR
 
 
 def test_upper_case_json_turns_numbers_into_text():
@@ -192,10 +231,10 @@ def test_memory_bench_exchanges_become_turns():
 
 
 def test_register_list_and_load_round_trip(tmp_path):
-    path = data.register(ASSETS / "insurer_faq.csv", datasets_dir=tmp_path)
+    path = datasets.register(ASSETS / "insurer_faq.csv", datasets_dir=tmp_path)
     assert path == tmp_path / "insurer_faq.jsonl"
-    data.register(GOOD / "sharegpt.json", name="My Chats!", datasets_dir=tmp_path)
-    listed = data.list_registered(tmp_path)
+    datasets.register(GOOD / "sharegpt.json", name="My Chats!", datasets_dir=tmp_path)
+    listed = datasets.list_registered(tmp_path)
     assert [(d["name"], d["kind"], d["rows"], d["source"]) for d in listed] == [
         ("insurer_faq", "qa", 395, "insurer_faq.csv"),
         ("my_chats", "conversations", 1, "sharegpt.json"),
@@ -204,40 +243,40 @@ def test_register_list_and_load_round_trip(tmp_path):
     meta = json.loads((tmp_path / "insurer_faq.meta.json").read_text())
     assert set(meta) == {"name", "kind", "rows", "source", "registered_at"}
 
-    loaded = data.load_registered("insurer_faq", tmp_path)
+    loaded = datasets.load_registered("insurer_faq", tmp_path)
     assert loaded == data.Dataset("insurer_faq", "qa", data.load_file(ASSETS / "insurer_faq.csv").records,
                                   "insurer_faq.csv")
     # the registered file is itself a valid input file
     assert data.load_file(path).records == loaded.records
-    assert data.load_registered("my_chats", tmp_path).records == data.load_file(GOOD / "sharegpt.json").records
+    assert datasets.load_registered("my_chats", tmp_path).records == data.load_file(GOOD / "sharegpt.json").records
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_register_again_replaces_after_validating(tmp_path):
-    data.register(ASSETS / "test_brief.csv", name="faq", datasets_dir=tmp_path)
-    data.register(GOOD / "prompt_response.jsonl", name="faq", datasets_dir=tmp_path)
-    assert [d["rows"] for d in data.list_registered(tmp_path)] == [2]
-    assert data.load_registered("faq", tmp_path).source == "prompt_response.jsonl"
+    datasets.register(ASSETS / "test_brief.csv", name="faq", datasets_dir=tmp_path)
+    datasets.register(GOOD / "prompt_response.jsonl", name="faq", datasets_dir=tmp_path)
+    assert [d["rows"] for d in datasets.list_registered(tmp_path)] == [2]
+    assert datasets.load_registered("faq", tmp_path).source == "prompt_response.jsonl"
 
 
 def test_register_refuses_a_name_without_usable_characters(tmp_path):
     with pytest.raises(DataError, match="cannot make a dataset name from '日本'"):
-        data.register(GOOD / "sharegpt.json", name="日本", datasets_dir=tmp_path / "store")
+        datasets.register(GOOD / "sharegpt.json", name="日本", datasets_dir=tmp_path / "store")
     assert not (tmp_path / "store").exists()
 
 
 def test_load_registered_unknown_name_lists_the_known_ones(tmp_path):
-    data.register(ASSETS / "test_brief.csv", datasets_dir=tmp_path)
+    datasets.register(ASSETS / "test_brief.csv", datasets_dir=tmp_path)
     with pytest.raises(DataError, match=r"no dataset named 'nope' is registered .* \(registered: test_brief\)"):
-        data.load_registered("nope", tmp_path)
-    assert data.list_registered(tmp_path / "missing") == []
+        datasets.load_registered("nope", tmp_path)
+    assert datasets.list_registered(tmp_path / "missing") == []
 
 
-def test_register_uses_datasets_dir_default(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DATASETS_DIR", tmp_path / "store")
-    data.register(GOOD / "prompt_response.jsonl")
+def test_register_uses_the_data_folder_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("CQA_DATA_DIR", str(tmp_path / "store"))
+    datasets.register(GOOD / "prompt_response.jsonl")
     assert (tmp_path / "store" / "prompt_response.jsonl").is_file()
-    assert data.load_registered("prompt_response").kind == "qa"
+    assert datasets.load_registered("prompt_response").kind == "qa"
 
 
 def test_preview():
@@ -339,3 +378,24 @@ def test_dialogue_examples_default_window_and_plain_turn_lists():
     assert [m["content"] for m in last.messages] == ["u3", "a3", "u4", "a4", "u5", "a5", "u6"]
     assert len(data.dialogue_examples(data.load_file(ASSETS / "memory_bench.jsonl").records)) == 99
 
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("=1+2", "'=1+2"), ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"),
+     ("\t=1", "'\t=1"), ("\r=1", "'\r=1"), ("-0.5", "-0.5"), ("+3", "+3"), ("a = b", "a = b"), ("", ""),
+     (-1.5, -1.5), (7, 7), (None, None)],
+)
+def test_csv_safe_escapes_formula_cells_only(value, expected):
+    assert data.csv_safe(value) == expected
+
+
+def test_csv_safe_frame_writes_a_csv_without_formulas(tmp_path):
+    frame = pandas.DataFrame({"model": ["=HYPERLINK(\"http://x\")", "SmolLM2"], "rougeL": [-1.0, 42.5],
+                              "@note": ["-ok", "fine"]})
+    data.csv_safe_frame(frame).to_csv(tmp_path / "out.csv", index=False)
+    with (tmp_path / "out.csv").open(newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows == [["model", "rougeL", "'@note"], ["'=HYPERLINK(\"http://x\")", "-1.0", "'-ok"],
+                    ["SmolLM2", "42.5", "fine"]]
+    assert frame.loc[0, "model"].startswith("=")  # the original is left as it was
