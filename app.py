@@ -1,14 +1,19 @@
-"""Conversational QA Studio: `python app.py` starts the app on http://127.0.0.1:7860."""
+"""Conversational QA Studio: `python app.py` starts the app on http://127.0.0.1:7860 (`--help` for the options).
+
+As a Hugging Face Space (SPACE_ID, GRADIO_SERVER_NAME=0.0.0.0 set by the platform) it serves on 0.0.0.0 in
+shared mode; see chat/access.py for who may reach the app and what a visitor may name.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 
-# Offline by default: nothing is downloaded at run time, and Gradio must not phone home before it is imported.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+from chat import access
 
-import argparse  # noqa: E402
+# Before gradio and huggingface_hub are imported (both read these once): analytics off, hub offline unless asked.
+access.prepare_environment(sys.argv[1:] if __name__ == "__main__" else [], os.environ)
+
 import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
@@ -20,12 +25,20 @@ from training import jobs  # noqa: E402
 from training.ui import build_training_tab  # noqa: E402
 
 TITLE = "Conversational QA Studio"
+FALLBACK_MODELS = ("qwen2.5-coder-0.5b-instruct", "gemma-3-270m")
+"""Bundled models to start with when the default's package is missing (a Space installs requirements.txt alone,
+which cannot hold SmolLM2's package): Qwen first, as it answered the memory questions correctly."""
+SHARED_NOTE = ("Shared mode: only registered datasets, the sample files, catalogue models and runs can be used; "
+               "paths on the server are refused.")
 
 
-def build_app(default_model: str = str(models.DEFAULT_MODEL), compare_model: str | None = None) -> gr.Blocks:
-    with gr.Blocks(title=TITLE) as demo:
+def build_app(default_model: str = str(models.DEFAULT_MODEL), compare_model: str | None = None,
+              shared: bool | None = None) -> gr.Blocks:
+    shared = access.shared_mode() if shared is None else shared
+    with gr.Blocks(title=TITLE, delete_cache=access.DELETE_CACHE if shared else None) as demo:
         gr.Markdown(f"# {TITLE}\nFine-tune small open models on your own Q/A data, chat with them under a memory of "
-                    "your choice, compare them side by side, and measure it all.")
+                    "your choice, compare them side by side, and measure it all."
+                    + (f"\n\n*{SHARED_NOTE}*" if shared else ""))
         with gr.Tab("Chat"):
             build_chat_tab(default_model)
         with gr.Tab("Compare"):
@@ -39,6 +52,20 @@ def build_app(default_model: str = str(models.DEFAULT_MODEL), compare_model: str
     return demo
 
 
+def available_defaults(model: str | None, compare_model: str | None) -> tuple[str, str | None]:
+    """The models the Chat and Compare tabs open with: the ones asked for, else the default bundled model when its
+    package is installed, else the first installed of FALLBACK_MODELS (the tab then says what is missing)."""
+    if model and compare_model:
+        return model, compare_model
+    installed = [key for key in (models.DEFAULT_MODEL.id, *FALLBACK_MODELS)
+                 if models.describe(models.ModelRef("bundled", key)).available]
+    chosen = model or str(models.ModelRef("bundled", installed[0]) if installed else models.DEFAULT_MODEL)
+    if compare_model is None:
+        others = [str(models.ModelRef("bundled", key)) for key in installed if key in FALLBACK_MODELS]
+        compare_model = next((ref for ref in others if ref != chosen), None)
+    return chosen, compare_model
+
+
 def warm_up(ref: str) -> None:
     """Prepare and load the default model in the background so the first message is answered quickly."""
     try:
@@ -48,19 +75,28 @@ def warm_up(ref: str) -> None:
         print(f"Default model not ready: {e}", flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=TITLE)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--model", default=str(models.DEFAULT_MODEL), help="default model reference or folder")
+def main(argv: list[str] | None = None) -> None:
+    parser = access.launch_parser(TITLE)
+    parser.add_argument("--model", default=None,
+                        help=f"default model reference or folder (else {models.DEFAULT_MODEL} when installed)")
     parser.add_argument("--compare-model", default=None, help="model B of the Compare tab")
     parser.add_argument("--no-warm-up", action="store_true", help="do not load the default model at start")
-    args = parser.parse_args()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = access.settings_from(args, os.environ)
+    except access.AccessError as e:
+        parser.error(str(e))
+    access.record_mode(settings, os.environ)
+    model, compare_model = available_defaults(args.model, args.compare_model)
+    where = "a Hugging Face Space" if settings.space else f"http://{settings.host}:{settings.port}"
+    print(f"{TITLE} on {where}: shared mode {'on' if settings.shared else 'off'}, "
+          f"{len(settings.auth)} login(s), hub downloads {'allowed' if settings.allow_downloads else 'off'}.",
+          flush=True)
     if not args.no_warm_up:
-        threading.Thread(target=warm_up, args=(args.model,), daemon=True).start()
+        threading.Thread(target=warm_up, args=(model,), daemon=True).start()
     jobs.start_queue_runner()
-    demo = build_app(args.model, args.compare_model)
-    demo.queue().launch(server_name=args.host, server_port=args.port, theme=gr.themes.Soft())
+    demo = build_app(model, compare_model, shared=settings.shared)
+    demo.queue(max_size=settings.queue_size).launch(theme=gr.themes.Soft(), **settings.launch_kwargs())
 
 
 if __name__ == "__main__":
