@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -20,6 +23,61 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 
 class ConfigError(ValueError):
     """A config that cannot run; the message names the field and the allowed values."""
+
+
+def _coerce(name: str, hint, value, words: dict[str, object]):
+    """One value as the type `hint` of field `name` (see JobConfig.coerce)."""
+    optional = False
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(members) < len(typing.get_args(hint))
+        hint = members[0] if len(members) == 1 else object
+    kind = typing.get_origin(hint) or hint
+    if isinstance(value, str) and value.strip().lower() in words:
+        return words[value.strip().lower()]
+    if value is None or (optional and isinstance(value, str) and not value.strip()):
+        if optional:
+            return None
+        raise ConfigError(f"{name} needs a value")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        choices = ", ".join(["true", "false", *words])
+        raise ConfigError(f"{name} must be one of {choices}, not {value!r}")
+    if kind in (int, float):
+        number = _number(name, value)
+        if kind is int:
+            if not float(number).is_integer():
+                raise ConfigError(f"{name} must be a whole number, not {value!r}")
+            return int(number)
+        return number
+    if kind is str and not isinstance(value, str):
+        raise ConfigError(f"{name} must be a text, not {value!r}")
+    if kind is list and not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{name} must be a list, not {value!r}")
+    if kind is dict and not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a JSON object, not {value!r}")
+    return list(value) if kind is list else value
+
+
+def _number(name: str, value) -> int | float:
+    """A finite int or float from a number or its text; bools are refused (True is not 1 epoch)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                raise ConfigError(f"{name} must be a number, not {text!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number, not {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, not {value!r}")
+    return value
 
 
 class JobConfig:
@@ -39,13 +97,27 @@ class JobConfig:
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
 
+    WORDS: ClassVar[dict[str, dict[str, object]]] = {}
+    """Words a form may send for a field instead of its value, by field (lower case), e.g. a Method radio."""
+
     @classmethod
     def from_dict(cls, values: dict):
+        """The job from values by field name: a JSON config, or a form's widgets (text, float sliders).
+
+        Each value is coerced to its field's type first (see `coerce`); a field left out takes its default.
+        """
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
-        return cls(**values).validate()
+        return cls(**cls.coerce(values)).validate()
+
+    @classmethod
+    def coerce(cls, values: dict) -> dict:
+        """Values as their fields' types: "0.5" and 0.5 for a float, "200", 200.0 and 200 for an int, "" or blank
+        text for an optional field is None. A value that is none of these raises a ConfigError naming the field."""
+        hints = typing.get_type_hints(cls)
+        return {name: _coerce(name, hints[name], value, cls.WORDS.get(name, {})) for name, value in values.items()}
 
     @classmethod
     def load(cls, path: str | Path):
@@ -68,6 +140,7 @@ class SFTJob(JobConfig):
     """Supervised fine-tuning with LoRA (or QLoRA: the same job with `qlora=True`)."""
 
     MODULE: ClassVar[str] = "training.sft"
+    WORDS: ClassVar[dict[str, dict[str, object]]] = {"qlora": {"lora": False, "qlora": True}}
 
     model: str = "bundled:smollm2-135m-instruct"
     """Model reference: bundled:<key>, hub:<org/name>, folder:<path> or a plain folder path."""
@@ -103,8 +176,8 @@ class SFTJob(JobConfig):
     """Tokens per example (prompt + answer); longer prompts are cut from the left, answers are kept."""
     lora_r: int = 16
     """LoRA rank."""
-    lora_alpha: int = 32
-    """LoRA scaling numerator (scale = alpha / r)."""
+    lora_alpha: int | None = None
+    """LoRA scaling numerator (scale = alpha / r). Left out (None), it is derived as 2 x lora_r: 32 for r=16."""
     lora_dropout: float = 0.0
     """Dropout on the LoRA input. Off by default, as in LLaMA-Factory and Unsloth: on a CPU its random masks took
     about a fifth of each SmolLM2 step."""
@@ -134,6 +207,12 @@ class SFTJob(JobConfig):
     """Test sets (question/answer files) the finished adapter is evaluated on, results kept in the run folder."""
     extra: dict = field(default_factory=dict)
     """Free-form notes carried into the run folder (e.g. which experiment grid cell this is)."""
+
+    def __post_init__(self) -> None:
+        if self.lora_alpha is None and isinstance(self.lora_r, int):
+            self.lora_alpha = 2 * self.lora_r
+        if isinstance(self.train_size, float) and self.train_size > 1 and self.train_size.is_integer():
+            self.train_size = int(self.train_size)  # a count, however a form sent it (200.0 -> 200)
 
     def validate(self) -> SFTJob:
         self.require_text("model", "data")
