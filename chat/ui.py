@@ -1,10 +1,19 @@
-"""The Chat, Compare and Models tabs. Handlers turn widget values into plain objects and call chat.engine."""
+"""The Chat, Compare and Models tabs. Handlers turn widget values into plain objects and call chat.engine.
+
+Every tab passes its settings widgets to its handler by name (Gradio's inputs_kwargs), and the names are the fields
+of the object they fill: GenerationSettings fields as they are, MemoryConfig fields behind "memory_", plus
+"precision". Those names are also the parameters of the /chat and /compare API endpoints. A new group of settings
+(say a knowledge collection) adds its widgets under a new prefix and reads them in `chat_settings`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import typing
+
 import gradio as gr
 
-from chat import models, runtime
+from chat import access, models, runtime
 from chat.engine import ChatError, GenerationSettings, TurnUpdate, chat_turn, check_message
 from chat.memory import MEMORY_KINDS, MEMORY_LABELS, MemoryConfig, MemoryState
 from chat.models import ModelError, ModelRef
@@ -35,7 +44,8 @@ def runtime_line(loaded: models.LoadedModel) -> str:
     return f"Running on **{loaded.device}** · **{loaded.precision}**{threads}"
 
 
-def memory_widgets() -> tuple[gr.Dropdown, gr.Slider, gr.Slider]:
+def memory_widgets() -> dict[str, gr.components.Component]:
+    """The memory settings by name: "memory_" + the MemoryConfig field each one fills."""
     kind = gr.Dropdown([(MEMORY_LABELS[k], k) for k in MEMORY_KINDS], value=MEMORY_DEFAULTS.kind, label="Memory",
                        info="What earlier turns reach the model's prompt")
     k = gr.Slider(1, 20, value=MEMORY_DEFAULTS.k, step=1, label="k: exchanges kept", visible=False)
@@ -43,25 +53,48 @@ def memory_widgets() -> tuple[gr.Dropdown, gr.Slider, gr.Slider]:
                        visible=False)
     kind.change(lambda v: (gr.Slider(visible=v == "window"), gr.Slider(visible=v in ("token_budget", "summary_buffer"))),
                 kind, [k, budget], api_visibility="private")
-    return kind, k, budget
+    return {"memory_kind": kind, "memory_k": k, "memory_max_tokens": budget}
 
 
-def generation_widgets() -> list[gr.components.Component]:
+def generation_widgets() -> dict[str, gr.components.Component]:
+    """The generation settings by GenerationSettings field name, and the precision the model loads in."""
     with gr.Accordion("Generation settings", open=False):
-        system = gr.Textbox(DEFAULTS.system_prompt, label="System prompt", lines=2)
-        max_new = gr.Slider(8, 1024, value=DEFAULTS.max_new_tokens, step=8, label="Max new tokens")
-        temperature = gr.Slider(0, 1.5, value=DEFAULTS.temperature, step=0.05, label="Temperature (0 = greedy)")
-        top_p = gr.Slider(0.05, 1.0, value=DEFAULTS.top_p, step=0.05, label="Top-p")
-        penalty = gr.Slider(1.0, 2.0, value=DEFAULTS.repetition_penalty, step=0.05, label="Repetition penalty")
-        precision = gr.Dropdown(list(runtime.PRECISIONS), value="auto", label="Precision",
-                                info="auto: bf16 on GPUs and on CPUs where bf16 is fast, else fp32; int8: CPU only, "
-                                     "about 2x faster decoding but visibly worse answers from the smallest models")
-    return [system, max_new, temperature, top_p, penalty, precision]
+        widgets = {
+            "system_prompt": gr.Textbox(DEFAULTS.system_prompt, label="System prompt", lines=2),
+            "max_new_tokens": gr.Slider(8, 1024, value=DEFAULTS.max_new_tokens, step=8, label="Max new tokens"),
+            "temperature": gr.Slider(0, 1.5, value=DEFAULTS.temperature, step=0.05, label="Temperature (0 = greedy)"),
+            "top_p": gr.Slider(0.05, 1.0, value=DEFAULTS.top_p, step=0.05, label="Top-p"),
+            "repetition_penalty": gr.Slider(1.0, 2.0, value=DEFAULTS.repetition_penalty, step=0.05,
+                                            label="Repetition penalty"),
+            "precision": gr.Dropdown(list(runtime.PRECISIONS), value="auto", label="Precision",
+                                     info="auto: bf16 on GPUs and on CPUs where bf16 is fast, else fp32; int8: CPU "
+                                          "only, about 2x faster decoding but visibly worse answers from the "
+                                          "smallest models"),
+        }
+    return widgets
 
 
-def settings_from(system, max_new, temperature, top_p, penalty) -> GenerationSettings:
-    return GenerationSettings(max_new_tokens=int(max_new), temperature=float(temperature), top_p=float(top_p),
-                              repetition_penalty=float(penalty), system_prompt=system or "")
+def _filled(cls, values: dict):
+    """A settings dataclass from values by its field names; sliders may send whole numbers as floats."""
+    types = typing.get_type_hints(cls)
+    return cls(**{name: int(value) if types[name] is int else value for name, value in values.items()})
+
+
+def chat_settings(form: dict) -> tuple[MemoryConfig, GenerationSettings, str]:
+    """The settings widgets' values by name (see the module docstring) -> memory, generation settings, precision.
+
+    A name that is neither a settings field nor "precision" is refused, so a renamed widget cannot be ignored."""
+    memory = {name.removeprefix("memory_"): v for name, v in form.items() if name.startswith("memory_")}
+    generation = {name: v for name, v in form.items() if not name.startswith("memory_") and name != "precision"}
+    unknown = sorted(set(generation) - {f.name for f in dataclasses.fields(GenerationSettings)})
+    if unknown:
+        raise gr.Error(f"Unknown chat setting(s): {', '.join(unknown)}", print_exception=False)
+    try:
+        config = _filled(MemoryConfig, memory)
+        settings = _filled(GenerationSettings, {**generation, "system_prompt": generation.get("system_prompt") or ""})
+    except (TypeError, ValueError) as e:
+        raise gr.Error(str(e), print_exception=False) from e
+    return config, settings, form.get("precision", "auto")
 
 
 def model_picker(label: str, value: str) -> gr.Dropdown:
@@ -73,15 +106,9 @@ def model_picker(label: str, value: str) -> gr.Dropdown:
 
 def _load(ref_text: str, precision: str) -> models.LoadedModel:
     try:
+        access.check_model_ref(ref_text)
         return models.load_model(ModelRef.parse(ref_text), precision, progress=lambda msg: gr.Info(msg))
-    except ModelError as e:
-        raise gr.Error(str(e), print_exception=False) from e
-
-
-def _memory(kind, k, budget) -> MemoryConfig:
-    try:
-        return MemoryConfig(kind=kind, k=int(k), max_tokens=int(budget))
-    except ValueError as e:
+    except (ModelError, access.AccessError) as e:
         raise gr.Error(str(e), print_exception=False) from e
 
 
@@ -107,13 +134,14 @@ def _check(message: str) -> None:
 # ------------------------------------------------------------------------------------------------------ Chat
 
 
-def respond(message, ref_text, kind, k, budget, system, max_new, temperature, top_p, penalty, precision, state):
-    """Stream one exchange. Yields (chatbot, textbox, prompt, summary, stats, state)."""
+def respond(message: str, model: str, state: MemoryState, **form):
+    """Stream one exchange. `form`: the settings by name (see chat_settings).
+
+    Yields (chatbot, textbox, prompt, summary, stats, state)."""
     _check(message)
-    config = _memory(kind, k, budget)
-    settings = settings_from(system, max_new, temperature, top_p, penalty)
+    config, settings, precision = chat_settings(form)
     yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), "Loading the model...", gr.skip()
-    loaded = _load(ref_text, precision)
+    loaded = _load(model, precision)
     where = runtime_line(loaded)
     for update in _turns(loaded, config, state, message, settings):
         stats = update.status or (update.stats.describe() if update.stats else "Generating...")
@@ -130,8 +158,7 @@ def build_chat_tab(default_model: str = str(models.DEFAULT_MODEL)) -> None:
         with gr.Column(scale=1, min_width=280):
             picker = model_picker("Model", default_model)
             info = gr.Markdown(describe_model(default_model))
-            kind, k, budget = memory_widgets()
-            settings = generation_widgets()
+            settings = {**memory_widgets(), **generation_widgets()}
         with gr.Column(scale=3):
             chatbot = gr.Chatbot(label="Conversation", height=440, buttons=["copy"])
             with gr.Row():
@@ -145,10 +172,10 @@ def build_chat_tab(default_model: str = str(models.DEFAULT_MODEL)) -> None:
                 prompt = gr.Textbox(show_label=False, lines=10, max_lines=30, buttons=["copy"], interactive=False)
                 summary = gr.Textbox(label="Memory summary (summary memories only)", lines=2, interactive=False)
     picker.change(describe_model, picker, info, api_visibility="private")
-    inputs = [box, picker, kind, k, budget, *settings, state]
+    inputs = {"message": box, "model": picker, **settings, "state": state}  # /chat's parameters, in this order
     outputs = [chatbot, box, prompt, summary, stats, state]
-    sent = send.click(respond, inputs, outputs, api_name="chat", **GENERATE)
-    submitted = box.submit(respond, inputs, outputs, api_visibility="private", **GENERATE)
+    sent = send.click(respond, inputs_kwargs=inputs, outputs=outputs, api_name="chat", **GENERATE)
+    submitted = box.submit(respond, inputs_kwargs=inputs, outputs=outputs, api_visibility="private", **GENERATE)
     stop.click(None, None, None, cancels=[sent, submitted], api_visibility="private")
     clear.click(clear_chat, None, [chatbot, box, prompt, summary, state], api_name="clear")
     chatbot.clear(clear_chat, None, [chatbot, box, prompt, summary, state], api_visibility="private")
@@ -157,18 +184,17 @@ def build_chat_tab(default_model: str = str(models.DEFAULT_MODEL)) -> None:
 # --------------------------------------------------------------------------------------------------- Compare
 
 
-def compare(message, ref_a, ref_b, kind, k, budget, system, max_new, temperature, top_p, penalty, precision,
-            state_a, state_b):
-    """Both models answer the same message, each with its own memory; A streams, then B.
+def compare(message: str, model_a: str, model_b: str, state_a: MemoryState, state_b: MemoryState, **form):
+    """Both models answer the same message, each with its own memory; A streams, then B. `form`: the settings
+    by name (see chat_settings), shared by both.
 
     Yields (chatbot A, chatbot B, stats A, stats B, state A, state B, textbox). Taking turns keeps each model's
     timing honest on a CPU, where two generations at once slow each other down.
     """
     _check(message)
-    config = _memory(kind, k, budget)
-    settings = settings_from(system, max_new, temperature, top_p, penalty)
+    config, settings, precision = chat_settings(form)
     yield gr.skip(), gr.skip(), "Loading...", "Loading...", gr.skip(), gr.skip(), gr.skip()
-    loaded_a, loaded_b = _load(ref_a, precision), _load(ref_b, precision)
+    loaded_a, loaded_b = _load(model_a, precision), _load(model_b, precision)
     shown_a = [dict(m) for m in state_a.messages]
     stats_a = ""
     for update in _turns(loaded_a, config, state_a, message, settings):
@@ -188,8 +214,8 @@ def build_compare_tab(default_a: str = str(models.DEFAULT_MODEL), default_b: str
         picker_a = model_picker("Model A", default_a)
         picker_b = model_picker("Model B", default_b)
     with gr.Row():
-        kind, k, budget = memory_widgets()
-    settings = generation_widgets()
+        memory = memory_widgets()
+    settings = {**memory, **generation_widgets()}
     with gr.Row():
         with gr.Column():
             chat_a = gr.Chatbot(label="Model A", height=380)
@@ -202,10 +228,11 @@ def build_compare_tab(default_a: str = str(models.DEFAULT_MODEL), default_b: str
         send = gr.Button("Send to both", variant="primary", scale=1)
         stop = gr.Button("Stop", scale=1)
         clear = gr.Button("Clear", scale=1)
-    inputs = [box, picker_a, picker_b, kind, k, budget, *settings, state_a, state_b]
+    inputs = {"message": box, "model_a": picker_a, "model_b": picker_b, **settings,  # /compare's parameters
+              "state_a": state_a, "state_b": state_b}
     outputs = [chat_a, chat_b, stats_a, stats_b, state_a, state_b, box]
-    sent = send.click(compare, inputs, outputs, api_name="compare", **GENERATE)
-    submitted = box.submit(compare, inputs, outputs, api_visibility="private", **GENERATE)
+    sent = send.click(compare, inputs_kwargs=inputs, outputs=outputs, api_name="compare", **GENERATE)
+    submitted = box.submit(compare, inputs_kwargs=inputs, outputs=outputs, api_visibility="private", **GENERATE)
     stop.click(None, None, None, cancels=[sent, submitted], api_visibility="private")
     reset = lambda: ([], [], "", "", MemoryState(), MemoryState(), "")  # noqa: E731
     clear.click(reset, None, outputs, api_name="clear_compare")

@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from chat import models
+from chat import access, models
 from eval import grid, results
 from eval.rouge import HEADLINE_LABEL
 from training import data, jobs
@@ -38,7 +38,7 @@ def spec_from(preset: str, name: str, model_refs: list[str], methods: list[str],
 def plan_grid(*form) -> str:
     try:
         return "```\n" + grid.describe_plan(spec_from(*form)) + "\n```"
-    except (ConfigError, data.DataError, models.ModelError) as e:
+    except (ConfigError, data.DataError, models.ModelError, access.AccessError) as e:
         raise gr.Error(str(e), print_exception=False) from e
 
 
@@ -46,7 +46,7 @@ def run_grid(*form) -> str:
     spec = spec_from(*form)
     try:
         outcome = grid.submit(spec)
-    except (ConfigError, data.DataError, models.ModelError) as e:
+    except (ConfigError, data.DataError, models.ModelError, access.AccessError) as e:
         raise gr.Error(str(e), print_exception=False) from e
     return (f"Queued {len(outcome['queued'])} cells of grid '{spec.name}' ({len(outcome['done'])} already done, "
             f"{len(outcome['in progress'])} in progress). They run one at a time; follow them in the Training tab, "

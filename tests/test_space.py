@@ -1,0 +1,115 @@
+"""The app as a shared server: a login in front, uploads capped, server paths refused at every boundary.
+
+The fresh-venv start of a real Space (pip install -r requirements.txt, python app.py with SPACE_ID) is the slower
+.ci/space_check.sh; these tests launch in-process with the settings a Space would get.
+"""
+
+import os
+import socket
+
+import httpx
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+import app
+from chat import access
+from training import jobs
+from training.configs import EvalJob, SFTJob
+from training.ui import show_dataset
+
+SETTINGS = ["Be brief.", 12, 0.0, 0.9, 1.1, "float32"]  # system prompt, max new tokens, temperature, top-p, penalty, precision
+LOGIN = ("ann", "s3cret")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def shared_env(tmp_path_factory):
+    """Shared mode on for this module, with its own runs and data folders; the environment is restored after."""
+    root = tmp_path_factory.mktemp("shared")
+    values = {"CQA_SHARED": "1", "CQA_RUNS_DIR": str(root / "runs"), "CQA_DATA_DIR": str(root / "data")}
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    yield root
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def server(shared_env, tiny_models):
+    env = {"SPACE_ID": "someone/cqa-studio", "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(free_port()),
+           "CQA_MAX_UPLOAD_MB": "0.001"}
+    settings = access.launch_settings(["--auth", ":".join(LOGIN)], env)
+    assert settings.shared and settings.queue_size == access.SHARED_QUEUE_SIZE
+    demo = app.build_app(default_model="bundled:smollm2-135m-instruct", compare_model="bundled:gemma-3-270m",
+                         shared=settings.shared)
+    assert demo.delete_cache == access.DELETE_CACHE
+    demo.queue(max_size=settings.queue_size).launch(prevent_thread_lock=True, quiet=True, **settings.launch_kwargs())
+    yield demo.local_url
+    demo.close()
+
+
+def test_the_page_needs_the_login(server):
+    assert httpx.get(server + "config").status_code == 401
+    with httpx.Client(base_url=server) as browser:
+        assert browser.post("/login", data={"username": LOGIN[0], "password": "wrong"}).status_code == 400
+        assert browser.post("/login", data={"username": LOGIN[0], "password": LOGIN[1]}).status_code == 200
+        config = browser.get("/config")
+        assert config.status_code == 200 and config.json()["title"] == app.TITLE
+
+
+def test_uploads_over_the_cap_are_refused(server):
+    with httpx.Client(base_url=server) as browser:
+        browser.post("/login", data={"username": LOGIN[0], "password": LOGIN[1]})
+        small = browser.post("/gradio_api/upload", files={"files": ("small.csv", b"question,answer\nq,a\n")})
+        big = browser.post("/gradio_api/upload", files={"files": ("big.csv", b"question,answer\n" + b"q,a\n" * 2000)})
+    assert small.status_code == 200
+    assert big.status_code == 413
+
+
+@pytest.mark.parametrize("ref", ["folder:{llama}", "{llama}", "adapter:/etc"])
+def test_chat_refuses_a_typed_model_folder_and_keeps_working(server, tiny_models, ref):
+    client = Client(server, auth=LOGIN, verbose=False)
+    ref = ref.format(llama=tiny_models["llama"])
+    with pytest.raises(AppError, match="refused in shared mode"):
+        client.submit("Hello", ref, "buffer", 3, 256, *SETTINGS, api_name="/chat").result(timeout=120)
+
+
+def test_the_training_tab_does_not_preview_server_files(shared_env):
+    table, message = show_dataset("/etc/passwd")
+    assert table.empty and "refused in shared mode" in message and "root:" not in message
+    table, message = show_dataset("assets/insurer_faq.csv")
+    assert len(table) > 0 and "Q/A pairs" in message
+
+
+@pytest.mark.parametrize("job", [SFTJob(data="/etc/passwd", max_steps=1), SFTJob(model="folder:/tmp", max_steps=1),
+                                 EvalJob(tests=["/etc/hostname"])])
+def test_a_job_naming_server_paths_is_refused_and_nothing_is_queued(shared_env, job):
+    with pytest.raises(access.AccessError, match="refused in shared mode"):
+        jobs.submit(job)
+    assert not any((shared_env / "runs").glob("*/config.json"))
+
+
+def test_the_app_refuses_to_start_on_a_network_address_without_a_login(capsys):
+    with pytest.raises(SystemExit) as stop:
+        app.main(["--host", "0.0.0.0", "--no-warm-up"])
+    assert stop.value.code == 2
+    assert "refusing to serve on 0.0.0.0 without a login" in capsys.readouterr().err
+
+
+def test_the_start_models_are_the_ones_asked_for_else_installed_ones():
+    assert app.available_defaults("bundled:gemma-3-270m", "hub:x/y") == ("bundled:gemma-3-270m", "hub:x/y")
+    chosen, other = app.available_defaults(None, None)
+    installed = [e for e in app.models.catalogue() if e.ref.kind == "bundled" and e.available]
+    if installed:
+        assert chosen in {str(e.ref) for e in installed} and other != chosen
+    else:
+        assert chosen == str(app.models.DEFAULT_MODEL)
