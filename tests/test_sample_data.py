@@ -9,21 +9,19 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
-import json
 import re
-import string
 from collections import Counter
-from functools import cache
-from pathlib import Path
 
 import pytest
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+from tests.sample_assets import (ASSETS, PLANS, QA_FILES, durations_in, jaccard, key_terms, memory_bench,
+                                 normalise_question, pdf_pages, policy_markdown, policy_sections, qa_texts,
+                                 quantities_in, readme_text, rows, sentences, waiting_periods, words)
+
 QA_COLUMNS = ["question", "answer", "topic"]
 POLICY_QUESTION_COLUMNS = ["question", "answer", "source_section", "source_page"]
-TEST_SETS = ["test_detailed.csv", "test_brief.csv"]
+TEST_SETS = ["test_detailed.csv", "test_brief.csv", "test_policy.csv"]
 MAX_TEST_TRAIN_JACCARD = 0.625  # word overlap of a test question with its nearest training question (README)
-PLANS = ["Silver", "Gold Plus", "Platinum"]
 # Figures in the FAQ that the policy wording does not state, each with where it comes from.
 FAQ_FIGURES_NOT_IN_POLICY = {
     "Rs. 3,000": "Silver room rent a day on Rs. 3 lakh (1% of the sum insured)",
@@ -32,142 +30,6 @@ FAQ_FIGURES_NOT_IN_POLICY = {
     "Rs. 5,00,000": "the modern-treatment limit on Rs. 10 lakh (50% of the sum insured)",
     "40 years": "a customer's age in a question",
 }
-
-DURATION_RE = re.compile(
-    r"\b(\d+)((?:[\s-]+(?:consecutive|inpatient|working))*)[\s-]+(day|days|month|months|hour|hours|year|years)\b"
-    r"(?!-care)")
-MONEY_RE = re.compile(r"Rs\.\s?\d+(?:,\d+)*(?: (?:lakh|crore))?")
-PERCENT_RE = re.compile(r"\b(\d+)%")
-LOOKBACK_RE = r"within (\d+) months before the start of the first policy"
-MORATORIUM_RE = r"\*\*Moratorium period\*\*: After (\d+) months"
-HOSPITALISATION_RE = r"at least (\d+) consecutive inpatient hours"
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Text helpers
-# ---------------------------------------------------------------------------------------------------------------
-
-def durations_in(text: str) -> list[str]:
-    """"a 24-month wait, 3 working days" -> ["24 months", "3 working days"]."""
-    found = []
-    for number, modifiers, unit in DURATION_RE.findall(text):
-        unit = unit if unit.endswith("s") else unit + "s"
-        found.append(f"{number} working {unit}" if "working" in modifiers else f"{number} {unit}")
-    return found
-
-
-def quantities_in(text: str) -> set[str]:
-    """Durations, rupee amounts and percentages, normalised ("24-month" -> "24 months")."""
-    return set(durations_in(text)) | set(MONEY_RE.findall(text)) | {f"{p}%" for p in PERCENT_RE.findall(text)}
-
-
-def normalise_question(question: str) -> str:
-    question = question.lower().translate(str.maketrans({c: " " for c in string.punctuation}))
-    return " ".join(question.split())
-
-
-def jaccard(a: str, b: str) -> float:
-    words_a, words_b = set(normalise_question(a).split()), set(normalise_question(b).split())
-    return len(words_a & words_b) / len(words_a | words_b) if words_a | words_b else 0.0
-
-
-def sentences(text: str) -> list[str]:
-    protected = re.sub(r"\b(Rs|Pvt|Ltd|e\.g|i\.e)\. ", lambda m: m.group(1) + "<DOT> ", text)
-    return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9])", protected) if s.strip()]
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"[A-Za-z0-9]+", text)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The shipped files
-# ---------------------------------------------------------------------------------------------------------------
-
-@cache
-def rows(name: str) -> tuple[dict, ...]:
-    with open(ASSETS / name, encoding="utf-8", newline="") as f:
-        return tuple(csv.DictReader(f))
-
-
-@cache
-def memory_bench() -> tuple[dict, ...]:
-    lines = (ASSETS / "memory_bench.jsonl").read_text(encoding="utf-8").splitlines()
-    return tuple(json.loads(line) for line in lines)
-
-
-@cache
-def policy_markdown() -> str:
-    return (ASSETS / "policy_wording.md").read_text(encoding="utf-8")
-
-
-@cache
-def policy_sections() -> dict[str, str]:
-    """Heading text (without the #'s) -> the Markdown under it, up to the next heading of any level."""
-    sections, heading = {}, None
-    for line in policy_markdown().split("\n"):
-        if line.startswith("#"):
-            heading = line.lstrip("#").strip()
-            sections[heading] = ""
-        elif heading is not None:
-            sections[heading] += line + "\n"
-    return sections
-
-
-@cache
-def schedule_of_benefits() -> dict[str, dict[str, str]]:
-    """The policy's Schedule of Benefits table: benefit -> {plan: cell}."""
-    lines = [line for line in policy_sections()["16. Schedule of Benefits"].split("\n") if line.startswith("|")]
-    header, *body = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
-    return {cells[0]: dict(zip(header[1:], cells[1:])) for cells in body if not cells[0].startswith("---")}
-
-
-def policy_number(pattern: str) -> int:
-    match = re.search(pattern, policy_markdown())
-    assert match, f"policy_wording.md no longer says {pattern!r}"
-    return int(match[1])
-
-
-@cache
-def waiting_periods() -> dict:
-    schedule = schedule_of_benefits()
-    months = lambda cell: int(re.search(r"(\d+) months", cell)[1])  # noqa: E731
-    return {
-        "initial": f"{int(schedule['Initial waiting period']['Silver'].split()[0])} days",
-        "specific": f"{months(schedule['Specific illness waiting period']['Silver'])} months",
-        "maternity": f"{months(schedule['Maternity (per delivery)']['Gold Plus'])} months",
-        "pre_existing": {plan: f"{months(schedule['Pre-existing disease waiting period'][plan])} months"
-                         for plan in PLANS},
-        "pre_existing_lookback": f"{policy_number(LOOKBACK_RE)} months",
-        "moratorium": f"{policy_number(MORATORIUM_RE)} months",
-        "hospitalisation": f"{policy_number(HOSPITALISATION_RE)} hours",
-    }
-
-
-@cache
-def pdf_pages() -> tuple[str, ...]:
-    """Text of each page of policy_wording.pdf, without the running header and the page footer."""
-    pypdf = pytest.importorskip("pypdf")
-    pages = []
-    for page in pypdf.PdfReader(ASSETS / "policy_wording.pdf").pages:
-        lines = [line for line in page.extract_text().split("\n")
-                 if not re.fullmatch(r"Page \d+ of \d+", line.strip())
-                 and not line.endswith("Policy Wording (fictional)")]
-        pages.append(" ".join(" ".join(lines).split()))
-    return tuple(pages)
-
-
-def qa_texts() -> list[tuple[str, str]]:
-    """(where, text) for every question, answer and memory-bench turn."""
-    texts = []
-    for name in ["insurer_faq.csv"] + TEST_SETS:
-        for i, row in enumerate(rows(name), start=2):
-            texts += [(f"{name}:{i}", row["question"]), (f"{name}:{i}", row["answer"])]
-    for conversation in memory_bench():
-        for turn in conversation["turns"]:
-            texts += [(conversation["id"], turn["user"]), (conversation["id"], turn["assistant"])]
-        texts += [(conversation["id"], conversation["final_question"]), (conversation["id"], conversation["reference"])]
-    return texts
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -202,7 +64,7 @@ def test_sentences_ignore_abbreviation_dots():
 # ---------------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, columns", [("insurer_faq.csv", QA_COLUMNS), ("test_detailed.csv", QA_COLUMNS),
-                                           ("test_brief.csv", QA_COLUMNS)])
+                                           ("test_brief.csv", QA_COLUMNS), ("test_policy.csv", POLICY_QUESTION_COLUMNS)])
 def test_csv_is_utf8_minimally_quoted_one_record_per_line(name, columns):
     raw = (ASSETS / name).read_bytes()
     assert not raw.startswith(b"\xef\xbb\xbf"), "no byte-order mark"
@@ -216,7 +78,7 @@ def test_csv_is_utf8_minimally_quoted_one_record_per_line(name, columns):
 
 
 @pytest.mark.parametrize("name, low, high", [("insurer_faq.csv", 320, 1000), ("test_detailed.csv", 20, 30),
-                                             ("test_brief.csv", 30, 40)])
+                                             ("test_brief.csv", 30, 40), ("test_policy.csv", 20, 40)])
 def test_file_sizes(name, low, high):
     assert low <= len(rows(name)) <= high
 
@@ -229,11 +91,6 @@ def test_memory_bench_has_the_documented_fields():
     assert len({c["id"] for c in memory_bench()}) == len(memory_bench())
 
 
-def readme_text() -> str:
-    """assets/README.md with each run of whitespace made one space."""
-    return " ".join((ASSETS / "README.md").read_text(encoding="utf-8").split())
-
-
 def test_readme_states_the_current_sizes():
     readme = readme_text()
     faq_topics = {row["topic"] for row in rows("insurer_faq.csv")}
@@ -241,7 +98,7 @@ def test_readme_states_the_current_sizes():
     policy_words = len(re.findall(r"[A-Za-z0-9]+(?:[',./&-][A-Za-z0-9]+)*", policy_markdown()))
     for statement in [f"| {len(rows('insurer_faq.csv'))} rows, {len(faq_topics)} topics |",
                       f"| {len(rows('test_detailed.csv'))} rows |", f"| {len(rows('test_brief.csv'))} rows |",
-                      f"| {policy_words:,} words |",
+                      f"| {len(rows('test_policy.csv'))} rows |", f"| {policy_words:,} words |",
                       f"| {len(memory_bench())} conversations, {exchanges} earlier exchanges |",
                       f"FAQ topics: {', '.join(sorted(faq_topics))}."]:
         assert statement in readme
@@ -253,7 +110,7 @@ def test_readme_states_the_current_sizes():
 
 def test_no_question_repeats_in_any_file():
     seen: dict[str, str] = {}
-    for name in ["insurer_faq.csv"] + TEST_SETS:
+    for name in QA_FILES:
         for row in rows(name):
             key = normalise_question(row["question"])
             assert key not in seen, f"{name} repeats a question of {seen.get(key)}: {row['question']!r}"
@@ -403,3 +260,45 @@ def test_rendering_the_markdown_gives_the_shipped_pdf_text(tmp_path):
     rendered = [page.extract_text() for page in pypdf.PdfReader(tmp_path / "policy.pdf").pages]
     shipped = [page.extract_text() for page in pypdf.PdfReader(ASSETS / "policy_wording.pdf").pages]
     assert rendered == shipped
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# test_policy.csv: questions answered only by the policy wording, with the section and PDF page of the answer
+# ---------------------------------------------------------------------------------------------------------------
+
+def answer_terms_in_section(row: dict) -> set[str]:
+    """The answer's numbers and words that its source section states: what a retriever has to find."""
+    return key_terms(row["answer"]) & key_terms(policy_sections()[row["source_section"]])
+
+
+def test_policy_questions_name_a_real_section_and_page_and_spread_over_the_document():
+    questions = rows("test_policy.csv")
+    for row in questions:
+        assert row["source_section"] in policy_sections(), row["source_section"]
+        assert 1 <= int(row["source_page"]) <= len(pdf_pages()), row["source_page"]
+    assert len({row["source_section"] for row in questions}) >= 10
+    assert len({row["source_page"] for row in questions}) >= 6
+
+
+def test_policy_answers_are_short_and_stated_in_their_section():
+    for row in rows("test_policy.csv"):
+        assert len(sentences(row["answer"])) <= 2, row["answer"]
+        answer, grounded = key_terms(row["answer"]), answer_terms_in_section(row)
+        numbers = {term for term in answer if term[0].isdigit()}
+        assert numbers <= grounded, f"{row['question']!r}: {numbers - grounded} not in {row['source_section']!r}"
+        assert len(grounded) >= 0.75 * len(answer), f"{row['question']!r}: {answer - grounded} not in the section"
+
+
+def test_policy_answers_are_on_their_pdf_page():
+    for row in rows("test_policy.csv"):
+        page = key_terms(pdf_pages()[int(row["source_page"]) - 1])
+        assert answer_terms_in_section(row) <= page, (row["question"], answer_terms_in_section(row) - page)
+
+
+def test_no_faq_row_states_a_policy_answer():
+    faq_terms = [key_terms(r["question"] + " " + r["answer"]) for r in rows("insurer_faq.csv")]
+    for row in rows("test_policy.csv"):
+        needed = answer_terms_in_section(row)
+        assert needed, row["question"]
+        stating = [i + 2 for i, terms in enumerate(faq_terms) if needed <= terms]
+        assert not stating, f"insurer_faq.csv line {stating} states the answer to {row['question']!r}"
