@@ -89,9 +89,11 @@ def chat_settings(form: dict) -> tuple[MemoryConfig, GenerationSettings, str]:
     unknown = sorted(set(generation) - {f.name for f in dataclasses.fields(GenerationSettings)})
     if unknown:
         raise gr.Error(f"Unknown chat setting(s): {', '.join(unknown)}", print_exception=False)
+    if "system_prompt" in generation:
+        generation["system_prompt"] = generation["system_prompt"] or ""  # a cleared box: no system prompt
     try:
         config = _filled(MemoryConfig, memory)
-        settings = _filled(GenerationSettings, {**generation, "system_prompt": generation.get("system_prompt") or ""})
+        settings = _filled(GenerationSettings, generation)
     except (TypeError, ValueError) as e:
         raise gr.Error(str(e), print_exception=False) from e
     return config, settings, form.get("precision", "auto")

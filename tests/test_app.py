@@ -2,11 +2,15 @@
 
 import threading
 
+import gradio as gr
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 import app
+from chat import ui as chat_ui
+from chat.engine import GenerationSettings
+from chat.memory import MemoryConfig
 
 SETTINGS = ["Be brief.", 12, 0.0, 0.9, 1.1, "float32"]  # system prompt, max new tokens, temperature, top-p, penalty, precision
 
@@ -103,6 +107,50 @@ def test_compare_gives_two_replies_each_with_its_own_stats(server, tiny_models):
     assert "tok/s" in stats_a and "tok/s" in stats_b
     second = client.submit("And then?", *args, api_name="/compare").result(timeout=120)
     assert len(second[0]) == len(second[1]) == 4  # each side kept its own conversation
+
+
+CHAT_PARAMETERS = ["message", "model", "memory_kind", "memory_k", "memory_max_tokens", "system_prompt",
+                   "max_new_tokens", "temperature", "top_p", "repetition_penalty", "precision"]
+
+
+def test_chat_and_compare_parameters_are_named_after_the_settings_they_fill(server):
+    endpoints = Client(server, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert [p["parameter_name"] for p in endpoints["/chat"]["parameters"]] == CHAT_PARAMETERS
+    assert [p["parameter_name"] for p in endpoints["/compare"]["parameters"]] == [
+        "message", "model_a", "model_b", *CHAT_PARAMETERS[2:]]
+
+
+def test_a_caller_may_pass_only_the_message_or_any_setting_by_name(server, tiny_models):
+    client = Client(server, verbose=False)
+    job = client.submit(message="My name is Priya.", api_name="/chat")  # every setting at the page's value
+    chatbot, _, prompt, _, stats, *_ = job.result(timeout=120)
+    assert len(job.outputs()) >= 3 and reply_text(chatbot[-1]) and "tok/s" in stats
+    assert "You are a helpful assistant" in prompt and "My name is Priya." in prompt  # the page's system prompt
+    job = client.submit(message="What is my name?", memory_kind="none", max_new_tokens=8, system_prompt="Be brief.",
+                        api_name="/chat")
+    chatbot, _, prompt, *_ = job.result(timeout=120)
+    assert len(chatbot) == 4 and "Priya" not in prompt and prompt.startswith("<|im_start|>system\nBe brief.")
+
+
+@pytest.mark.parametrize(
+    "form, memory, settings, precision",
+    [({"memory_kind": "window", "memory_k": 2.0, "memory_max_tokens": 64.0, "max_new_tokens": 16.0,
+       "temperature": 0.5, "precision": "float32"},
+      MemoryConfig("window", 2, 64), GenerationSettings(max_new_tokens=16, temperature=0.5), "float32"),
+     ({"system_prompt": None, "repetition_penalty": 1.2}, MemoryConfig(),
+      GenerationSettings(system_prompt="", repetition_penalty=1.2), "auto")],
+)
+def test_settings_widgets_fill_their_objects_by_name(form, memory, settings, precision):
+    assert chat_ui.chat_settings(form) == (memory, settings, precision)
+    assert isinstance(chat_ui.chat_settings(form)[1].max_new_tokens, int)
+
+
+@pytest.mark.parametrize("form, message", [({"memory_kind": "forever"}, "Unknown memory"),
+                                           ({"memory_k": 0}, "at least 1"),
+                                           ({"knowledge": "faq"}, "Unknown chat setting")])
+def test_bad_settings_are_refused_with_a_message(form, message):
+    with pytest.raises(gr.Error, match=message):
+        chat_ui.chat_settings(form)
 
 
 def test_models_tab_lists_bundled_and_report_models(server):
