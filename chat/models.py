@@ -30,20 +30,15 @@ MAX_LOADED_MODELS = int(os.environ.get("CQA_MAX_LOADED_MODELS", "2"))
 ADAPTER_CONFIG = "adapter_config.json"
 """PEFT's own file name, not one of ours: an adapter folder is whatever folder holds it."""
 
-_MOVED = {"CACHE_DIR": "chat.paths.cache_dir()", "RUNS_DIR": "chat.paths.runs_dir()"}
+_MOVED = {"CACHE_DIR": ("chat.paths.cache_dir()", "CQA_CACHE_DIR"), "RUNS_DIR": ("chat.paths.runs_dir()", "CQA_RUNS_DIR")}
 
 
 def __getattr__(name: str):
     # The folders are read at call time now; a stale `models.RUNS_DIR` must fail loudly, not point somewhere old.
     if name in _MOVED:
-        raise AttributeError(f"chat.models.{name} is gone: call {_MOVED[name]} (tests: monkeypatch.setenv "
-                             f"{'CQA_CACHE_DIR' if name == 'CACHE_DIR' else 'CQA_RUNS_DIR'})")
+        call, variable = _MOVED[name]
+        raise AttributeError(f"chat.models.{name} is gone: call {call} (tests: monkeypatch.setenv {variable})")
     raise AttributeError(f"module 'chat.models' has no attribute {name!r}")
-
-
-PROMPT_STYLES = ("chat", "qa", "instruction", "turns")
-"""chat: the tokenizer's chat template; qa: "Question:/Answer:" lines with stop strings (base models);
-instruction: Dolly's "### Instruction:/### Response:"; turns: DialoGPT, turns separated by the EOS token."""
 
 
 class ModelError(Exception):
@@ -88,6 +83,7 @@ class ModelEntry:
     params: int
     seq2seq: bool
     prompt_style: str
+    """One of chat.prompts.PROMPT_STYLES."""
     available: bool
     reason: str = ""
     """Why the model is unavailable, or for an available model where its weights come from."""
@@ -281,7 +277,7 @@ def adapter_entry(path: str | Path) -> ModelEntry:
         return ModelEntry(ref, name, "?", 0, False, "qa", False, str(e))
     reason = f"adapter on {base.name}" if base.available else f"base model {base.name} unavailable: {base.reason}"
     # Say what was trained, so a picker full of runs stays readable; the folder name tells runs apart.
-    method = config.get("peft_type", "LoRA").replace("LORA", "LoRA")
+    method = str(config.get("peft_type") or "LoRA").replace("LORA", "LoRA")
     rank = f" r={config['r']}" if isinstance(config.get("r"), int) else ""
     name = f"{base.name} + {method}{rank} · {path.name}"
     return ModelEntry(ref, name, base.family, base.params, base.seq2seq, base.prompt_style, base.available, reason)

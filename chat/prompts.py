@@ -19,6 +19,8 @@ DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and accurat
 SUMMARY_SYSTEM_PROMPT = "You write short, factual summaries of conversations."
 DOLLY_INTRO = "Below is an instruction that describes a task. Write a response that appropriately completes the request."
 
+PROMPT_STYLES = ("chat", "qa", "instruction", "turns")
+
 STOP_STRINGS = {
     "chat": [],
     "turns": [],

@@ -1,6 +1,6 @@
 import pytest
 
-from chat import engine, models
+from chat import engine, models, prompts
 from chat.engine import ChatError, GenerationSettings, chat_turn
 from chat.memory import MemoryConfig, MemoryState
 
@@ -159,3 +159,9 @@ def test_leaving_the_stream_early_keeps_the_partial_reply(tiny_models):
     update = next(u for u in stream if len(u.reply) > 2)
     stream.close()
     assert update.state.messages[-1] == {"role": "assistant", "content": update.reply}
+
+
+def test_every_prompt_style_has_its_stop_strings_and_every_catalogued_model_a_known_style(tmp_path):
+    assert set(prompts.STOP_STRINGS) == set(prompts.PROMPT_STYLES)
+    assert {e.prompt_style for e in models.catalogue(runs_dir=tmp_path)} <= set(prompts.PROMPT_STYLES)
+    assert engine.STOP_STRINGS is prompts.STOP_STRINGS  # the engine stops on what the prompts module defines

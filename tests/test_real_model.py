@@ -43,7 +43,7 @@ def test_smollm2_fine_tunes_on_the_sample_data_and_chats_through_its_adapter(tmp
     assert summary["state"] == "finished" and summary["steps"] == 3
     assert summary["best_val_loss"] < 10 and summary["tokens_per_s"] > 0 and summary["peak_cpu_ram_mb"] > 0
     loaded = models.load_model(models.ModelRef("adapter", str(tmp_path)))
-    assert loaded.entry.name.startswith("SmolLM2-135M-Instruct + LoRA 1 ep, 24 data")
+    assert loaded.entry.name == f"SmolLM2-135M-Instruct + LoRA r={SFTJob().lora_r} · {tmp_path.name}"
     assert loaded.entry.prompt_style == "chat"
     reply = converse(loaded, "buffer", ["Is maternity covered on the Silver plan?"])
     assert reply.reply and reply.stats.new_tokens > 0
