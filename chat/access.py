@@ -119,7 +119,7 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
                         help="shared mode: only registered datasets, catalogue models and runs can be named "
                              "(else $CQA_SHARED; on by default off loopback and on a Space)")
     parser.add_argument("--allow-downloads", action="store_true",
-                        help="let hub models be downloaded (else $CQA_ALLOW_DOWNLOADS); offline by default")
+                        help="do not set HF_HUB_OFFLINE=1, so hub files may be downloaded (else $CQA_ALLOW_DOWNLOADS)")
     return parser
 
 

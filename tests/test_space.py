@@ -18,7 +18,7 @@ from training import jobs
 from training.configs import EvalJob, SFTJob
 from training.ui import show_dataset
 
-SETTINGS = ["Be brief.", 12, 0.0, 0.9, 1.1, "float32"]  # system prompt, max new tokens, temperature, top-p, penalty, precision
+SETTINGS = ["Be brief.", 12, 0.0, 0.9, 1.1, "float32"]  # system prompt, max new, temperature, top-p, penalty, precision
 LOGIN = ("ann", "s3cret")
 
 
