@@ -96,6 +96,11 @@ def policy_markdown() -> str:
     return (ASSETS / "policy_wording.md").read_text(encoding="utf-8")
 
 
+def policy_word_count() -> int:
+    """Words as a reader counts them: "Rs. 2,50,000", "e-mandate" and "claims@nilgirihealth.example" are one each."""
+    return len(re.findall(r"[A-Za-z0-9]+(?:[',./&-][A-Za-z0-9]+)*", policy_markdown()))
+
+
 @cache
 def policy_sections() -> dict[str, str]:
     """Heading text (without the #'s) -> the Markdown under it, up to the next heading of any level."""
@@ -125,8 +130,12 @@ def policy_number(pattern: str) -> int:
 
 @cache
 def waiting_periods() -> dict:
+    """The waiting periods that the policy states, from its Schedule of Benefits and its definitions."""
     schedule = schedule_of_benefits()
-    months = lambda cell: int(re.search(r"(\d+) months", cell)[1])  # noqa: E731
+
+    def months(cell: str) -> int:
+        return int(re.search(r"(\d+) months", cell)[1])
+
     return {
         "initial": f"{int(schedule['Initial waiting period']['Silver'].split()[0])} days",
         "specific": f"{months(schedule['Specific illness waiting period']['Silver'])} months",
@@ -161,7 +170,7 @@ def qa_texts() -> list[tuple[str, str]]:
     for conversation in memory_bench():
         for turn in conversation["turns"]:
             texts += [(conversation["id"], turn["user"]), (conversation["id"], turn["assistant"])]
-        texts += [(conversation["id"], conversation["final_question"]), (conversation["id"], conversation["reference"])]
+        texts += [(conversation["id"], conversation[key]) for key in ("final_question", "reference")]
     return texts
 
 
