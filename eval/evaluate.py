@@ -4,6 +4,9 @@
     python -m eval.evaluate --model bundled:smollm2-135m-instruct --adapter runs/<id> --test assets/test_brief.csv
     python -m eval.evaluate runs/<id>/config.json      # an EvalJob config, as the job queue runs it
 
+An adapter's results go into its training run folder, anything else's into the evaluation's own run folder
+(training/runs.py says why).
+
 Answers come from the model as the Chat tab would give them (same prompt format, system prompt and settings,
 greedy, no earlier turns), generated a batch at a time with left padding; the reference answers' perplexity
 uses the training loss (answer tokens only).
@@ -26,17 +29,12 @@ import torch
 from chat import engine, models, runtime
 from chat.engine import GenerationSettings
 from eval import rouge
-from training import data, runs, sft
-from training.configs import ConfigError, EvalJob, SFTJob
+from training import answer_loss, data, runs
+from training.configs import EvalJob, SFTJob
 
 log = logging.getLogger("evaluate")
 EVAL = EvalJob()
 """Evaluation defaults (batch size, precision, answer length) shared by the CLI, the grid and post-training."""
-
-
-def result_path(run_dir: Path, test: str | Path) -> Path:
-    """Where a run keeps its evaluation on one test set: eval-<test file stem>.json."""
-    return Path(run_dir) / f"eval-{Path(test).stem}.json"
 
 
 def test_set_name(test: str | Path) -> str:
@@ -95,10 +93,10 @@ def reference_perplexity(loaded: models.LoadedModel, questions: list[str], refer
                          system_prompt: str) -> float:
     """exp(mean answer-token loss) of the reference answers, measured as training measures its loss."""
     cfg = SFTJob(system_prompt=system_prompt, max_length=loaded.max_positions, batch_size=8)
-    items = [sft.tokenize(data.Example([{"role": "user", "content": q}], a), loaded.tokenizer,
+    items = [answer_loss.tokenize(data.Example([{"role": "user", "content": q}], a), loaded.tokenizer,
                           loaded.entry.prompt_style, loaded.entry.seq2seq, cfg) for q, a in zip(questions, references)]
     pad = loaded.tokenizer.pad_token_id
-    loss = runtime.on_model_thread(sft.evaluate, loaded.model, items, cfg, pad, loaded.entry.seq2seq, loaded.device,
+    loss = runtime.on_model_thread(answer_loss.mean_loss, loaded.model, items, cfg, pad, loaded.entry.seq2seq, loaded.device,
                                    contextlib.nullcontext)
     return math.exp(min(loss, 50))
 
@@ -136,7 +134,7 @@ def evaluate_into(run_dir: Path, loaded: models.LoadedModel, tests: list[str], b
     for i, test in enumerate(tests):
         progress(i, test)
         result = evaluate(loaded, test, batch_size, max_new_tokens, system_prompt, limit)
-        runs.write_json(result_path(run_dir, test), result)
+        runs.write_json(runs.eval_result_path(run_dir, test), result)
         results[test] = result
         log.info("%s on %s: ROUGE-L %.2f (95%% CI %.2f-%.2f), perplexity %.2f, %d questions in %.1f s",
                  result["model_name"], result["test_set"], result["rougeL_x100"],
@@ -145,22 +143,35 @@ def evaluate_into(run_dir: Path, loaded: models.LoadedModel, tests: list[str], b
     return results
 
 
-def run(job: EvalJob, run_dir: Path) -> dict:
-    """An evaluation job: every test set of `job`, results written into run_dir. Returns {test file: result}."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    job.save(run_dir / runs.CONFIG)
+def _answer_tests(job: EvalJob, run_dir: Path, end: runs.JobEnd) -> dict:
     started = time.time()
-    runs.update_status(run_dir, state="running", message="Loading the model...", started_at=started,
-                       step=0, total_steps=len(job.tests))
+    folder = runs.eval_results_folder(job.model, run_dir)
+    runs.update_status(run_dir, total_steps=len(job.tests))
     loaded = models.load_model(job.model, job.precision, progress=log.info)
     results = evaluate_into(
-        run_dir, loaded, job.tests, job.batch_size, job.max_new_tokens, job.system_prompt, job.limit,
+        folder, loaded, job.tests, job.batch_size, job.max_new_tokens, job.system_prompt, job.limit,
         progress=lambda i, test: runs.update_status(run_dir, message=f"Answering {Path(test).name}...", step=i))
-    runs.write_json(run_dir / runs.SUMMARY, {"state": "finished", "model": job.model,
+    runs.write_json(run_dir / runs.SUMMARY, {"state": "finished", "model": job.model, "results_in": str(folder),
                                              "runtime_s": round(time.time() - started, 1),
                                              "tests": {Path(t).stem: r["rougeL_x100"] for t, r in results.items()}})
-    runs.update_status(run_dir, state="finished", message="Evaluated.", step=len(job.tests), ended_at=time.time())
+    end.message, end.fields = "Evaluated.", {"step": len(job.tests)}
     return results
+
+
+def run(job: EvalJob, run_dir: Path) -> dict:
+    """An evaluation job: every test set of `job`, results where runs.eval_results_folder says. Returns
+    {test file: result}; the status follows runs.job_lifecycle."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    job.save(run_dir / runs.CONFIG)
+    with runs.job_lifecycle(run_dir, log, "Loading the model...", step=0) as end:
+        return _answer_tests(job, run_dir, end)
+
+
+def run_job(config_path: str | Path) -> dict:
+    """`python -m eval.evaluate runs/<id>/config.json`, as the job queue runs it (a bad config is recorded too)."""
+    run_dir = Path(config_path).resolve().parent
+    with runs.job_lifecycle(run_dir, log, "Loading the model...", step=0) as end:
+        return _answer_tests(EvalJob.load(config_path), run_dir, end)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
         if args.config:
-            job = EvalJob.load(args.config)
-            run(job, Path(args.config).resolve().parent)
+            run_job(args.config)
             return 0
         if not (args.test and (args.model or args.adapter)):
             parser.error("give a CONFIG.json, or --test and --model (or --adapter)")
@@ -196,22 +206,17 @@ def main(argv: list[str] | None = None) -> int:
                   f"{result['questions']} questions in {result['seconds']:.1f} s ({result['tokens_per_s']} tokens/s)")
             if args.out:
                 out = Path(args.out)
-                out = result_path(out, test) if out.is_dir() or len(args.test) > 1 else out
+                out = runs.eval_result_path(out, test) if out.is_dir() or len(args.test) > 1 else out
             else:  # an adapter's evaluation goes into its run folder; a base model's only where asked
-                out = result_path(args.adapter, test) if args.adapter else None
+                out = runs.eval_result_path(args.adapter, test) if args.adapter else None
             if out:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps(result, indent=2))
                 print(f"written to {out}")
-    except Exception as e:
-        known = isinstance(e, (ConfigError, data.DataError, models.ModelError))
-        if not known:
+    except Exception as e:  # noqa: BLE001 - a job's failure is already logged and recorded by runs.job_lifecycle
+        if not args.config and not isinstance(e, runs.known_errors()):
             log.exception("evaluation failed")
         print(f"error: {e}", file=sys.stderr)
-        if args.config:
-            message = str(e) if known else f"{type(e).__name__}: {e}"
-            runs.update_status(Path(args.config).resolve().parent, state="failed", message=message,
-                               ended_at=time.time())
         return 1
     return 0
 

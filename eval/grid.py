@@ -1,9 +1,10 @@
 """The experiment grid: models x methods x epochs x training-set sizes, each cell a queued job.
 
-Each cell is one SFT job that trains, then evaluates its adapter on the test sets (results in its run folder);
-each model also gets an evaluation-only cell for the untrained base, so "base vs fine-tuned" is measured too.
-Cells go through the training queue (one job at a time). Running a grid again submits only the cells that
-have not finished: the grid is resumable.
+Each cell is one SFT job that trains, followed in the queue by an evaluation job that scores its adapter on the
+test sets (results in the training run's folder); each model also gets an evaluation-only cell for the untrained
+base, so "base vs fine-tuned" is measured too. Cells go through the job queue (one job at a time). Running a grid
+again submits only what has not finished (a trained cell whose evaluation is missing gets the evaluation only):
+the grid is resumable. A grid has at most MAX_CELLS cells.
 
     python -m eval.grid --preset small --plan          # list the cells and estimate the time
     python -m eval.grid --preset small --wait          # queue them and wait, printing results
@@ -22,11 +23,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chat import models
+from chat import access, models
 from training import data, jobs, runs
 from training.configs import TEST_SETS, ConfigError, EvalJob, SFTJob
 
 METHODS = ("lora", "qlora")
+MAX_CELLS = 64
+"""Cells one grid may have: each trains for minutes to hours on a CPU, and they all wait in the one queue."""
 
 
 @dataclass
@@ -56,6 +59,10 @@ class GridSpec:
         if not set(self.methods) <= set(METHODS):
             raise ConfigError(f"methods are {', '.join(METHODS)}, not {self.methods}")
         SFTJob.from_dict({**self.job, "model": self.models[0], "data": self.data})  # shared fields are valid
+        count = len(cells(self))
+        if count > MAX_CELLS:
+            raise ConfigError(f"this grid has {count} cells; a grid may have at most {MAX_CELLS}: use fewer models, "
+                              "epoch counts or training sizes")
         return self
 
 
@@ -112,6 +119,7 @@ def job_for(spec: GridSpec, cell: Cell) -> SFTJob | EvalJob:
 def check(spec: GridSpec) -> int:
     """Refuse a grid that cannot run, before anything is queued. Returns the number of training examples."""
     spec.validate()
+    access.check_inputs(spec.models, [spec.data, *spec.tests])  # shared mode: no server paths
     for model in spec.models:
         entry = models.describe(models.ModelRef.parse(model))
         if not entry.available:
@@ -127,46 +135,84 @@ def check(spec: GridSpec) -> int:
     return len(train)
 
 
-def find_runs(spec: GridSpec, root: Path | None = None) -> dict[Cell, jobs.RunInfo]:
-    """The newest run of each cell of this grid (by the grid name and cell recorded in its config)."""
+def _scan(spec: GridSpec, root: Path | None) -> tuple[dict[Cell, jobs.RunInfo], dict[str, jobs.RunInfo]]:
+    """The newest run of each cell of this grid (by the grid name and cell in its config), and the newest
+    evaluation queued after each training run (by training run id)."""
     found: dict[Cell, jobs.RunInfo] = {}
+    follow_ups: dict[str, jobs.RunInfo] = {}
     for info in sorted(jobs.list_runs(root), key=lambda r: r.created):
-        extra = runs.read_json(info.path / runs.CONFIG).get("extra", {})
+        if info.after:
+            follow_ups[info.after] = info
+            continue
+        try:
+            extra = getattr(runs.read_config(info.path), "extra", {})
+        except ConfigError:
+            continue
         if extra.get("grid") == spec.name and isinstance(extra.get("cell"), dict):
             found[Cell(**extra["cell"])] = info
-    return found
+    return found, follow_ups
+
+
+def find_runs(spec: GridSpec, root: Path | None = None) -> dict[Cell, jobs.RunInfo]:
+    return _scan(spec, root)[0]
 
 
 def _evaluated(info: jobs.RunInfo, spec: GridSpec) -> bool:
-    from eval.evaluate import result_path
+    return info.state == "finished" and all(runs.eval_result_path(info.path, t).exists() for t in spec.tests)
 
-    return info.state == "finished" and all(result_path(info.path, t).exists() for t in spec.tests)
+
+def cell_state(info: jobs.RunInfo | None, follow_ups: dict[str, jobs.RunInfo], spec: GridSpec) -> str:
+    """done, queued, running, failed, stopped, or "not queued" (also: trained, but its evaluation is missing)."""
+    if info is None:
+        return "not queued"
+    if _evaluated(info, spec):
+        return "done"
+    if info.state != "finished" or info.kind == "evaluation":
+        return info.state
+    follow_up = follow_ups.get(info.id)
+    return follow_up.state if follow_up and follow_up.state != "finished" else "not queued"
 
 
 def submit(spec: GridSpec, root: Path | None = None) -> dict[str, list[str]]:
-    """Queue every cell that has not finished (nor is queued or running). Returns cell labels by what happened."""
+    """Queue every cell that has not finished (nor is queued or running). Returns cell labels by what happened.
+
+    The whole grid is refused, before anything is queued, when it would take the queue past
+    max(jobs.max_queued(), MAX_CELLS) waiting jobs.
+    """
     check(spec)
-    existing = find_runs(spec, root)
+    existing, follow_ups = _scan(spec, root)
     outcome = {"queued": [], "done": [], "in progress": []}
+    to_queue = []
     for cell in cells(spec):
-        info = existing.get(cell)
-        if info and _evaluated(info, spec):
+        state = cell_state(existing.get(cell), follow_ups, spec)
+        if state == "done":
             outcome["done"].append(cell.label())
-        elif info and info.state in ("queued", "running"):
+        elif state in ("queued", "running"):
             outcome["in progress"].append(cell.label())
         else:
-            jobs.submit(job_for(spec, cell), root)
+            to_queue.append(cell)
+    room = max(jobs.max_queued(), MAX_CELLS)
+    waiting = sum(1 for r in jobs.list_runs(root) if r.state == "queued" and not r.after)
+    if waiting + len(to_queue) > room:
+        raise ConfigError(f"{waiting} jobs already wait in the queue and this grid would add {len(to_queue)}, over "
+                          f"the limit of {room}: let the queue run down first")
+    for cell in to_queue:
+        info = existing.get(cell)
+        if info and info.state == "finished" and cell.method != "base":  # trained: evaluate only
+            jobs.submit(EvalJob(model=f"adapter:{info.path.resolve()}", tests=list(spec.tests), after_run=info.id,
+                                system_prompt=runs.read_config(info.path).system_prompt), root, max_waiting=room)
+            outcome["queued"].append(cell.label() + " (evaluation only)")
+        else:
+            jobs.submit(job_for(spec, cell), root, max_waiting=room)
             outcome["queued"].append(cell.label())
     return outcome
 
 
 def progress(spec: GridSpec, root: Path | None = None) -> dict:
-    existing = find_runs(spec, root)
-    all_cells = cells(spec)
-    states = [existing[c].state if c in existing else "not queued" for c in all_cells]
-    done = sum(1 for c in all_cells if c in existing and _evaluated(existing[c], spec))
-    return {"cells": len(all_cells), "finished": done, "failed": states.count("failed"),
-            "running": states.count("running"), "queued": states.count("queued")}
+    existing, follow_ups = _scan(spec, root)
+    states = [cell_state(existing.get(c), follow_ups, spec) for c in cells(spec)]
+    return {"cells": len(states), "finished": states.count("done"), "failed": states.count("failed"),
+            "stopped": states.count("stopped"), "running": states.count("running"), "queued": states.count("queued")}
 
 
 # ------------------------------------------------------------------------------------------------- estimates
@@ -178,10 +224,10 @@ def _measured_speeds(root: Path | None) -> dict[str, dict[str, float]]:
     for info in jobs.list_runs(root):
         if info.state != "finished":
             continue
-        speeds = found.setdefault(runs.read_json(info.path / runs.CONFIG).get("model", "?"), {"train": [], "eval": []})
+        speeds = found.setdefault(info.model, {"train": [], "eval": []})
         if trained := runs.read_json(info.path / runs.SUMMARY).get("tokens_per_s"):
             speeds["train"].append(trained)
-        answered = [runs.read_json(p).get("tokens_per_s") for p in info.path.glob("eval-*.json")]
+        answered = [runs.read_json(p).get("tokens_per_s") for p in runs.eval_result_files(info.path)]
         if answered := [v for v in answered if v]:
             speeds["eval"].append(statistics.median(answered))
     return {model: {kind: statistics.median(values) for kind, values in speeds.items() if values}
@@ -210,7 +256,7 @@ def estimate_seconds(spec: GridSpec, root: Path | None = None) -> tuple[float, d
         train_speed = speeds.get("train") or 60_000 / millions[cell.model]
         answer_speed = speeds.get("eval") or 12_000 / millions[cell.model]
         seconds = 30 + questions * 80 / answer_speed  # model loading, then ~80 tokens per answer
-        if cell.method != "base":
+        if cell.method != "base" and not (cell in existing and existing[cell].state == "finished"):
             examples = cell.train_size if cell.train_size > 1 else cell.train_size * train_count
             seconds += examples * cell.epochs * tokens_per_example / (train_speed / (2 if cell.method == "qlora" else 1))
         per_model[cell.model] = per_model.get(cell.model, 0.0) + seconds
@@ -220,12 +266,11 @@ def estimate_seconds(spec: GridSpec, root: Path | None = None) -> tuple[float, d
 def describe_plan(spec: GridSpec, root: Path | None = None) -> str:
     train_count = check(spec)
     total, per_model = estimate_seconds(spec, root)
-    existing = find_runs(spec, root)
+    existing, follow_ups = _scan(spec, root)
     lines = [f"Grid '{spec.name}': {len(cells(spec))} cells ({train_count} training examples in {spec.data}; "
              f"tests: {', '.join(Path(t).stem for t in spec.tests)})."]
     for cell in cells(spec):
-        info = existing.get(cell)
-        state = "done" if info and _evaluated(info, spec) else (info.state if info else "to run")
+        state = cell_state(existing.get(cell), follow_ups, spec).replace("not queued", "to run")
         lines.append(f"  {cell.label():60s} {state}")
     lines.append(f"Estimated time for the cells still to run: about {math.ceil(total / 60)} min "
                  f"({', '.join(f'{m.split(chr(58))[-1]} {math.ceil(s / 60)} min' for m, s in per_model.items())}).")
@@ -261,14 +306,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.plan:
             return 0
         outcome = submit(spec)
-    except (ConfigError, data.DataError, models.ModelError) as e:
+    except (ConfigError, data.DataError, models.ModelError, runs.RunError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"queued {len(outcome['queued'])} cells; {len(outcome['done'])} already done; "
           f"{len(outcome['in progress'])} in progress")
     if args.wait:
         shown = None
-        while (state := progress(spec))["finished"] + state["failed"] < state["cells"]:
+        while (state := progress(spec))["finished"] + state["failed"] + state["stopped"] < state["cells"]:
             jobs.pump()  # start the next cell as soon as one ends (the app's queue thread may do it too)
             if state != shown:
                 print(f"  {time.strftime('%H:%M:%S')} {state['finished']}/{state['cells']} cells done, "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -27,9 +28,11 @@ from chat import engine, memory, models
 from chat.engine import GenerationSettings
 from chat.memory import MEMORY_KINDS, MEMORY_LABELS, MemoryConfig, MemoryState
 from eval import rouge
+from training import runs
+from training.configs import MemoryBenchJob
 
+log = logging.getLogger("memory_bench")
 BENCH_FILE = Path(__file__).resolve().parent.parent / "assets" / "memory_bench.jsonl"
-RESULTS_SUBDIR = "memory-bench"
 SEED = 0
 """Seed of the ROUGE bootstrap, so intervals reproduce."""
 TEXT_KEYS = ("id", "final_question", "reference", "needed_fact")
@@ -202,8 +205,8 @@ def write(result: dict, path: Path) -> Path:
 
 
 def save(result: dict, out_dir: Path | None = None) -> Path:
-    """Write the result to <out_dir>/<model slug>-<YYYYmmdd-HHMMSS>.json (default runs/memory-bench/)."""
-    out_dir = Path(out_dir) if out_dir else models.RUNS_DIR / RESULTS_SUBDIR
+    """Write the result to <out_dir>/<model slug>-<YYYYmmdd-HHMMSS>.json (default: runs.memory_bench_dir())."""
+    out_dir = Path(out_dir) if out_dir else runs.memory_bench_dir()
     stamp = datetime.fromisoformat(result["created_at"]).strftime("%Y%m%d-%H%M%S")
     return write(result, out_dir / f"{_slug(result['model'])}-{stamp}.json")
 
@@ -228,15 +231,10 @@ def format_table(result: dict) -> str:
 
 def run_job(config_path: Path) -> int:
     """`python -m eval.memory_bench runs/<id>/config.json`: a MemoryBenchJob from the job queue."""
-    import time
-
-    from training import runs
-    from training.configs import ConfigError, MemoryBenchJob
-
-    run_dir = config_path.resolve().parent
-    try:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    run_dir = Path(config_path).resolve().parent
+    with runs.job_lifecycle(run_dir, log, "Loading the model...") as end:
         job = MemoryBenchJob.load(config_path)
-        runs.update_status(run_dir, state="running", message="Loading the model...", started_at=time.time())
         conversations = load_conversations()[: job.limit or None]
         total = len(conversations) * len(MEMORY_KINDS)
         done = {"n": 0}
@@ -244,27 +242,26 @@ def run_job(config_path: Path) -> int:
         def progress(message: str) -> None:
             done["n"] += 1
             runs.update_status(run_dir, message=message, step=min(done["n"], total), total_steps=total)
-            print(message, file=sys.stderr, flush=True)
+            log.info("%s", message)
 
         result = run_benchmark(job.model, conversations, job.k, job.max_tokens, None, job.max_new_tokens,
                                progress=progress)
-    except (ConfigError, ValueError, OSError, models.ModelError) as e:
-        runs.update_status(run_dir, state="failed", message=str(e), ended_at=time.time())
-        print(e, file=sys.stderr)
-        return 1
-    path = save(result)
-    write(result, run_dir / "memory-bench.json")
-    print(format_table(result))
-    runs.write_json(run_dir / runs.SUMMARY, {"state": "finished", "result": str(path),
-                                             "retention": {k: v["retention"] for k, v in result["kinds"].items()}})
-    runs.update_status(run_dir, state="finished", message=f"Done: {path.name}", ended_at=time.time())
+        path = save(result)
+        write(result, run_dir / runs.MEMORY_BENCH_RESULT)
+        print(format_table(result))
+        runs.write_json(run_dir / runs.SUMMARY, {"state": "finished", "result": str(path),
+                                                 "retention": {k: v["retention"] for k, v in result["kinds"].items()}})
+        end.message = f"Done: {path.name}"
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 1 and argv[0].endswith(".json"):
-        return run_job(Path(argv[0]))
+        try:
+            return run_job(Path(argv[0]))
+        except Exception:  # noqa: BLE001 - runs.job_lifecycle has logged it and recorded it in the run status
+            return 1
     parser = argparse.ArgumentParser(prog="python -m eval.memory_bench", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="model reference, e.g. bundled:smollm2-135m-instruct")
     parser.add_argument("--k", type=int, default=2, help="window memory: exchanges kept (default 2)")

@@ -1,4 +1,8 @@
-"""Every run folder collected into one table, and the plots of the Results tab (plotly)."""
+"""Every run folder collected into one table, and the plots of the Results tab (plotly).
+
+A fine-tuned model's row comes from its training run folder (config, training summary and the evaluation results
+files its evaluation wrote there); a base model's from its evaluation run folder.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from chat import models
 from chat.memory import MEMORY_KINDS
 from eval.rouge import HEADLINE_LABEL
 from training import runs
+from training.configs import ConfigError, EvalJob, JobConfig, SFTJob
 
 COLUMNS = ["run", "grid", "model", "model_name", "params", "method", "epochs", "train_examples", "train_size",
            "test_set", "rougeL", "rougeL_low", "rougeL_high", "rouge1", "rouge2", "rougeLsum", "perplexity",
@@ -21,50 +26,70 @@ COLUMNS = ["run", "grid", "model", "model_name", "params", "method", "epochs", "
 """One row per (run, test set). rouge* are F1 x 100; method is base, LoRA or QLoRA; epochs 0 = not fine-tuned."""
 
 
-def _base_model(config: dict, run_dir: Path) -> str:
-    model = config.get("model", "?")
-    if model.startswith("adapter:"):  # an evaluation of an adapter: its base model decides the size
+def _base_model(cfg: JobConfig | None) -> str:
+    """The base model a run's scores belong to (an adapter's size is its base model's)."""
+    if cfg is None:
+        return "?"
+    training = runs.adapter_run(cfg.model)
+    if training is not None:
+        return runs.read_config(training).model
+    if cfg.model.startswith("adapter:"):
         try:
-            return str(models.adapter_base(Path(model.split(":", 1)[1])))
+            return str(models.adapter_base(Path(cfg.model.split(":", 1)[1])))
         except (OSError, ValueError, KeyError, models.ModelError):
-            return model
-    return model
+            return cfg.model
+    return cfg.model
+
+
+def _method(cfg: JobConfig | None) -> str:
+    """LoRA or QLoRA for a fine-tuned model (trained here, or an adapter evaluated), else base."""
+    if isinstance(cfg, EvalJob) and cfg.model.startswith("adapter:"):
+        training = runs.adapter_run(cfg.model)
+        cfg = runs.read_config(training) if training is not None else None
+        if cfg is None:
+            return "LoRA"
+    if isinstance(cfg, SFTJob):
+        return "QLoRA" if cfg.qlora else "LoRA"
+    return "base"
 
 
 def collect(root: Path | None = None) -> pd.DataFrame:
-    root = root or models.RUNS_DIR
+    root = root or runs.root()
     rows, sizes = [], {}
     for run_dir in sorted(root.glob("*")) if root.is_dir() else []:
-        evaluations = sorted(run_dir.glob("eval-*.json"))
+        evaluations = runs.eval_result_files(run_dir)
         if not evaluations:
             continue
-        config = runs.read_json(run_dir / runs.CONFIG)
+        try:
+            cfg = runs.read_config(run_dir)
+        except ConfigError:
+            cfg = None
+        trained = isinstance(cfg, SFTJob)
         summary = runs.read_json(run_dir / runs.SUMMARY)
-        model = _base_model(config, run_dir)
+        model = _base_model(cfg)
         if model not in sizes:
             try:
                 entry = models.describe(models.ModelRef.parse(model))
                 sizes[model] = (entry.params, entry.name)
             except models.ModelError:
                 sizes[model] = (0, model)
-        trained = "lora_r" in config or config.get("model", "").startswith("adapter:")
-        method = ("QLoRA" if config.get("qlora") else "LoRA") if trained else "base"
+        method = _method(cfg)
         for path in evaluations:
             result = runs.read_json(path)
             if "aggregate" not in result:
                 continue
             agg = result["aggregate"]
             rows.append({
-                "run": run_dir.name, "grid": config.get("extra", {}).get("grid", ""), "model": model,
+                "run": run_dir.name, "grid": getattr(cfg, "extra", {}).get("grid", ""), "model": model,
                 "model_name": sizes[model][1], "params": sizes[model][0], "method": method,
-                "epochs": summary.get("epochs_completed", config.get("epochs", 0)) if "lora_r" in config else 0,
-                "train_examples": summary.get("train_examples", 0), "train_size": config.get("train_size"),
+                "epochs": summary.get("epochs_completed", cfg.epochs) if trained else 0,
+                "train_examples": summary.get("train_examples", 0), "train_size": cfg.train_size if trained else None,
                 "test_set": result.get("test_set", path.stem), "rougeL": 100 * agg["rougeL"]["mean"],
                 "rougeL_low": 100 * agg["rougeL"]["low"], "rougeL_high": 100 * agg["rougeL"]["high"],
                 "rouge1": 100 * agg["rouge1"]["mean"], "rouge2": 100 * agg["rouge2"]["mean"],
                 "rougeLsum": 100 * agg["rougeLsum"]["mean"], "perplexity": result.get("perplexity"),
                 "questions": result.get("questions"), "runtime_s": summary.get("runtime_s"),
-                "train_tokens_per_s": summary.get("tokens_per_s") if "lora_r" in config else None,
+                "train_tokens_per_s": summary.get("tokens_per_s") if trained else None,
                 "answer_tokens_per_s": result.get("tokens_per_s"), "peak_cpu_ram_mb": summary.get("peak_cpu_ram_mb"),
                 "peak_gpu_ram_mb": summary.get("peak_gpu_ram_mb"), "created": result.get("created_at"),
             })
@@ -73,7 +98,7 @@ def collect(root: Path | None = None) -> pd.DataFrame:
 
 def per_question(run_dir: Path, test_set: str) -> pd.DataFrame:
     """The drill-down of one run on one test set: question, reference, answer, scores."""
-    for path in Path(run_dir).glob("eval-*.json"):
+    for path in runs.eval_result_files(run_dir):
         result = runs.read_json(path)
         if result.get("test_set") == test_set:
             frame = pd.DataFrame(result["rows"])
@@ -85,7 +110,7 @@ def per_question(run_dir: Path, test_set: str) -> pd.DataFrame:
 
 def collect_memory_bench(root: Path | None = None) -> pd.DataFrame:
     """One row per (memory benchmark run, memory kind)."""
-    folder = (root or models.RUNS_DIR) / "memory-bench"
+    folder = runs.memory_bench_dir(root)
     rows = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         result = runs.read_json(path)

@@ -6,8 +6,8 @@ import pytest
 
 from chat import models
 from eval import evaluate, grid, results
-from training import jobs
-from training.configs import ConfigError, EvalJob
+from training import jobs, runs
+from training.configs import ConfigError, EvalJob, SFTJob
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_eval_cli_writes_the_result(tiny_models, qa_files, tmp_path, capsys):
 def test_a_two_cell_grid_trains_evaluates_and_fills_the_results(tiny_models, qa_files, tmp_path, monkeypatch):
     train, tests = qa_files
     root = tmp_path / "runs"
-    monkeypatch.setattr(models, "RUNS_DIR", root)
+    monkeypatch.setenv("CQA_RUNS_DIR", str(root))
     spec = grid.GridSpec(name="t", models=[f"folder:{tiny_models['llama']}"], epochs=[1], train_sizes=[0.5, 1.0],
                          data=str(train), tests=tests, include_base=True,
                          job={"batch_size": 4, "threads": 1, "learning_rate": 0.01})
@@ -63,9 +63,15 @@ def test_a_two_cell_grid_trains_evaluates_and_fills_the_results(tiny_models, qa_
     assert "3 cells" in plan and "Estimated time" in plan
     outcome = grid.submit(spec, root)
     assert len(outcome["queued"]) == 3
-    for info in jobs.list_runs(root):
+    queued = jobs.list_runs(root)
+    assert sorted(r.kind for r in queued) == ["LoRA", "LoRA", "evaluation", "evaluation", "evaluation"]
+    trained = {r.id for r in queued if r.kind == "LoRA"}
+    assert {r.after for r in queued if r.after} == trained, "each trained cell is followed by its evaluation"
+    for info in sorted(queued, key=lambda r: r.created):
         jobs.wait(info.id, timeout=240, root=root)
     assert grid.progress(spec, root)["finished"] == 3
+    for run_id in trained:  # the evaluation's results live in the training run's folder
+        assert all(runs.eval_result_path(root / run_id, t).exists() for t in tests)
     again = grid.submit(spec, root)  # resumable: nothing left to run
     assert again["queued"] == [] and len(again["done"]) == 3
 
@@ -96,7 +102,58 @@ def test_grid_refuses_an_unavailable_model(qa_files):
 def test_every_grid_preset_is_valid():
     for spec in grid.PRESETS.values():
         spec.validate()
-        assert all(isinstance(grid.job_for(spec, c), (EvalJob, grid.SFTJob)) for c in grid.cells(spec))
+        for cell in grid.cells(spec):
+            job = grid.job_for(spec, cell)
+            assert job.extra == {"grid": spec.name, "cell": cell.key()}
+            if cell.method == "base":
+                assert type(job) is EvalJob and job.model == cell.model and job.tests == spec.tests
+            else:
+                assert type(job) is SFTJob and (job.model, job.epochs, job.qlora) == (
+                    cell.model, cell.epochs, cell.method == "qlora")
+                assert job.train_size == cell.train_size and job.eval_tests == spec.tests
+
+
+def test_a_grid_past_the_cell_cap_is_refused_naming_its_size():
+    spec = grid.GridSpec(models=["bundled:smollm2-135m-instruct"], epochs=list(range(1, 14)),
+                         train_sizes=[0.2, 0.4, 0.6, 0.8, 1.0])
+    with pytest.raises(ConfigError, match=f"this grid has 66 cells; a grid may have at most {grid.MAX_CELLS}"):
+        spec.validate()
+
+
+def test_a_trained_cell_without_results_gets_its_evaluation_only(tiny_models, qa_files, tmp_path, monkeypatch):
+    train, tests = qa_files
+    root = tmp_path / "runs"
+    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)  # nothing starts: what is queued is what we check
+    spec = grid.GridSpec(name="t", models=[f"folder:{tiny_models['llama']}"], epochs=[1], train_sizes=[1.0],
+                         data=str(train), tests=tests, include_base=False)
+    [cell] = grid.cells(spec)
+    run_dir = root / "trained"
+    run_dir.mkdir(parents=True)
+    grid.job_for(spec, cell).save(run_dir / runs.CONFIG)
+    runs.write_json(run_dir / runs.STATUS, {"state": "finished", "created_at": 1.0})
+    assert grid.progress(spec, root)["finished"] == 0
+    outcome = grid.submit(spec, root)
+    assert outcome["queued"] == [cell.label() + " (evaluation only)"]
+    [evaluation] = [r for r in jobs.list_runs(root) if r.id != "trained"]
+    assert evaluation.after == "trained" and evaluation.kind == "evaluation"
+    assert grid.submit(spec, root)["in progress"] == [cell.label()], "queued once, not again"
+
+
+def test_a_grid_that_would_overfill_the_queue_is_refused_whole(tiny_models, qa_files, tmp_path, monkeypatch):
+    train, tests = qa_files
+    root = tmp_path / "runs"
+    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)
+    monkeypatch.setattr(grid, "MAX_CELLS", 2)
+    monkeypatch.setenv("CQA_MAX_QUEUED", "2")
+    spec = grid.GridSpec(name="t", models=[f"folder:{tiny_models['llama']}"], epochs=[1], train_sizes=[0.5, 1.0],
+                         data=str(train), tests=tests, include_base=True)
+    with pytest.raises(ConfigError, match="this grid has 3 cells"):
+        grid.submit(spec, root)
+    monkeypatch.setattr(grid, "MAX_CELLS", 3)
+    jobs.submit(EvalJob(model=f"folder:{tiny_models['llama']}", tests=tests), root)
+    with pytest.raises(ConfigError, match="1 jobs already wait in the queue and this grid would add 3"):
+        grid.submit(spec, root)
+    assert len(jobs.list_runs(root)) == 1, "nothing of the refused grid was queued"
 
 
 def test_empty_results_give_explaining_figures(tmp_path):

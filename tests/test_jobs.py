@@ -3,6 +3,7 @@
 import os
 import signal
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -39,7 +40,7 @@ def status(root, run_id):
 
 def test_stop_keeps_the_adapter_and_resume_continues_from_the_checkpoint(job, tmp_path):
     root = tmp_path / "runs"
-    run_id = jobs.submit(job(epochs=100, max_steps=300), root)
+    run_id = jobs.submit(job(epochs=50, max_steps=300), root)
     wait_for(lambda: status(root, run_id).get("step", 0) >= 3)
     assert "Stopping" in jobs.stop(run_id, root)
     ended = jobs.wait(run_id, root=root)
@@ -57,7 +58,7 @@ def test_stop_keeps_the_adapter_and_resume_continues_from_the_checkpoint(job, tm
 
 def test_a_killed_process_shows_as_failed_with_a_reason(job, tmp_path):
     root = tmp_path / "runs"
-    run_id = jobs.submit(job(epochs=100, max_steps=500), root)
+    run_id = jobs.submit(job(epochs=50, max_steps=500), root)
     wait_for(lambda: status(root, run_id).get("step", 0) >= 1)
     os.kill(status(root, run_id)["pid"], signal.SIGKILL)
     wait_for(lambda: status(root, run_id)["state"] != "running")
@@ -68,7 +69,7 @@ def test_a_killed_process_shows_as_failed_with_a_reason(job, tmp_path):
 
 def test_queue_runs_one_job_at_a_time(job, tmp_path):
     root = tmp_path / "runs"
-    first = jobs.submit(job(epochs=100, max_steps=400), root)
+    first = jobs.submit(job(epochs=50, max_steps=400), root)
     second = jobs.submit(job(max_steps=2), root)
     assert status(root, first)["state"] == "running"
     assert status(root, second)["state"] == "queued"
@@ -87,8 +88,29 @@ def test_a_queued_job_can_be_taken_off_the_queue(job, tmp_path, monkeypatch):
     assert "no checkpoint" in jobs.resume(run_id, root)
 
 
-def test_a_failing_job_reports_its_error(job, tmp_path):
+def test_a_failing_job_reports_its_error_and_its_evaluation_says_why_it_did_not_run(job, tmp_path):
     root = tmp_path / "runs"
-    run_id = jobs.submit(job(model="folder:/no/such/model"), root)
+    run_id = jobs.submit(job(model="folder:/no/such/model", eval_tests=["assets/test_brief.csv"]), root)
     final = jobs.wait(run_id, root=root)
     assert final["state"] == "failed" and "does not exist" in final["message"]
+    [evaluation] = [r for r in jobs.list_runs(root) if r.after == run_id]
+    final = jobs.wait(evaluation.id, timeout=10, root=root)
+    assert final["state"] == "failed" and final["message"].startswith(f"Not evaluated: training run {run_id} failed")
+
+
+def test_an_evaluation_waits_for_its_training_and_stops_with_it(job, tmp_path, monkeypatch):
+    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)
+    root = tmp_path / "runs"
+    run_id = jobs.submit(job(max_steps=2, eval_tests=["assets/test_brief.csv"]), root)
+    [evaluation] = [r for r in jobs.list_runs(root) if r.after == run_id]
+    assert evaluation.model == f"adapter:{(root / run_id).resolve()}" and evaluation.state == "queued"
+    monkeypatch.setattr(jobs, "MAX_RUNNING", 2)  # room to start it: only the training holds it back
+    monkeypatch.setattr(jobs, "_launch", lambda *args: pytest.fail("nothing may start"))
+    monkeypatch.setattr(jobs, "_children", {4242: SimpleNamespace(poll=lambda: None)})  # a live training process
+    runs.update_status(root / run_id, state="running", pid=4242)
+    assert jobs.pump(root) == [] and status(root, evaluation.id)["state"] == "queued"
+    runs.update_status(root / run_id, state="stopped", message="Stopped on request.")
+    assert jobs.pump(root) == []
+    final = status(root, evaluation.id)
+    assert final["state"] == "stopped"
+    assert final["message"] == f"Not evaluated: training run {run_id} stopped (Stopped on request.)."

@@ -3,9 +3,11 @@ import re
 
 import pytest
 
-from chat import engine, models
+from chat import engine
 from chat.memory import MEMORY_KINDS, MEMORY_LABELS
 from eval import memory_bench
+from training import runs
+from training.configs import MemoryBenchJob
 
 FACT = "Gold Plus"
 
@@ -177,8 +179,8 @@ def test_save_writes_json_that_reads_back(small_result, tmp_path, monkeypatch):
     loaded = json.loads(path.read_text(encoding="utf-8"))
     assert list(loaded["kinds"]) == list(result["kinds"]) and loaded["rows"] == result["rows"]
 
-    monkeypatch.setattr(models, "RUNS_DIR", tmp_path / "runs")
-    assert memory_bench.save(result).parent == tmp_path / "runs" / "memory-bench"
+    monkeypatch.setenv("CQA_RUNS_DIR", str(tmp_path / "runs"))
+    assert memory_bench.save(result).parent == runs.memory_bench_dir() == tmp_path / "runs" / "memory-bench"
 
 
 # ------------------------------------------------------------------------------------------------------ CLI
@@ -207,3 +209,26 @@ def test_cli_reports_problems_without_a_traceback(tiny_models, tmp_path, capsys,
     assert memory_bench.main(args) == 2
     error = capsys.readouterr().err
     assert ("line 2" in error) if problem == "broken bench" else ("no-such-model" in error)
+
+
+@pytest.mark.parametrize("job, message", [
+    ({"kind": "memory_bench", "model": "folder:/no/such/model"}, "/no/such/model"),
+    ({"kind": "memory_bench", "k": 0}, "must be positive"),
+])
+def test_a_queued_benchmark_that_cannot_run_ends_failed_saying_why(tmp_path, job, message):
+    (tmp_path / runs.CONFIG).write_text(json.dumps(job))
+    assert memory_bench.main([str(tmp_path / runs.CONFIG)]) == 1
+    status = runs.read_status(tmp_path)
+    assert status["state"] == "failed" and message in status["message"] and status["ended_at"] > 0
+
+
+def test_a_queued_benchmark_writes_its_result_where_results_reads_it(tiny_models, tmp_path, monkeypatch):
+    monkeypatch.setenv("CQA_RUNS_DIR", str(tmp_path))
+    run_dir = tmp_path / "bench-run"
+    run_dir.mkdir()
+    MemoryBenchJob(model=f"folder:{tiny_models['llama']}", limit=1, max_new_tokens=4).save(run_dir / runs.CONFIG)
+    assert memory_bench.main([str(run_dir / runs.CONFIG)]) == 0
+    status = runs.read_status(run_dir)
+    assert status["state"] == "finished" and status["message"].startswith("Done: ")
+    [saved] = runs.memory_bench_dir().glob("*.json")
+    assert json.loads(saved.read_text()) == json.loads((run_dir / runs.MEMORY_BENCH_RESULT).read_text())

@@ -8,7 +8,7 @@ from peft import PeftModel
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-from training import data, runs, sft
+from training import answer_loss, data, runs, sft
 from training.configs import ConfigError, EvalJob, MemoryBenchJob, SFTJob
 
 PRESETS = sorted((Path(__file__).parent.parent / "assets" / "presets").glob("*.json"))
@@ -71,7 +71,11 @@ def test_presets_exist():
      ({"learning_rate": -1}, "learning_rate must be positive"), ({"val_fraction": 1.5}, "val_fraction"),
      ({"train_size": 2.5}, "fraction in \\(0, 1\\] or a whole count"), ({"precision": "fp8"}, "precision"),
      ({"target_modules": []}, "target_modules"), ({"epoch": 3}, "unknown SFTJob field"),
-     ({"data": ""}, "data must be a non-empty text"), ({"model": {"x": 1}}, "model must be")],
+     ({"data": ""}, "data must be a non-empty text"), ({"model": {"x": 1}}, "model must be"),
+     ({"epochs": 51}, "epochs must be at most 50"), ({"lora_r": 257}, "lora_r must be at most 256"),
+     ({"max_length": 8193}, "max_length must be at most 8192"), ({"batch_size": 257}, "batch_size must be at most"),
+     ({"train_size": 2_000_000}, "train_size must be at most"), ({"max_steps": 10**7}, "max_steps must be at most"),
+     ({"context_turns": 65}, "context_turns must be at most"), ({"threads": 257}, "threads must be at most")],
 )
 def test_bad_config_is_refused_with_the_field_named(values, message):
     with pytest.raises(ConfigError, match=message):
@@ -91,32 +95,33 @@ def test_loss_covers_the_answer_and_its_end_token_even_when_pad_is_eos(tiny_mode
     tokenizer = AutoTokenizer.from_pretrained(tiny_models["llama"])
     tokenizer.pad_token = tokenizer.eos_token  # as SmolLM2 ships
     example = data.Example([{"role": "user", "content": "Is dental covered?"}], "No, only after an accident.")
-    t = sft.tokenize(example, tokenizer, "chat", False, SFTJob(system_prompt="Be brief."))
+    t = answer_loss.tokenize(example, tokenizer, "chat", False, SFTJob(system_prompt="Be brief."))
     answer_start = t.labels.index(next(x for x in t.labels if x != -100))
     assert all(x == -100 for x in t.labels[:answer_start])
     assert tokenizer.decode(t.input_ids[:answer_start]).endswith("<|im_start|>assistant\n")
     assert tokenizer.decode(t.labels[answer_start:-1]) == "No, only after an accident."
     assert t.labels[-1] == tokenizer.eos_token_id == t.input_ids[-1]
-    batch = sft.collate([t, sft.Tokenized(t.input_ids[:5], [-100] * 5)], tokenizer.pad_token_id, False)
+    batch = answer_loss.collate([t, answer_loss.Tokenized(t.input_ids[:5], [-100] * 5)], tokenizer.pad_token_id,
+                                False)
     assert batch["labels"][1, 5:].eq(-100).all() and batch["labels"][0, -1] == tokenizer.eos_token_id
 
 
 def test_long_prompt_is_cut_from_the_left_and_the_answer_kept(tiny_models):
     tokenizer = AutoTokenizer.from_pretrained(tiny_models["gpt_neox"])
     example = data.Example([{"role": "user", "content": "word " * 300}], "Short answer.")
-    t = sft.tokenize(example, tokenizer, "qa", False, SFTJob(max_length=64, system_prompt=""))
+    t = answer_loss.tokenize(example, tokenizer, "qa", False, SFTJob(max_length=64, system_prompt=""))
     assert len(t.input_ids) == 64
     assert tokenizer.decode([x for x in t.labels if x != -100][:-1]) == " Short answer."
 
 
 def test_batches_group_similar_lengths_and_cover_everything():
-    items = [sft.Tokenized([1] * n, [1] * n) for n in [5, 50, 6, 51, 7, 52, 8, 53]]
-    order = sft.batches(items, 2, seed=0)
+    items = [answer_loss.Tokenized([1] * n, [1] * n) for n in [5, 50, 6, 51, 7, 52, 8, 53]]
+    order = answer_loss.batches(items, 2, seed=0)
     assert sorted(i for b in order for i in b) == list(range(8))
     for b in order:
         lengths = [len(items[i].input_ids) for i in b]
         assert max(lengths) - min(lengths) <= 2
-    assert sft.batches(items, 2, seed=0) == order
+    assert answer_loss.batches(items, 2, seed=0) == order
 
 
 @pytest.mark.parametrize(
@@ -140,17 +145,22 @@ def test_two_steps_change_lora_weights_and_the_adapter_reloads_with_plain_peft(t
     weights = load_file(adapter / "adapter_model.safetensors")
     lora_b = [w for name, w in weights.items() if "lora_B" in name]
     assert lora_b and any(w.abs().sum() > 0 for w in lora_b), "LoRA B starts at zero; training moved it"
+    assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == \
+        f"folder:{tiny_models[family]}", "the adapter folder names the model reference it was trained on"
     auto = AutoModelForSeq2SeqLM if family == "t5" else AutoModelForCausalLM
-    base = auto.from_pretrained(tiny_models[family])
-    reloaded = PeftModel.from_pretrained(base, adapter)
-    ids = torch.tensor([[5, 6, 7]])
-    out = reloaded.generate(input_ids=ids, max_new_tokens=3, do_sample=False)
-    assert out.shape[1] >= 2
+    base = auto.from_pretrained(tiny_models[family]).eval()
+    inputs = {"input_ids": torch.tensor([[5, 6, 7]])}
+    if family == "t5":
+        inputs["decoder_input_ids"] = torch.tensor([[0, 5]])
+    with torch.no_grad():
+        before = base(**inputs).logits
+        after = PeftModel.from_pretrained(base, adapter).eval()(**inputs).logits
+    assert after.shape == before.shape and not torch.allclose(after, before), "the reloaded adapter changes outputs"
     metrics = runs.read_metrics(tmp_path)
     assert [m["step"] for m in metrics if "loss" in m] == [1, 2]
     assert any("val_loss" in m and m["val_perplexity"] > 1 for m in metrics)
-    status = runs.read_json(tmp_path / runs.STATUS)
-    assert status["state"] == "finished"
+    status = runs.read_status(tmp_path)
+    assert status["state"] == "finished" and status["step"] == 2 and status["ended_at"] >= status["started_at"]
     for key in ("runtime_s", "tokens_per_s", "peak_cpu_ram_mb", "peak_gpu_ram_mb", "best_val_loss"):
         assert key in summary
     assert SFTJob.load(tmp_path / runs.CONFIG).model == f"folder:{tiny_models[family]}"
@@ -170,7 +180,7 @@ def test_merge_writes_a_plain_model_folder(tiny_models, qa_file, tmp_path):
 
 
 def test_nan_loss_stops_cleanly_and_keeps_an_adapter(tiny_models, qa_file, tmp_path, monkeypatch):
-    real = sft.batch_loss
+    real = answer_loss.batch_loss
     calls = {"n": 0}
 
     def loss_that_explodes(model, batch, seq2seq):
@@ -178,7 +188,7 @@ def test_nan_loss_stops_cleanly_and_keeps_an_adapter(tiny_models, qa_file, tmp_p
         loss, count = real(model, batch, seq2seq)
         return (loss * float("nan"), count) if calls["n"] >= 2 else (loss, count)
 
-    monkeypatch.setattr(sft, "batch_loss", loss_that_explodes)
+    monkeypatch.setattr(answer_loss, "batch_loss", loss_that_explodes)
     summary = sft.run(tiny_job(tiny_models, "llama", qa_file, max_steps=5), tmp_path)
     assert summary["state"] == "stopped" and "loss became nan at step 2" in summary["message"]
     assert summary["steps"] == 1
@@ -188,7 +198,7 @@ def test_nan_loss_stops_cleanly_and_keeps_an_adapter(tiny_models, qa_file, tmp_p
 
 def test_early_stopping_keeps_the_best_epoch(tiny_models, qa_file, tmp_path, monkeypatch):
     val_losses = iter([2.0, 2.5, 2.6, 2.7, 2.8])
-    monkeypatch.setattr(sft, "evaluate", lambda *args: next(val_losses))
+    monkeypatch.setattr(answer_loss, "mean_loss", lambda *args: next(val_losses))
     summary = sft.run(tiny_job(tiny_models, "gpt2", qa_file, max_steps=0, epochs=5, early_stopping_patience=2),
                       tmp_path)
     assert summary["epochs_completed"] == 3 and "Early stop" in summary["message"]
@@ -200,11 +210,23 @@ def test_bad_data_fails_with_the_data_error(tiny_models, tmp_path):
     bad.write_text("foo,bar\n1,2\n")
     with pytest.raises(data.DataError, match="question"):
         sft.run(tiny_job(tiny_models, "llama", bad), tmp_path / "run")
+    status = runs.read_status(tmp_path / "run")
+    assert status["state"] == "failed" and "question" in status["message"] and "DataError" not in status["message"]
 
 
 def test_dialogue_mode_on_plain_qa_data_explains_what_to_do(tiny_models, qa_file, tmp_path):
     with pytest.raises(ConfigError, match="training.conversations"):
         sft.run(tiny_job(tiny_models, "llama", qa_file, mode="dialogue"), tmp_path)
+
+
+def test_resume_continues_from_a_weights_only_checkpoint(tiny_models, qa_file, tmp_path):
+    sft.run(tiny_job(tiny_models, "llama", qa_file, max_steps=2), tmp_path)
+    first = runs.load_checkpoint(tmp_path)
+    assert first["state"]["step"] == 2
+    summary = sft.run(tiny_job(tiny_models, "llama", qa_file, max_steps=3), tmp_path, resume=True)
+    assert summary["state"] == "finished" and summary["steps"] == 3
+    assert [m["step"] for m in runs.read_metrics(tmp_path) if "loss" in m] == [1, 2, 3]
+    assert runs.load_checkpoint(tmp_path)["state"]["step"] == 3
 
 
 def test_cli_flags_make_a_run_folder(tiny_models, qa_file, tmp_path):

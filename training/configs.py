@@ -84,9 +84,20 @@ class JobConfig:
     """JSON round-trip shared by every job kind; MODULE is what `python -m` runs with the config file."""
 
     MODULE: ClassVar[str]
+    KIND: ClassVar[str]
+    """The job kind stored in config.json ("sft", "eval", "memory_bench"); runs.read_config picks the class by it."""
+    LIMITS: ClassVar[dict[str, float]] = {}
+    """Upper bounds of numeric fields: generous for a CPU or one GPU, they stop a typo (or a visitor) from
+    queueing a job that would run for days or exhaust memory."""
 
     def validate(self):
         return self
+
+    def check_limits(self) -> None:
+        for name, most in self.LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, (int, float)) and value > most:
+                raise ConfigError(f"{name} must be at most {most:g}, not {value!r}")
 
     def require_text(self, *names: str) -> None:
         for name in names:
@@ -95,7 +106,7 @@ class JobConfig:
                 raise ConfigError(f"{name} must be a non-empty text, not {value!r}")
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2)
+        return json.dumps({"kind": self.KIND, **dataclasses.asdict(self)}, indent=2)
 
     WORDS: ClassVar[dict[str, dict[str, object]]] = {}
     """Words a form may send for a field instead of its value, by field (lower case), e.g. a Method radio."""
@@ -106,6 +117,10 @@ class JobConfig:
 
         Each value is coerced to its field's type first (see `coerce`); a field left out takes its default.
         """
+        values = dict(values)
+        kind = values.pop("kind", cls.KIND)
+        if kind != cls.KIND:
+            raise ConfigError(f"this config is a {kind!r} job, not {cls.KIND!r}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -140,6 +155,11 @@ class SFTJob(JobConfig):
     """Supervised fine-tuning with LoRA (or QLoRA: the same job with `qlora=True`)."""
 
     MODULE: ClassVar[str] = "training.sft"
+    KIND: ClassVar[str] = "sft"
+    LIMITS: ClassVar[dict[str, float]] = {
+        "epochs": 50, "batch_size": 256, "max_length": 8192, "lora_r": 256, "lora_alpha": 4096,
+        "train_size": 1_000_000, "max_steps": 1_000_000, "context_turns": 64, "threads": 256,
+        "early_stopping_patience": 50, "checkpoint_every": 1_000_000, "learning_rate": 1.0}
     WORDS: ClassVar[dict[str, dict[str, object]]] = {"qlora": {"lora": False, "qlora": True}}
 
     model: str = "bundled:smollm2-135m-instruct"
@@ -236,6 +256,7 @@ class SFTJob(JobConfig):
             raise ConfigError("lora_dropout and warmup_ratio must be in [0, 1)")
         if min(self.max_steps, self.context_turns, self.early_stopping_patience, self.threads) < 0:
             raise ConfigError("max_steps, context_turns, early_stopping_patience and threads cannot be negative")
+        self.check_limits()
         if self.target_modules is not None and not self.target_modules:
             raise ConfigError("target_modules is a non-empty list of layer names, or null to derive them")
         return self
@@ -246,6 +267,8 @@ class EvalJob(JobConfig):
     """Evaluate a model or fine-tuned adapter on test sets: batched greedy answers, ROUGE, reference perplexity."""
 
     MODULE: ClassVar[str] = "eval.evaluate"
+    KIND: ClassVar[str] = "eval"
+    LIMITS: ClassVar[dict[str, float]] = {"batch_size": 256, "max_new_tokens": 4096, "limit": 1_000_000}
 
     model: str = "bundled:smollm2-135m-instruct"
     """Model reference; adapter:runs/<id> evaluates a fine-tuned adapter."""
@@ -262,6 +285,9 @@ class EvalJob(JobConfig):
     """The system prompt chat-template models answer under (the Chat tab's default)."""
     limit: int = 0
     """Answer only the first N questions of each test set (0 = all)."""
+    after_run: str = ""
+    """A training run id: this evaluation waits in the queue until that run has finished (it ends too when the
+    training stops or fails), then scores its adapter."""
     extra: dict = field(default_factory=dict)
     """Free-form notes carried into the run folder (e.g. the experiment grid cell)."""
 
@@ -271,6 +297,9 @@ class EvalJob(JobConfig):
             raise ConfigError("tests is a non-empty list of test files")
         if self.batch_size < 1 or self.max_new_tokens < 1 or self.limit < 0:
             raise ConfigError("batch_size and max_new_tokens must be positive, limit not negative")
+        if not isinstance(self.after_run, str):
+            raise ConfigError(f"after_run is a run id or empty, not {self.after_run!r}")
+        self.check_limits()
         return self
 
 
@@ -279,6 +308,8 @@ class MemoryBenchJob(JobConfig):
     """Score every conversation memory on multi-turn follow-up questions (eval/memory_bench.py)."""
 
     MODULE: ClassVar[str] = "eval.memory_bench"
+    KIND: ClassVar[str] = "memory_bench"
+    LIMITS: ClassVar[dict[str, float]] = {"k": 100, "max_tokens": 8192, "max_new_tokens": 4096, "limit": 1_000_000}
 
     model: str = "bundled:smollm2-135m-instruct"
     """The chat model answering (and, for summary memories, summarising)."""
@@ -295,7 +326,12 @@ class MemoryBenchJob(JobConfig):
         self.require_text("model")
         if self.k < 1 or self.max_tokens < 1 or self.limit < 0 or self.max_new_tokens < 1:
             raise ConfigError("k, max_tokens and max_new_tokens must be positive, limit not negative")
+        self.check_limits()
         return self
+
+
+JOB_KINDS: dict[str, type[JobConfig]] = {job.KIND: job for job in (SFTJob, EvalJob, MemoryBenchJob)}
+"""Every job kind by the name stored in its config.json."""
 
 
 def field_docs(cls: type = SFTJob) -> dict[str, str]:

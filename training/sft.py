@@ -4,7 +4,8 @@
     python -m training.sft --model bundled:smollm2-135m-instruct --data assets/insurer_faq.csv --epochs 1 --out runs/x
 
 Everything the job produces goes into its run folder (see training/runs.py). SIGTERM or SIGINT stop it cleanly:
-the adapter trained so far and a resumable checkpoint are saved.
+the adapter trained so far and a resumable checkpoint are saved. Training never evaluates: with eval_tests set,
+training.jobs queues an evaluation job that scores the adapter once this run has finished.
 
 Why a plain loop and not a Trainer: on a CPU the defaults of TRL's SFTTrainer (bf16 on CPUs without fast bf16,
 activation checkpointing, batches padded across lengths, logits over every prompt token, the fused attention
@@ -21,39 +22,28 @@ import json
 import logging
 import math
 import os
-import random
 import resource
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from chat import runtime
-from chat.engine import encode_prompt, render
 from chat.models import ModelRef, describe, weights_folder
-from training import data, runs
+from training import answer_loss, data, runs
+from training.answer_loss import batches, collate, micro_batches, tokenize
 from training.configs import ConfigError, SFTJob
 
 log = logging.getLogger("sft")
-MAX_BATCH_TOKENS = 6144
-"""Padded tokens per forward pass; bigger optimizer batches are split into micro-batches (bounded memory)."""
 
 
-class StopTraining(Exception):
-    """A clean early end (stop signal, NaN loss) with the message to show."""
+class StopTraining(runs.StopJob):
+    """A clean early end of training (stop signal, NaN loss) with the message to show."""
 
 
 # --------------------------------------------------------------------------------------------- examples
-
-
-@dataclass
-class Tokenized:
-    input_ids: list[int]
-    labels: list[int]
-    """Causal: -100 over the prompt, token ids over the answer and its end token. Seq2seq: the answer's ids."""
 
 
 def load_examples(cfg: SFTJob) -> tuple[list[data.Example], list[data.Example]]:
@@ -79,54 +69,6 @@ def load_examples(cfg: SFTJob) -> tuple[list[data.Example], list[data.Example]]:
         return data.dialogue_examples(records, cfg.context_turns if cfg.mode == "dialogue" else 0)
 
     return examples(train_records), examples(val_records)
-
-
-def tokenize(example: data.Example, tokenizer, style: str, seq2seq: bool, cfg: SFTJob) -> Tokenized:
-    prompt = render(style, tokenizer, example.messages, cfg.system_prompt)
-    if seq2seq:
-        ids = tokenizer(prompt, truncation=True, max_length=cfg.max_length).input_ids
-        labels = tokenizer(example.answer, truncation=True, max_length=cfg.max_length).input_ids
-        return Tokenized(ids, labels)
-    prompt_ids = encode_prompt(tokenizer, style, prompt)
-    separator = " " if style == "qa" else ""  # "Answer:" is followed by " answer", as at chat time
-    answer_ids = tokenizer(separator + example.answer, add_special_tokens=False).input_ids
-    answer_ids = answer_ids[: cfg.max_length - 16] + [tokenizer.eos_token_id]
-    prompt_ids = prompt_ids[-(cfg.max_length - len(answer_ids)):]
-    return Tokenized(prompt_ids + answer_ids, [-100] * len(prompt_ids) + answer_ids)
-
-
-def batches(items: list[Tokenized], batch_size: int, seed: int) -> list[list[int]]:
-    """Index batches of similar length (little padding), in a seeded random order."""
-    rng = random.Random(seed)
-    order = list(range(len(items)))
-    rng.shuffle(order)
-    chunk = batch_size * 16
-    grouped = []
-    for start in range(0, len(order), chunk):
-        part = sorted(order[start:start + chunk], key=lambda i: len(items[i].input_ids))
-        grouped += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
-    rng.shuffle(grouped)
-    return grouped
-
-
-def collate(items: list[Tokenized], pad_id: int, seq2seq: bool) -> dict[str, torch.Tensor]:
-    """Right-padded tensors; padding is masked out of attention and labels (so pad == eos is harmless)."""
-    width = max(len(t.input_ids) for t in items)
-    ids = torch.full((len(items), width), pad_id)
-    mask = torch.zeros((len(items), width), dtype=torch.long)
-    label_width = max(len(t.labels) for t in items) if seq2seq else width
-    labels = torch.full((len(items), label_width), -100)
-    for row, t in enumerate(items):
-        ids[row, : len(t.input_ids)] = torch.tensor(t.input_ids)
-        mask[row, : len(t.input_ids)] = 1
-        labels[row, : len(t.labels)] = torch.tensor(t.labels)
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
-
-
-def micro_batches(batch: list[Tokenized]) -> list[list[Tokenized]]:
-    width = max(len(t.input_ids) for t in batch)
-    per_pass = max(1, MAX_BATCH_TOKENS // width)
-    return [batch[i:i + per_pass] for i in range(0, len(batch), per_pass)]
 
 
 # ------------------------------------------------------------------------------------------------- model
@@ -178,6 +120,9 @@ def load_model(cfg: SFTJob, folder: Path, seq2seq: bool, device: str):
                       target_modules=targets, task_type=TaskType.SEQ_2_SEQ_LM if seq2seq else TaskType.CAUSAL_LM)
     torch.manual_seed(cfg.seed)
     model = get_peft_model(model, lora)
+    # The saved adapter names the model reference it was trained on (not the cache folder it was read from),
+    # so an adapter folder describes itself wherever it is copied.
+    model.peft_config["default"].base_model_name_or_path = cfg.model
     return model, tokenizer, targets
 
 
@@ -191,56 +136,22 @@ def autocast_dtype(cfg: SFTJob, device: str) -> torch.dtype | None:
     return torch.bfloat16 if fast else None
 
 
-def batch_loss(model, batch: dict[str, torch.Tensor], seq2seq: bool) -> tuple[torch.Tensor, int]:
-    """Summed token NLL over answer tokens, and how many there were."""
-    labels = batch["labels"]
-    if seq2seq:
-        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels)
-        count = int((labels != -100).sum())
-        return out.loss * count, count
-    # Score only positions that predict an answer token: the output layer (often a fifth of the model's
-    # compute) skips the prompt. Positions are shared across the batch, so keep from the earliest answer on.
-    targets = labels[:, 1:]
-    first = int((targets != -100).float().argmax(dim=1).min())
-    keep = targets.shape[1] - first
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep + 1)
-    logits = out.logits[:, :-1, :]
-    targets = targets[:, first:]
-    loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                             ignore_index=-100, reduction="sum")
-    return loss, int((targets != -100).sum())
-
-
-def evaluate(model, items: list[Tokenized], cfg: SFTJob, pad_id: int, seq2seq: bool, device: str, amp) -> float:
-    """Mean answer-token loss; the model is left in the mode (train or eval) it came in."""
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad(), amp():
-        for index_batch in batches(items, cfg.batch_size, cfg.seed):
-            for micro in micro_batches([items[i] for i in index_batch]):
-                batch = {k: v.to(device) for k, v in collate(micro, pad_id, seq2seq).items()}
-                loss, n = batch_loss(model, batch, seq2seq)
-                total, count = total + float(loss.detach()), count + n
-    model.train(was_training)
-    return total / max(count, 1)
-
-
 # ------------------------------------------------------------------------------------------------- run
 
 
+def save_adapter(model, folder: Path) -> None:
+    # We never resize the vocabulary, so no embedding matrix is saved (PEFT's "auto" would look the base model
+    # reference up on the Hub to find out).
+    model.save_pretrained(folder, save_embedding_layers=False)
+
+
 def save_checkpoint(model, optimizer, scheduler, run_dir: Path, state: dict) -> None:
+    """Tensors and plain values only, so resuming loads it with weights_only=True."""
     from peft import get_peft_model_state_dict
 
-    folder = run_dir / runs.CHECKPOINT
-    tmp = run_dir / (runs.CHECKPOINT + ".tmp")
-    tmp.mkdir(exist_ok=True)
-    torch.save({"lora": get_peft_model_state_dict(model), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "state": state}, tmp / "state.pt")
-    if folder.exists():
-        (folder / "state.pt").unlink(missing_ok=True)
-        folder.rmdir()
-    tmp.rename(folder)
+    runs.save_checkpoint(run_dir, {"lora": get_peft_model_state_dict(model, save_embedding_layers=False),
+                                   "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                                   "state": state})
 
 
 def peak_cpu_ram_mb() -> float:
@@ -248,17 +159,23 @@ def peak_cpu_ram_mb() -> float:
 
 
 def run(cfg: SFTJob, run_dir: Path, resume: bool = False) -> dict:
-    """Train, write everything into run_dir, return the summary."""
-    from peft import set_peft_model_state_dict
-
+    """Train, write everything into run_dir, return the summary; the status follows runs.job_lifecycle."""
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg.save(run_dir / runs.CONFIG)
+    with runs.job_lifecycle(run_dir, log, "Preparing data and model...", step=0, total_steps=0) as end:
+        summary = train(cfg, run_dir, resume)
+        end.state, end.message, end.fields = summary["state"], summary["message"], {"step": summary["steps"]}
+    log.info("%s %s", summary["state"], summary["message"])
+    return summary
+
+
+def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
+    from peft import set_peft_model_state_dict
+
     started = time.time()
     device = runtime.pick_device()
     threads = cfg.threads or runtime.pick_threads(max_age_s=0, sample_s=0.5)
     torch.set_num_threads(threads)
-    runs.update_status(run_dir, state="running", message="Preparing data and model...", pid=os.getpid(),
-                       started_at=started, step=0, total_steps=0)
     stop = {"asked": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(asked=True))
     signal.signal(signal.SIGINT, lambda *_: stop.update(asked=True))
@@ -302,7 +219,7 @@ def run(cfg: SFTJob, run_dir: Path, resume: bool = False) -> dict:
     state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best_val": None, "bad_epochs": 0, "tokens": 0,
              "seconds": 0.0}
     if resume:
-        checkpoint = torch.load(run_dir / runs.CHECKPOINT / "state.pt", weights_only=False)
+        checkpoint = runs.load_checkpoint(run_dir)
         set_peft_model_state_dict(model, checkpoint["lora"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
@@ -331,7 +248,7 @@ def run(cfg: SFTJob, run_dir: Path, resume: bool = False) -> dict:
                 for micro in micro_batches([train[i] for i in index_batch]):
                     batch = {k: v.to(device) for k, v in collate(micro, pad_id, entry.seq2seq).items()}
                     with amp():
-                        loss, _ = batch_loss(model, batch, entry.seq2seq)
+                        loss, _ = answer_loss.batch_loss(model, batch, entry.seq2seq)
                     (loss / count).backward()
                     loss_sum += float(loss.detach())
                     session_tokens += int(batch["attention_mask"].sum())
@@ -377,7 +294,7 @@ def run(cfg: SFTJob, run_dir: Path, resume: bool = False) -> dict:
     state["seconds"] += time.time() - session_start
     state["tokens"] += session_tokens
     if outcome == "stopped" or state["best_val"] is None or not best_adapter.exists():
-        model.save_pretrained(best_adapter)  # the weights as they are now
+        save_adapter(model, best_adapter)  # the weights as they are now
     tokenizer.save_pretrained(best_adapter)
     save_checkpoint(model, optimizer, scheduler, run_dir, state)
     if cfg.merge:
@@ -398,13 +315,7 @@ def run(cfg: SFTJob, run_dir: Path, resume: bool = False) -> dict:
         "device": device, "threads": threads, "compute": str(amp_dtype or ("4-bit" if cfg.qlora else "float32")),
         "adapter": str(best_adapter),
     }
-    runs.write_json(run_dir / runs.SUMMARY, summary)  # training figures first: evaluation must not count in them
-    if cfg.eval_tests and outcome == "finished":
-        del model, optimizer
-        summary["evaluations"] = evaluate_adapter(cfg, run_dir)
-        runs.write_json(run_dir / runs.SUMMARY, summary)
-    runs.update_status(run_dir, state=outcome, message=message, step=state["step"], ended_at=time.time())
-    log.info("%s %s", outcome, message)
+    runs.write_json(run_dir / runs.SUMMARY, summary)
     return summary
 
 
@@ -417,9 +328,9 @@ def _checkpoint(model, optimizer, scheduler, run_dir, state, session_start, sess
 def _end_of_epoch(model, val, cfg, pad_id, seq2seq, device, amp, run_dir, state) -> bool:
     """Validate; keep the best adapter; True when early stopping says stop."""
     if not val:
-        model.save_pretrained(run_dir / runs.ADAPTER)
+        save_adapter(model, run_dir / runs.ADAPTER)
         return False
-    val_loss = evaluate(model, val, cfg, pad_id, seq2seq, device, amp)
+    val_loss = answer_loss.mean_loss(model, val, cfg, pad_id, seq2seq, device, amp)
     runs.append_metric(run_dir, {"step": state["step"], "epoch": state["epoch"], "val_loss": round(val_loss, 5),
                                  "val_perplexity": round(math.exp(min(val_loss, 50)), 3)})
     log.info("epoch %d: validation loss %.4f, perplexity %.2f", state["epoch"], val_loss, math.exp(min(val_loss, 50)))
@@ -427,25 +338,10 @@ def _end_of_epoch(model, val, cfg, pad_id, seq2seq, device, amp, run_dir, state)
         raise StopTraining("The validation loss is not finite: training stopped; the last good adapter was kept.")
     if state["best_val"] is None or val_loss < state["best_val"]:
         state["best_val"], state["bad_epochs"] = val_loss, 0
-        model.save_pretrained(run_dir / runs.ADAPTER)
+        save_adapter(model, run_dir / runs.ADAPTER)
         return False
     state["bad_epochs"] += 1
     return bool(cfg.early_stopping_patience) and state["bad_epochs"] >= cfg.early_stopping_patience
-
-
-def evaluate_adapter(cfg: SFTJob, run_dir: Path) -> dict[str, float]:
-    """Answer and score each of cfg.eval_tests with the finished adapter; results go into the run folder."""
-    import gc
-
-    from chat import models
-    from eval import evaluate
-
-    gc.collect()
-    loaded = models.load_model(ModelRef("adapter", str(run_dir)), evaluate.EVAL.precision, progress=log.info)
-    results = evaluate.evaluate_into(
-        run_dir, loaded, cfg.eval_tests, system_prompt=cfg.system_prompt,
-        progress=lambda i, test: runs.update_status(run_dir, message=f"Evaluating on {Path(test).name}..."))
-    return {result["test_set"]: result["rougeL_x100"] for result in results.values()}
 
 
 def merge_adapter(base_folder: Path, adapter: Path, out: Path, seq2seq: bool) -> Path:
@@ -517,15 +413,12 @@ def main(argv: list[str] | None = None) -> int:
         handler.setFormatter(formatter)
     log.setLevel(logging.INFO)
     log.propagate = False
+    if cfg.eval_tests and not os.environ.get("CQA_STDERR_IS_LOG"):
+        log.info("eval_tests are scored by the evaluation job the job queue runs after training; here, run "
+                 "python -m eval.evaluate --adapter %s --test TEST afterwards", run_dir)
     try:
         summary = run(cfg, run_dir, resume)
-    except (ConfigError, data.DataError) as e:
-        log.error("%s", e)
-        runs.update_status(run_dir, state="failed", message=str(e), ended_at=time.time())
-        return 1
-    except Exception as e:
-        log.exception("training failed")
-        runs.update_status(run_dir, state="failed", message=f"{type(e).__name__}: {e}", ended_at=time.time())
+    except Exception:  # noqa: BLE001 - runs.job_lifecycle has logged it and recorded it in the run status
         return 1
     print(f"{summary['state']}: {summary['message']} adapter: {summary['adapter']} "
           f"({summary['steps']} steps, {summary['train_seconds']} s, {summary['tokens_per_s']} tokens/s)")
