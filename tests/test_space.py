@@ -113,3 +113,12 @@ def test_the_start_models_are_the_ones_asked_for_else_installed_ones():
         assert chosen in {str(e.ref) for e in installed} and other != chosen
     else:
         assert chosen == str(app.models.DEFAULT_MODEL)
+
+
+@pytest.mark.parametrize("fields", [{"data": "/etc/passwd"}, {"tests": ["assets/test_brief.csv", "../x.csv"]},
+                                    {"models": ["bundled:gemma-3-270m", "folder:/tmp"]}])
+def test_a_grid_naming_server_paths_is_refused_before_any_file_is_read(shared_env, fields):
+    from eval.grid import GridSpec, check
+
+    with pytest.raises(access.AccessError, match="refused in shared mode"):
+        check(GridSpec(**fields))
