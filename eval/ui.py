@@ -12,58 +12,78 @@ import pandas as pd
 from chat import access, models
 from eval import grid, results
 from eval.rouge import HEADLINE_LABEL
-from training import data, jobs
+from training import data, jobs, runs
 from training.configs import ConfigError, MemoryBenchJob
 
+METHOD_LABELS = {"lora": "LoRA", "qlora": "QLoRA"}
+"""Grid method -> the label (and value) of its Methods checkbox."""
+GRID_ERRORS = (ConfigError, data.DataError, models.ModelError, access.AccessError, runs.RunError)
 
-def _numbers(text: str, kind=float) -> list:
+
+def _numbers(name: str, text, kind=float) -> list:
     try:
         return [kind(part) for part in str(text).replace(",", " ").split()]
-    except ValueError as e:
-        raise gr.Error(f"Not a list of numbers: {text!r}", print_exception=False) from e
+    except ValueError:
+        raise ConfigError(f"{name}: not a list of numbers: {text!r}") from None
 
 
-def spec_from(preset: str, name: str, model_refs: list[str], methods: list[str], epochs: str, sizes: str,
-              data_path: str) -> grid.GridSpec:
-    spec = dataclasses.replace(grid.PRESETS[preset])
-    spec.name = (name or spec.name).strip()
-    spec.models = list(model_refs or [])
-    spec.methods = [m.lower() for m in methods or []]
-    spec.epochs = _numbers(epochs, int)
-    spec.train_sizes = _numbers(sizes)
-    spec.data = data_path or spec.data
-    return spec
+def spec_from(preset: str = "small", **fields) -> grid.GridSpec:
+    """The grid the form describes: the preset, with the form's values by GridSpec field name (epochs and
+    train_sizes as text lists, methods as their checkbox labels, blank name or data = the preset's)."""
+    if preset not in grid.PRESETS:
+        raise ConfigError(f"preset must be one of {', '.join(sorted(grid.PRESETS))}, not {preset!r}")
+    base = grid.PRESETS[preset]
+    methods = {label.lower(): method for method, label in METHOD_LABELS.items()}
+    values = dict(fields)
+    if "name" in values:
+        values["name"] = (values["name"] or "").strip() or base.name
+    if "data" in values:
+        values["data"] = values["data"] or base.data
+    if "models" in values:
+        values["models"] = list(values["models"] or [])
+    if "methods" in values:
+        values["methods"] = [methods.get(str(m).lower(), str(m).lower()) for m in values["methods"] or []]
+    for name, kind in (("epochs", int), ("train_sizes", float)):
+        if isinstance(values.get(name), str):
+            values[name] = _numbers(name, values[name], kind)
+    return dataclasses.replace(base, **values)
 
 
-def plan_grid(*form) -> str:
+def plan_grid(**form) -> str:
     try:
-        return "```\n" + grid.describe_plan(spec_from(*form)) + "\n```"
-    except (ConfigError, data.DataError, models.ModelError, access.AccessError) as e:
+        return "```\n" + grid.describe_plan(spec_from(**form)) + "\n```"
+    except GRID_ERRORS as e:
         raise gr.Error(str(e), print_exception=False) from e
 
 
-def run_grid(*form) -> str:
-    spec = spec_from(*form)
+def run_grid(**form) -> str:
     try:
+        spec = spec_from(**form)
         outcome = grid.submit(spec)
-    except (ConfigError, data.DataError, models.ModelError, access.AccessError) as e:
+    except GRID_ERRORS as e:
         raise gr.Error(str(e), print_exception=False) from e
     return (f"Queued {len(outcome['queued'])} cells of grid '{spec.name}' ({len(outcome['done'])} already done, "
             f"{len(outcome['in progress'])} in progress). They run one at a time; follow them in the Training tab, "
             "results appear here as cells finish.")
 
 
-def preset_values(preset: str):
+def preset_values(preset: str) -> tuple:
+    """The grid form (name, models, methods, epochs, train_sizes, data) showing preset `preset`."""
     spec = grid.PRESETS[preset]
-    return (spec.name, spec.models, [m.upper() if m == "lora" else "QLoRA" for m in spec.methods],
-            " ".join(map(str, spec.epochs)), " ".join(f"{s:g}" for s in spec.train_sizes), spec.data)
+    return (spec.name, spec.models, [METHOD_LABELS[m] for m in spec.methods], " ".join(map(str, spec.epochs)),
+            " ".join(f"{s:g}" for s in spec.train_sizes), spec.data)
 
 
-def grid_status(name: str) -> str:
-    state = grid.progress(dataclasses.replace(grid.PRESETS["small"], name=name or "small"))
+def grid_status(**form) -> str:
+    """How far the grid in the form has got, counted over that grid's own cells."""
+    try:
+        spec = spec_from(**form)
+        state = grid.progress(spec)
+    except GRID_ERRORS as e:  # polled by a timer: say it on the page rather than pop up an error every tick
+        return f"⚠️ {e}"
     if not any(state[k] for k in ("finished", "running", "queued", "failed")):
-        return f"Grid '{name}': nothing queued yet."
-    return (f"Grid '{name}': {state['finished']} of {state['cells']} cells done · {state['running']} running · "
+        return f"Grid '{spec.name}': nothing queued yet."
+    return (f"Grid '{spec.name}': {state['finished']} of {state['cells']} cells done · {state['running']} running · "
             f"{state['queued']} queued · {state['failed']} failed")
 
 
@@ -82,26 +102,35 @@ def export_csv() -> str:
 
 
 def drill_down(choice: str | None) -> pd.DataFrame:
+    """One run's answers on one test set; `choice` is "<run id> · <test set>" and the run id must name a run."""
     if not choice:
         return pd.DataFrame()
-    run, test_set = choice.split(" · ")
-    return results.per_question(models.RUNS_DIR / run, test_set)
-
-
-def start_memory_bench(model: str, k: int, max_tokens: int, limit: int) -> str:
+    run, _, test_set = choice.partition(" · ")
     try:
-        job = MemoryBenchJob(model=model, k=int(k), max_tokens=int(max_tokens), limit=int(limit)).validate()
-        entry = models.describe(models.ModelRef.parse(model))
+        return results.per_question(runs.run_path(run), test_set)
+    except runs.RunError as e:
+        raise gr.Error(str(e), print_exception=False) from e
+
+
+def start_memory_bench(**form) -> str:
+    """Queue the memory benchmark the form describes: its values by MemoryBenchJob field name."""
+    try:
+        job = MemoryBenchJob.from_dict(form)
+        entry = models.describe(models.ModelRef.parse(job.model))
     except (ConfigError, models.ModelError) as e:
         raise gr.Error(str(e), print_exception=False) from e
     if not entry.available:
         raise gr.Error(f"{entry.name} is unavailable: {entry.reason}", print_exception=False)
-    run_id = jobs.submit(job)
+    try:
+        run_id = jobs.submit(job)
+    except (runs.RunError, access.AccessError) as e:  # the queue is full, or shared mode refused the model
+        raise gr.Error(str(e), print_exception=False) from e
     return f"Queued memory benchmark {run_id}; it runs in the job queue (Training tab) and shows up here when done."
 
 
-def build_results_tab(tab: gr.Tab | None = None) -> None:
-    """The tab's content; `tab` (the enclosing gr.Tab) refreshes the results whenever it is opened."""
+def build_results_tab(tab: gr.Tab | None = None) -> dict[str, gr.components.Component]:
+    """The tab's content; `tab` (the enclosing gr.Tab) refreshes the results whenever it is opened.
+    Returns the grid form: its widgets by name (preset, then GridSpec fields)."""
     gr.Markdown(f"Headline score everywhere: **{HEADLINE_LABEL}** (`rouge-score`, stemming on), with a 95% "
                 "bootstrap interval over the test questions. Two held-out test sets: *detailed* (long answers) and "
                 "*brief* (one sentence or yes/no).")
@@ -128,7 +157,8 @@ def build_results_tab(tab: gr.Tab | None = None) -> None:
         grid_models = gr.Dropdown(choices, value=default.models, multiselect=True, label="Models",
                                   allow_custom_value=True, info="pick, or type a model folder path")
         with gr.Row():
-            methods = gr.CheckboxGroup(["LoRA", "QLoRA"], value=["LoRA"], label="Methods")
+            methods = gr.CheckboxGroup(list(METHOD_LABELS.values()), value=[METHOD_LABELS[m] for m in default.methods],
+                                       label="Methods")
             epochs = gr.Textbox(" ".join(map(str, default.epochs)), label="Epochs")
             sizes = gr.Textbox(" ".join(f"{s:g}" for s in default.train_sizes), label="Training sizes",
                                info="fractions (0.25 0.5 1) or counts (200 400 800)")
@@ -143,10 +173,11 @@ def build_results_tab(tab: gr.Tab | None = None) -> None:
                     "(\"How many days is it?\"). Every memory kind is scored: did the needed fact reach the "
                     "prompt, and the ROUGE of the answer.")
         with gr.Row():
-            bench_model = gr.Dropdown(choices, value=str(models.DEFAULT_MODEL), label="Model", allow_custom_value=True)
-            k = gr.Number(2, label="Window k", precision=0, minimum=1)
-            budget = gr.Number(192, label="Token budget", precision=0, minimum=16)
-            limit = gr.Number(0, label="Conversations (0 = all 30)", precision=0, minimum=0)
+            bench_defaults = MemoryBenchJob()
+            bench_model = gr.Dropdown(choices, value=bench_defaults.model, label="Model", allow_custom_value=True)
+            k = gr.Number(bench_defaults.k, label="Window k", precision=0, minimum=1)
+            budget = gr.Number(bench_defaults.max_tokens, label="Token budget", precision=0, minimum=16)
+            limit = gr.Number(bench_defaults.limit, label="Conversations (0 = all 30)", precision=0, minimum=0)
         bench_start = gr.Button("Run memory benchmark")
         bench_message = gr.Markdown()
     outputs = [*plots, table, pick]
@@ -158,11 +189,14 @@ def build_results_tab(tab: gr.Tab | None = None) -> None:
     timer.tick(refresh, None, outputs, api_visibility="private")
     download.click(export_csv, None, download, api_name="export_csv")
     pick.change(drill_down, pick, questions, api_name="per_question")
-    form = [preset, name, grid_models, methods, epochs, sizes, grid_data]
-    preset.change(preset_values, preset, [name, grid_models, methods, epochs, sizes, grid_data],
-                  api_visibility="private")
-    plan.click(plan_grid, form, grid_message, api_name="plan_grid")
-    start.click(run_grid, form, grid_message, api_name="run_grid").then(grid_status, name, grid_state,
-                                                                      api_visibility="private")
-    timer.tick(grid_status, name, grid_state, api_visibility="private")
-    bench_start.click(start_memory_bench, [bench_model, k, budget, limit], bench_message, api_name="memory_bench")
+    # the grid form by name (preset, then GridSpec fields); the order is /plan_grid's and /run_grid's parameters
+    form = {"preset": preset, "name": name, "models": grid_models, "methods": methods, "epochs": epochs,
+            "train_sizes": sizes, "data": grid_data}
+    preset.change(preset_values, preset, [w for key, w in form.items() if key != "preset"], api_visibility="private")
+    plan.click(plan_grid, inputs_kwargs=form, outputs=grid_message, api_name="plan_grid")
+    start.click(run_grid, inputs_kwargs=form, outputs=grid_message, api_name="run_grid").then(
+        grid_status, inputs_kwargs=form, outputs=grid_state, api_visibility="private")
+    timer.tick(grid_status, inputs_kwargs=form, outputs=grid_state, api_visibility="private")
+    bench = {"model": bench_model, "k": k, "max_tokens": budget, "limit": limit}  # MemoryBenchJob fields
+    bench_start.click(start_memory_bench, inputs_kwargs=bench, outputs=bench_message, api_name="memory_bench")
+    return form

@@ -1,20 +1,92 @@
-"""The Results tab through gradio_client: memory benchmark as a queued job, results, drill-down, grid plan."""
+"""The Results tab: the grid form -> grid spec mapping, and the tab through gradio_client (memory benchmark as a
+queued job, results, drill-down, grid plan)."""
 
 import time
 
+import gradio as gr
 import pytest
 from gradio_client import Client
 
 import app
 from chat import models
-from training import jobs
+from eval import grid
+from eval import ui as results_ui
+from training import jobs, runs
+from training.configs import ConfigError
+
+PRESETS = sorted(grid.PRESETS)
+
+
+def use_runs(patch: pytest.MonkeyPatch, root) -> None:
+    patch.setenv("CQA_RUNS_DIR", str(root))
+    patch.setattr(models, "RUNS_DIR", root, raising=False)
+
+
+# ------------------------------------------------------------------------------------------ grid form
+
+
+@pytest.fixture(scope="module")
+def grid_form(tmp_path_factory) -> dict:
+    """The grid form's widgets by name, as the tab builds them."""
+    patch = pytest.MonkeyPatch()
+    use_runs(patch, tmp_path_factory.mktemp("form") / "runs")
+    with gr.Blocks():
+        form = results_ui.build_results_tab()
+    patch.undo()
+    return form
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_a_preset_fills_the_form_with_boxes_that_exist_and_reads_back_unchanged(grid_form, preset):
+    shown = dict(zip([n for n in grid_form if n != "preset"], results_ui.preset_values(preset)))
+    choices = [value for _, value in grid_form["methods"].choices]
+    assert shown["methods"] and set(shown["methods"]) <= set(choices)  # a preset's LoRA box is ticked
+    assert results_ui.spec_from(preset=preset, **shown) == grid.PRESETS[preset]
+
+
+def test_form_values_go_to_the_grid_by_name():
+    spec = results_ui.spec_from(preset="quick", name="  mine ", methods=["QLoRA", "LoRA"], epochs="1, 3",
+                                train_sizes="0.5 200", data="")
+    assert (spec.name, spec.methods, spec.epochs, spec.train_sizes) == ("mine", ["qlora", "lora"], [1, 3], [0.5, 200])
+    assert spec.data == grid.PRESETS["quick"].data and spec.models == grid.PRESETS["quick"].models
+
+
+@pytest.mark.parametrize("form, message", [({"preset": "huge"}, "preset must be one of"),
+                                           ({"epochs": "1 two"}, "epochs: not a list of numbers")])
+def test_bad_grid_form_is_refused_with_the_field_named(form, message):
+    with pytest.raises(ConfigError, match=message):
+        results_ui.spec_from(**form)
+    with pytest.raises(gr.Error, match=message):
+        results_ui.plan_grid(**form)
+
+
+def queue_without_starting(spec: grid.GridSpec, cell: grid.Cell, root) -> None:
+    """A queued run of one grid cell, as jobs.submit leaves it before the queue starts it."""
+    run_dir = root / f"queued-{cell.method}-{cell.train_size}"
+    run_dir.mkdir(parents=True)
+    grid.job_for(spec, cell).save(run_dir / runs.CONFIG)
+    runs.write_json(run_dir / runs.STATUS, {"state": "queued", "message": "", "created_at": time.time()})
+
+
+def test_grid_status_counts_the_cells_of_the_grid_it_names(tmp_path, monkeypatch, tiny_models):
+    use_runs(monkeypatch, tmp_path)
+    form = dict(preset="quick", name="mine", models=[f"folder:{tiny_models['llama']}"], methods=["LoRA"],
+                epochs="1", train_sizes="0.5 1", data="assets/insurer_faq.csv")
+    spec = results_ui.spec_from(**form)
+    queue_without_starting(spec, grid.cells(spec)[1], tmp_path)
+    assert results_ui.grid_status(**form) == ("Grid 'mine': 0 of 3 cells done · 0 running · 1 queued · 0 failed")
+    assert results_ui.grid_status(**{**form, "name": "other"}) == "Grid 'other': nothing queued yet."
+    assert results_ui.grid_status(**{**form, "epochs": "x"}).startswith("⚠️ epochs: not a list of numbers")
+
+
+# ------------------------------------------------------------------------------------------- the live tab
 
 
 @pytest.fixture(scope="module")
 def server(tiny_models, tmp_path_factory):
     root = tmp_path_factory.mktemp("results-ui") / "runs"
     patch = pytest.MonkeyPatch()
-    patch.setattr(models, "RUNS_DIR", root)
+    use_runs(patch, root)
     demo = app.build_app(default_model=f"folder:{tiny_models['llama']}", compare_model=f"folder:{tiny_models['gpt2']}")
     demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     yield Client(demo.local_url, verbose=False), root
@@ -32,10 +104,18 @@ def test_memory_benchmark_runs_as_a_job_and_shows_in_results(server, tiny_models
         assert time.time() < deadline
         time.sleep(0.5)
     assert state == "finished", jobs.reconcile(run.path)
-    assert list((root / "memory-bench").glob("*.json")), "the result landed where the Results tab reads it"
+    assert list(runs.memory_bench_dir(root).glob("*.json")), "the result landed where the Results tab reads it"
     *figures, table, pick = client.predict(api_name="/results")
     memory_plot = figures[-1]
     assert "Running summary" in str(memory_plot) and "Last k exchanges" in str(memory_plot)
+
+
+def test_bad_memory_benchmark_settings_are_refused_by_name(server, tiny_models):
+    client, root = server
+    before = {p.name for p in root.iterdir()}
+    with pytest.raises(Exception, match="model must be a non-empty text"):
+        client.predict(model=" ", api_name="/memory_bench")
+    assert {p.name for p in root.iterdir()} == before
 
 
 def test_grid_plan_is_shown_before_anything_runs(server, tiny_models):
@@ -44,6 +124,9 @@ def test_grid_plan_is_shown_before_anything_runs(server, tiny_models):
                           "assets/insurer_faq.csv", api_name="/plan_grid")
     assert "5 cells" in plan and "Estimated time" in plan
     assert not [r for r in jobs.list_runs(root) if "ui-plan" in str(r.path)]
+    by_name = client.predict(preset="quick", name="ui-plan", models=[f"folder:{tiny_models['llama']}"],
+                             api_name="/plan_grid")  # the rest at the form's values
+    assert "Grid 'ui-plan'" in by_name
 
 
 def test_grid_with_impossible_sizes_is_refused_with_a_reason(server, tiny_models):
@@ -51,3 +134,10 @@ def test_grid_with_impossible_sizes_is_refused_with_a_reason(server, tiny_models
     with pytest.raises(Exception, match="exceed the 355 training examples"):
         client.predict("report", "r", [f"folder:{tiny_models['llama']}"], ["LoRA"], "1 3", "200 400 800",
                        "assets/insurer_faq.csv", api_name="/plan_grid")
+
+
+@pytest.mark.parametrize("choice", ["../../etc · detailed", "/etc · detailed", ".. · x", "a/../../b · x"])
+def test_drill_down_refuses_a_run_outside_the_runs_folder(tmp_path, monkeypatch, choice):
+    use_runs(monkeypatch, tmp_path)
+    with pytest.raises(gr.Error, match="is not a run id"):
+        results_ui.drill_down(choice)

@@ -10,9 +10,9 @@ import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 
-from chat import models
+from chat import access, models
 from training import conversations, data, jobs, runs
-from training.configs import ConfigError, SFTJob, field_docs
+from training.configs import MODES, ConfigError, SFTJob, field_docs
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = PROJECT_ROOT / "assets" / "insurer_faq.csv"
@@ -33,8 +33,9 @@ def dataset_choices() -> list[tuple[str, str]]:
 
 def show_dataset(path: str):
     try:
+        access.check_data_path(path)
         dataset = data.load_file(path)
-    except data.DataError as e:
+    except (data.DataError, access.AccessError) as e:
         return pd.DataFrame(), f"⚠️ {e}"
     return data.preview(dataset), f"{len(dataset.records)} {'Q/A pairs' if dataset.kind == 'qa' else 'conversations'}."
 
@@ -93,22 +94,20 @@ def trainable_models() -> list[tuple[str, str]]:
     return [(e.label, str(e.ref)) for e in models.catalogue() if e.ref.kind != "adapter"]
 
 
-def start_training(model, dataset, method, epochs, learning_rate, batch_size, train_size, mode, context_turns,
-                   lora_r, max_length, patience, merge):
-    """Build the job config from the form and queue it. Returns the run id."""
+def start_training(**form) -> str:
+    """Queue the job the form describes: its values arrive by SFTJob field name and SFTJob.from_dict turns them
+    into the job (text and float widgets coerced, fields the form leaves out at their defaults). Returns the run id."""
     try:
-        size = float(train_size)
-        cfg = SFTJob(model=model, data=dataset, qlora=method == "QLoRA", epochs=int(epochs),
-                     learning_rate=float(learning_rate), batch_size=int(batch_size),
-                     train_size=int(size) if size > 1 else size, mode=mode, context_turns=int(context_turns),
-                     lora_r=int(lora_r), lora_alpha=2 * int(lora_r), max_length=int(max_length),
-                     early_stopping_patience=int(patience), merge=bool(merge)).validate()
-        entry = models.describe(models.ModelRef.parse(model))
-    except (ConfigError, ValueError, models.ModelError) as e:
+        cfg = SFTJob.from_dict(form)
+        entry = models.describe(models.ModelRef.parse(cfg.model))
+    except (ConfigError, models.ModelError) as e:
         raise gr.Error(str(e), print_exception=False) from e
     if not entry.available:
         raise gr.Error(f"{entry.name} is unavailable: {entry.reason}", print_exception=False)
-    run_id = jobs.submit(cfg)
+    try:
+        run_id = jobs.submit(cfg)
+    except (runs.RunError, access.AccessError) as e:  # the queue is full, or shared mode refused a path
+        raise gr.Error(str(e), print_exception=False) from e
     gr.Info(f"Queued {run_id}")
     return run_id
 
@@ -156,10 +155,15 @@ def loss_figure(metrics: list[dict]) -> go.Figure:
 
 
 def run_status(run_id: str | None) -> dict:
-    """Everything the page shows about one run, as plain data (the API endpoint tests poll)."""
+    """Everything the page shows about one run, as plain data (the API endpoint tests poll).
+
+    A run id that is not a run's plain name inside the runs root (e.g. "../../etc") is refused with a message."""
     if not run_id:
         return {}
-    run_dir = jobs.runs_dir() / run_id
+    try:
+        run_dir = runs.run_path(run_id)
+    except runs.RunError as e:
+        raise gr.Error(str(e), print_exception=False) from e
     status = jobs.reconcile(run_dir)
     return {"id": run_id, **status, "summary": runs.read_json(run_dir / runs.SUMMARY),
             "adapter": str(run_dir / runs.ADAPTER) if (run_dir / runs.ADAPTER).exists() else None}
@@ -173,7 +177,10 @@ def refresh(run_id: str | None):
         run_id = choices[0][1]
     if not run_id:
         return gr.Dropdown(choices=choices), "<p>No runs yet.</p>", loss_figure([]), "", {}
-    run_dir = jobs.runs_dir() / run_id
+    try:
+        run_dir = runs.run_path(run_id)
+    except runs.RunError as e:  # a typed run id: say why on the page, every tick, without an error popup
+        return gr.Dropdown(choices=choices), f"<p>⚠️ {html.escape(str(e))}</p>", loss_figure([]), "", {}
     status = run_status(run_id)
     metrics = runs.read_metrics(run_dir)
     return (gr.Dropdown(choices=choices, value=run_id), progress_html(status, metrics), loss_figure(metrics),
@@ -191,7 +198,8 @@ def resume_run(run_id: str | None) -> str:
 # ------------------------------------------------------------------------------------------------------- tab
 
 
-def build_training_tab() -> None:
+def build_training_tab() -> dict[str, gr.components.Component]:
+    """The tab's content. Returns the job form: its widgets by SFTJob field name."""
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
             gr.Markdown("### 1. Data")
@@ -215,23 +223,30 @@ def build_training_tab() -> None:
             table, summary = show_dataset(str(SAMPLE_DATA))
             preview = gr.Dataframe(table, label="Preview", interactive=False, max_height=260, wrap=True)
             gr.Markdown("### 2. Job")
-            model = gr.Dropdown(trainable_models(), value=DEFAULTS.model, label="Base model", allow_custom_value=True,
-                                info=DOCS["model"])
-            method = gr.Radio(["LoRA", "QLoRA"], value="LoRA", label="Method", info=DOCS["qlora"])
+            # the job form, keyed by SFTJob field name; the order is the order of /start_training's parameters
+            job: dict[str, gr.components.Component] = {}
+            job["model"] = model = gr.Dropdown(trainable_models(), value=DEFAULTS.model, label="Base model",
+                                               allow_custom_value=True, info=DOCS["model"])
+            job["data"] = dataset
+            job["qlora"] = gr.Radio(["LoRA", "QLoRA"], value="QLoRA" if DEFAULTS.qlora else "LoRA", label="Method",
+                                    info=DOCS["qlora"])
             with gr.Row():
-                epochs = gr.Number(DEFAULTS.epochs, label="Epochs", precision=0, minimum=1)
-                learning_rate = gr.Number(DEFAULTS.learning_rate, label="Learning rate", info=DOCS["learning_rate"])
+                job["epochs"] = gr.Number(DEFAULTS.epochs, label="Epochs", precision=0, minimum=1)
+                job["learning_rate"] = gr.Number(DEFAULTS.learning_rate, label="Learning rate",
+                                                 info=DOCS["learning_rate"])
             with gr.Row():
-                batch_size = gr.Number(DEFAULTS.batch_size, label="Batch size", precision=0, minimum=1)
-                train_size = gr.Number(DEFAULTS.train_size, label="Training size", info=DOCS["train_size"])
+                job["batch_size"] = gr.Number(DEFAULTS.batch_size, label="Batch size", precision=0, minimum=1)
+                job["train_size"] = gr.Number(DEFAULTS.train_size, label="Training size", info=DOCS["train_size"])
             with gr.Accordion("More settings", open=False):
-                mode = gr.Radio(["qa", "dialogue"], value=DEFAULTS.mode, label="Mode", info=DOCS["mode"])
-                context_turns = gr.Number(DEFAULTS.context_turns, label="Context turns (dialogue mode)", precision=0)
-                lora_r = gr.Number(DEFAULTS.lora_r, label="LoRA rank r (alpha = 2r)", precision=0, minimum=1)
-                max_length = gr.Number(DEFAULTS.max_length, label="Max tokens per example", precision=0)
-                patience = gr.Number(DEFAULTS.early_stopping_patience, label="Early-stopping patience (epochs)",
-                                     precision=0, minimum=0)
-                merge = gr.Checkbox(DEFAULTS.merge, label="Also save a merged model folder")
+                job["mode"] = mode = gr.Radio(list(MODES), value=DEFAULTS.mode, label="Mode", info=DOCS["mode"])
+                job["context_turns"] = gr.Number(DEFAULTS.context_turns, label="Context turns (dialogue mode)",
+                                                 precision=0)
+                job["lora_r"] = gr.Number(DEFAULTS.lora_r, label="LoRA rank r (alpha = 2r)", precision=0, minimum=1)
+                job["max_length"] = gr.Number(DEFAULTS.max_length, label="Max tokens per example", precision=0)
+                job["early_stopping_patience"] = gr.Number(DEFAULTS.early_stopping_patience,
+                                                           label="Early-stopping patience (epochs)", precision=0,
+                                                           minimum=0)
+                job["merge"] = gr.Checkbox(DEFAULTS.merge, label="Also save a merged model folder")
             start = gr.Button("Start training", variant="primary")
         with gr.Column(scale=3):
             gr.Markdown("### 3. Runs")
@@ -251,14 +266,13 @@ def build_training_tab() -> None:
               api_name="add_dataset")
     make.click(make_dialogue_data, [dataset, writer, model, pairs], [dataset, preview, data_message, mode],
                api_name="make_conversations")
-    form = [model, dataset, method, epochs, learning_rate, batch_size, train_size, mode, context_turns, lora_r,
-            max_length, patience, merge]
     shown = [run, progress, plot, log_tail, details]
-    start.click(start_training, form, run, api_name="start_training").then(refresh, run, shown,
-                                                                          api_visibility="private")
+    start.click(start_training, inputs_kwargs=job, outputs=run, api_name="start_training").then(
+        refresh, run, shown, api_visibility="private")
     stop.click(stop_run, run, action_message, api_name="stop_training")
     resume.click(resume_run, run, action_message, api_name="resume_training")
     gr.Button("Refresh", size="sm", visible=False).click(run_status, run, details, api_name="run_status")
     run.change(refresh, run, shown, api_visibility="private")
     model.focus(lambda: gr.Dropdown(choices=trainable_models()), None, model, api_visibility="private")
     gr.Timer(2.0).tick(refresh, run, shown, api_visibility="private")
+    return job
