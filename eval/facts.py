@@ -108,7 +108,7 @@ _COMPANY_SUFFIXES = frozenset({"ltd", "pvt", "limited", "inc", "llp", "co", "cor
 _ABBREVIATIONS = frozenset({"rs", "re", "e.g", "i.e", "vs", "dr", "mr", "mrs", "ms", "st", "approx"})
 
 _POLARITY = re.compile(r"^\W*(?:(yes|yeah|yep|yup|correct)\b|(no|nope)(?=\s*[.,!;:—–]|\s+-\s|\s*$))", re.I)
-_ANSWER_LEAD = re.compile(r"^\W*(?:unfortunately|sadly|well|actually|so|i'm afraid)\W+", re.I)
+_ANSWER_LEAD = re.compile(r"^\W*(?:unfortunately|sadly|sorry|well|actually|so|i'm afraid)\W+", re.I)
 _FIRST_SENTENCE = re.compile(r"^.*?(?:[.!?](?=\s)|$)", re.S)
 _UNSURE = re.compile(r"\b(?:(?:do not|don['’]t|dont) know|not sure|unsure|can(?:not|['’]t) say|no information)\b")
 _NEGATION = re.compile(r"\b(?:no|not|never|none|nothing|neither|nor|cannot)\b|n['’]t\b|\bexclud")
@@ -116,7 +116,7 @@ _NEGATION = re.compile(r"\b(?:no|not|never|none|nothing|neither|nor|cannot)\b|n[
 
 def _fmt(number: float) -> str:
     number = round(number, 6)
-    return str(int(number)) if number == int(number) else f"{number:g}"
+    return str(int(number)) if number == int(number) else f"{number:.6f}".rstrip("0")
 
 
 def _duration(amount: float, unit: str) -> str:
@@ -360,14 +360,8 @@ def extract_facts(text: str, names: Iterable[str] = ()) -> list[Fact]:
     return list(_extract(_text(text, "text"), _name_key(names), True))
 
 
-@dataclass(frozen=True)
-class _AnswerView:
-    stated: frozenset  # (kind, value) pairs the answer states
-    words: str  # " lowercase words of the answer "
-    polarity: str | None
-
-
-def _read_answer(answer: str) -> _AnswerView:
+def _read_answer(answer: str) -> tuple[frozenset, str, str | None]:
+    """The (kind, value) pairs an answer states, its words (" gold plus covers ... ") and its polarity."""
     stated = set()
     for fact in _extract(answer, (), False):
         stated.add((fact.kind, fact.value))
@@ -375,22 +369,17 @@ def _read_answer(answer: str) -> _AnswerView:
             stated |= {("money", f"Rs {fact.value}"), ("age", _duration(float(fact.value), "year"))}
         elif fact.kind in ("duration", "age"):
             stated |= {("duration", fact.value), ("age", fact.value)}
-    return _AnswerView(frozenset(stated), f" {_normal_words(answer)} ", _answer_polarity(answer))
-
-
-def _is_stated(fact: Fact, answer: _AnswerView) -> bool:
-    if fact.kind == "entity":
-        return f" {fact.value} " in answer.words
-    if fact.kind == "polarity":
-        return fact.value == answer.polarity
-    return (fact.kind, fact.value) in answer.stated
+    return frozenset(stated), f" {_normal_words(answer)} ", _answer_polarity(answer)
 
 
 def _score(facts: Sequence[Fact], answer: str) -> FactScore:
     if not facts:
         return FactScore(found=0, total=0, accuracy=None)
-    view = _read_answer(answer)
-    missed = tuple(fact for fact in facts if not _is_stated(fact, view))
+    stated, words, polarity = _read_answer(answer)
+    missed = tuple(fact for fact in facts if not (
+        f" {fact.value} " in words if fact.kind == "entity"
+        else fact.value == polarity if fact.kind == "polarity"
+        else (fact.kind, fact.value) in stated))
     found = len(facts) - len(missed)
     return FactScore(found=found, total=len(facts), accuracy=found / len(facts), missed=missed)
 

@@ -110,6 +110,8 @@ def test_names_given_by_the_caller_are_found_at_a_sentence_start():
         ("Rs. 5,00,000", "500000"),
         ("5 lakh rupees", "The sum insured is Rs. 5,00,000."),
         ("Pre-existing diseases are covered after 2 years.", "You wait 24 months."),
+        ("Covered after 18 months.", "Covered after 1.5 years."),
+        ("Platinum pays up to Rs. 2,50,000.", "Platinum pays up to ₹2.5 lakh."),
         ("Open 24x7.", "Open 24/7."),
         ("Call 1800 266 4545, which is open 24 hours a day, 7 days a week.", "Ring 18002664545, open round the clock."),
         ("Gold Plus pays up to 1,000 rupees.", "On the gold plus plan it is Rs 1000."),
