@@ -30,8 +30,9 @@ def model_choices() -> list[tuple[str, str]]:
 
 def describe_model(ref_text: str) -> str:
     try:
+        access.check_model_ref(ref_text)  # shared mode: not even whether a typed server path exists
         entry = models.describe(ModelRef.parse(ref_text))
-    except ModelError as e:
+    except (ModelError, access.AccessError) as e:
         return f"⚠️ {e}"
     if not entry.available:
         return f"⚠️ **{entry.name} is unavailable**: {entry.reason}."

@@ -122,3 +122,11 @@ def test_a_grid_naming_server_paths_is_refused_before_any_file_is_read(shared_en
 
     with pytest.raises(access.AccessError, match="refused in shared mode"):
         check(GridSpec(**fields))
+
+
+def test_the_model_picker_does_not_tell_whether_a_server_path_exists(shared_env):
+    from chat.ui import describe_model
+
+    for path in ["/etc", "/no/such/folder"]:
+        assert "refused in shared mode" in describe_model(path)
+    assert "refused" not in describe_model("bundled:gemma-3-270m")  # catalogue models are described as before
