@@ -5,7 +5,7 @@ RecursiveCharacterTextSplitter:
   PDF (pypdf)              one block per page: page = 1-based page number
   DOCX (python-docx)       Heading/Title paragraph styles start sections; tables are read in document order
   Markdown                 "#" headings (outside code fences) start sections
-  HTML (beautifulsoup4)    h1-h6 start sections; script, style, noscript and template are dropped
+  HTML (beautifulsoup4)    h1-h6 start sections; head, script, style, noscript and template are dropped
   TXT                      one block
 A chunk's `section` is its nearest heading; `heading_path` holds the headings above it ("4. Benefits > 4.2 ...").
 
@@ -212,7 +212,7 @@ def _html_blocks(text: str) -> list[Block]:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(text, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template"]):
+    for tag in soup(["head", "script", "style", "noscript", "template"]):  # head: <title> repeats the h1
         tag.decompose()
     for heading in soup.find_all(re.compile(r"^h[1-6]$")):
         title = " ".join(heading.get_text(" ").split())

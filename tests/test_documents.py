@@ -68,6 +68,7 @@ def test_html_headings_are_sections_and_scripts_are_dropped():
     chunks = read_file(DATA / "club_page.html")
     text = "\n".join(c.text for c in chunks)
     assert "tracking code" not in text and "color: red" not in text
+    assert len(chunks) == 3  # the <title> is not a passage of its own
     assert find(chunks, "front and rear lights").section == "Night rides"
     assert find(chunks, "Meena Iyer").heading_path == "Club news > Awards"
 
