@@ -130,3 +130,14 @@ def test_the_model_picker_does_not_tell_whether_a_server_path_exists(shared_env)
     for path in ["/etc", "/no/such/folder"]:
         assert "refused in shared mode" in describe_model(path)
     assert "refused" not in describe_model("bundled:gemma-3-270m")  # catalogue models are described as before
+
+
+@pytest.mark.parametrize("dataset, writer, model", [("/etc/passwd", "templates", "bundled:gemma-3-270m"),
+                                                    ("assets/insurer_faq.csv", "model", "folder:/tmp")])
+def test_dialogue_data_is_made_only_from_registered_data_and_catalogue_models(shared_env, dataset, writer, model):
+    import gradio as gr
+
+    from training.ui import make_dialogue_data
+
+    with pytest.raises(gr.Error, match="refused in shared mode"):
+        make_dialogue_data(dataset, writer, model, 3)
