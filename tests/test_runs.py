@@ -3,7 +3,9 @@
 import json
 import logging
 import multiprocessing
+import os
 import pickle
+import signal
 import subprocess
 import sys
 
@@ -287,3 +289,15 @@ def test_training_never_imports_evaluation():
             "print([m for m in sys.modules if m == 'eval' or m.startswith('eval.')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_stop_signal_ends_a_job_as_stopped_and_the_old_handler_returns(tmp_path, job_log):
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(runs.StopJob):
+        with runs.job_lifecycle(tmp_path, job_log[0]):
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):  # the handler runs between bytecodes
+                pass
+    status = runs.read_status(tmp_path)
+    assert (status["state"], status["message"]) == ("stopped", "Stopped on request.")
+    assert signal.getsignal(signal.SIGTERM) is before

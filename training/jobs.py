@@ -259,7 +259,12 @@ def stop(run_id: str, root: Path | None = None) -> str:
     except runs.RunError as e:
         return str(e)
     os.kill(status["pid"], signal.SIGTERM)
-    return "Stopping after the current step; the adapter trained so far will be saved."
+    try:
+        training = runs.read_config(run_dir).KIND == "sft"
+    except ConfigError:
+        training = False
+    return ("Stopping after the current step; the adapter trained so far will be saved." if training
+            else "Stopping.")
 
 
 def resume(run_id: str, root: Path | None = None) -> str:

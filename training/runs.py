@@ -32,7 +32,9 @@ import json
 import logging
 import os
 import re
+import signal
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -294,10 +296,16 @@ def job_lifecycle(run_dir: Path, log: logging.Logger, message: str = "Starting..
     (finished unless the job said otherwise); on StopJob: stopped with its message; on any other exception:
     failed, with a known error's message as it is, or "TypeName: message" and the traceback in the log. Then
     ended_at. The exception still propagates, so a command line can set its exit code.
+
+    SIGTERM (what jobs.stop sends) raises StopJob inside the job, unless the job installs its own handler (training
+    stops between steps); the previous handler is back afterwards.
     """
     run_dir = Path(run_dir)
     update_status(run_dir, state="running", message=message, pid=os.getpid(), started_at=time.time(), **fields)
     end = JobEnd()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _stop_on_signal)
     try:
         yield end
     except StopJob as e:
@@ -314,4 +322,10 @@ def job_lifecycle(run_dir: Path, log: logging.Logger, message: str = "Starting..
             log.error("%s\n%s", end.message, "".join(traceback.format_exception(e)).rstrip())
         raise
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         update_status(run_dir, state=end.state, message=end.message, ended_at=time.time(), **end.fields)
+
+
+def _stop_on_signal(signum, frame) -> None:
+    raise StopJob("Stopped on request.")
