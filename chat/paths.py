@@ -15,13 +15,16 @@ class PathError(ValueError):
     """A path that leaves the folder it must stay in; the message says which folder."""
 
 
+SPACE_DATA = Path("/data")
+"""Where a Hugging Face Space mounts its persistent storage, when the Space has some."""
+
+
 def storage_root() -> Path | None:
     """Persistent storage: $CQA_STORAGE, else /data on a Hugging Face Space when it is writable, else None."""
     if os.environ.get("CQA_STORAGE"):
         return Path(os.environ["CQA_STORAGE"])
-    space_data = Path("/data")
-    if os.environ.get("SPACE_ID") and space_data.is_dir() and os.access(space_data, os.W_OK):
-        return space_data / "cqa-studio"
+    if os.environ.get("SPACE_ID") and SPACE_DATA.is_dir() and os.access(SPACE_DATA, os.W_OK):
+        return SPACE_DATA / "cqa-studio"
     return None
 
 

@@ -1,6 +1,7 @@
 """Launch settings (binding, logins, env precedence) and shared mode's checks, decided without starting anything."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -267,3 +268,34 @@ def test_the_real_environment_is_left_alone():
     before = dict(os.environ)
     launch_settings(["--host", "0.0.0.0", "--auth", "a:b"], dict(SPACE))
     assert dict(os.environ) == before
+
+
+# ------------------------------------------------------------------------------------------ persistent storage
+
+
+@pytest.mark.parametrize("env, space_data, storage", [
+    ({}, "writable", None),
+    ({"SPACE_ID": "x/y"}, "writable", "{data}/cqa-studio"),
+    ({"SPACE_ID": "x/y"}, "missing", None),  # a Space without persistent storage: local folders, lost on restart
+    ({"SPACE_ID": "x/y"}, "read-only", None),
+    ({"SPACE_ID": "x/y", "CQA_STORAGE": "{tmp}/mine"}, "writable", "{tmp}/mine"),
+    ({"CQA_STORAGE": "{tmp}/mine"}, "missing", "{tmp}/mine"),
+])
+def test_runs_and_data_go_to_persistent_storage_when_there_is_some(tmp_path, monkeypatch, env, space_data, storage):
+    from chat import paths
+
+    data = tmp_path / "space-data"
+    if space_data != "missing":
+        data.mkdir()
+    monkeypatch.setattr(paths, "SPACE_DATA", data)
+    monkeypatch.setattr(paths.os, "access", lambda path, mode: space_data == "writable")
+    for name in ("SPACE_ID", "CQA_STORAGE", "CQA_RUNS_DIR", "CQA_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value.replace("{tmp}", str(tmp_path)))
+    expected = storage and Path(storage.replace("{data}", str(data)).replace("{tmp}", str(tmp_path)))
+    assert paths.storage_root() == expected
+    assert paths.runs_dir() == (expected / "runs" if expected else Path("runs"))
+    assert paths.data_dir() == (expected / "data" if expected else Path("data"))
+    monkeypatch.setenv("CQA_RUNS_DIR", str(tmp_path / "own-runs"))
+    assert paths.runs_dir() == tmp_path / "own-runs"  # a folder's own variable still wins
