@@ -51,6 +51,21 @@ def test_eval_cli_writes_the_result(tiny_models, qa_files, tmp_path, capsys):
     assert json.loads(out.read_text())["test_set"] == "detailed"
 
 
+def test_eval_cli_on_an_adapter_writes_where_results_finds_it(tiny_models, qa_files, tmp_path, capsys):
+    from training import sft
+
+    train, tests = qa_files
+    run_dir = tmp_path / "runs" / "trained"
+    sft.run(SFTJob.from_dict({"model": f"folder:{tiny_models['llama']}", "data": str(train), "max_steps": 1,
+                              "batch_size": 4, "threads": 1}), run_dir)
+    code = evaluate.main(["--adapter", str(run_dir), "--test", tests[1], "--max-new-tokens", "4"])
+    assert code == 0 and f"written to {runs.eval_result_path(run_dir, tests[1])}" in capsys.readouterr().out
+    table = results.collect(tmp_path / "runs")
+    assert list(table["run"]) == ["trained"] and list(table["method"]) == ["LoRA"]
+    assert list(table["test_set"]) == ["brief"] and list(table["epochs"]) == [0]  # max_steps ended it mid-epoch
+    assert len(results.per_question(run_dir, "brief")) == 2
+
+
 def test_a_two_cell_grid_trains_evaluates_and_fills_the_results(tiny_models, qa_files, tmp_path, monkeypatch):
     train, tests = qa_files
     root = tmp_path / "runs"

@@ -1,5 +1,6 @@
 import csv
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -253,3 +254,9 @@ def test_dialogue_mode_learns_replies_from_earlier_turns(tiny_models, qa_file, t
     assert max(len(e.messages) for e in train) == 3  # two earlier turns + the user's turn
     summary = sft.run(cfg, tmp_path / "run")
     assert summary["state"] == "finished"
+
+
+def test_training_leaves_the_signal_handlers_as_it_found_them(tiny_models, qa_file, tmp_path):
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    sft.run(tiny_job(tiny_models, "gpt2", qa_file, max_steps=1), tmp_path)
+    assert {s: signal.getsignal(s) for s in before} == before

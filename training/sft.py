@@ -162,9 +162,13 @@ def run(cfg: SFTJob, run_dir: Path, resume: bool = False) -> dict:
     """Train, write everything into run_dir, return the summary; the status follows runs.job_lifecycle."""
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg.save(run_dir / runs.CONFIG)
-    with runs.job_lifecycle(run_dir, log, "Preparing data and model...", step=0, total_steps=0) as end:
-        summary = train(cfg, run_dir, resume)
-        end.state, end.message, end.fields = summary["state"], summary["message"], {"step": summary["steps"]}
+    interrupt = signal.getsignal(signal.SIGINT)
+    try:
+        with runs.job_lifecycle(run_dir, log, "Preparing data and model...", step=0, total_steps=0) as end:
+            summary = train(cfg, run_dir, resume)
+            end.state, end.message, end.fields = summary["state"], summary["message"], {"step": summary["steps"]}
+    finally:
+        signal.signal(signal.SIGINT, interrupt)  # Ctrl-C means "stop training" only while training runs
     log.info("%s %s", summary["state"], summary["message"])
     return summary
 
