@@ -173,11 +173,16 @@ def cell_state(info: jobs.RunInfo | None, follow_ups: dict[str, jobs.RunInfo], s
     return follow_up.state if follow_up and follow_up.state != "finished" else "not queued"
 
 
+def queue_room() -> int:
+    """Waiting jobs a grid may fill the queue up to: a whole grid (MAX_CELLS) on your own machine, while in shared
+    mode a grid gets no more room than single jobs (jobs.max_queued())."""
+    return jobs.max_queued() if access.shared_mode() else max(jobs.max_queued(), MAX_CELLS)
+
+
 def submit(spec: GridSpec, root: Path | None = None) -> dict[str, list[str]]:
     """Queue every cell that has not finished (nor is queued or running). Returns cell labels by what happened.
 
-    The whole grid is refused, before anything is queued, when it would take the queue past
-    max(jobs.max_queued(), MAX_CELLS) waiting jobs.
+    The whole grid is refused, before anything is queued, when it would take the queue past queue_room().
     """
     check(spec)
     existing, follow_ups = _scan(spec, root)
@@ -191,7 +196,7 @@ def submit(spec: GridSpec, root: Path | None = None) -> dict[str, list[str]]:
             outcome["in progress"].append(cell.label())
         else:
             to_queue.append(cell)
-    room = max(jobs.max_queued(), MAX_CELLS)
+    room = queue_room()
     waiting = sum(1 for r in jobs.list_runs(root) if r.state == "queued" and not r.after)
     if waiting + len(to_queue) > room:
         raise ConfigError(f"{waiting} jobs already wait in the queue and this grid would add {len(to_queue)}, over "

@@ -154,6 +154,13 @@ def test_a_trained_cell_without_results_gets_its_evaluation_only(tiny_models, qa
     assert grid.submit(spec, root)["in progress"] == [cell.label()], "queued once, not again"
 
 
+@pytest.mark.parametrize("shared, max_queued, room", [("0", "8", grid.MAX_CELLS), ("1", "8", 8), ("0", "100", 100)])
+def test_a_grid_may_fill_the_queue_only_in_private_use(monkeypatch, shared, max_queued, room):
+    monkeypatch.setenv("CQA_SHARED", shared)
+    monkeypatch.setenv("CQA_MAX_QUEUED", max_queued)
+    assert grid.queue_room() == room
+
+
 def test_a_grid_that_would_overfill_the_queue_is_refused_whole(tiny_models, qa_files, tmp_path, monkeypatch):
     train, tests = qa_files
     root = tmp_path / "runs"
