@@ -97,7 +97,7 @@ def refresh():
 
 def export_csv() -> str:
     path = Path(tempfile.mkdtemp()) / "cqa-results.csv"
-    results.collect().to_csv(path, index=False)
+    data.csv_safe_frame(results.collect()).to_csv(path, index=False)  # no cell is read as a spreadsheet formula
     return str(path)
 
 

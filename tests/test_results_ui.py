@@ -4,11 +4,11 @@ queued job, results, drill-down, grid plan)."""
 import time
 
 import gradio as gr
+import pandas as pd
 import pytest
 from gradio_client import Client
 
 import app
-from chat import models
 from eval import grid
 from eval import ui as results_ui
 from training import jobs, runs
@@ -19,7 +19,6 @@ PRESETS = sorted(grid.PRESETS)
 
 def use_runs(patch: pytest.MonkeyPatch, root) -> None:
     patch.setenv("CQA_RUNS_DIR", str(root))
-    patch.setattr(models, "RUNS_DIR", root, raising=False)
 
 
 # ------------------------------------------------------------------------------------------ grid form
@@ -141,3 +140,11 @@ def test_drill_down_refuses_a_run_outside_the_runs_folder(tmp_path, monkeypatch,
     use_runs(monkeypatch, tmp_path)
     with pytest.raises(gr.Error, match="is not a run id"):
         results_ui.drill_down(choice)
+
+
+def test_csv_export_escapes_cells_a_spreadsheet_would_run_as_formulas(monkeypatch):
+    table = pd.DataFrame({"run": ["=HYPERLINK(\"http://x\")", "plain"], "rougeL_x100": [12.5, -3.0]})
+    monkeypatch.setattr(results_ui.results, "collect", lambda: table)
+    exported = pd.read_csv(results_ui.export_csv())
+    assert exported["run"].tolist() == ["'=HYPERLINK(\"http://x\")", "plain"]
+    assert exported["rougeL_x100"].tolist() == [12.5, -3.0]

@@ -10,7 +10,6 @@ import pytest
 from gradio_client import Client, handle_file
 
 import app
-from chat import models
 from training import data
 from training import ui as training_ui
 from training.configs import ConfigError, SFTJob
@@ -20,8 +19,6 @@ def use_folders(patch: pytest.MonkeyPatch, root) -> None:
     """Runs and datasets under `root`, whichever way the app reads its folders (environment or module constant)."""
     patch.setenv("CQA_RUNS_DIR", str(root / "runs"))
     patch.setenv("CQA_DATA_DIR", str(root / "data"))
-    patch.setattr(models, "RUNS_DIR", root / "runs", raising=False)
-    patch.setattr(data, "DATASETS_DIR", root / "data", raising=False)
 
 
 # ------------------------------------------------------------------------------------------- form -> job
