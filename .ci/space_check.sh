@@ -8,7 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
 TITLE="Conversational QA Studio"
-work=$(mktemp -d)
+# The venv (about 2 GB) in memory when there is room: on a slow disk, writing and deleting it was most of the time.
+if [ -z "${SPACE_CHECK_DIR:-}" ] && [ -w /dev/shm ] && [ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt 4000000 ]; then
+    SPACE_CHECK_DIR=/dev/shm
+fi
+work=$(mktemp -d -p "${SPACE_CHECK_DIR:-${TMPDIR:-/tmp}}")
 app_pid=""
 cleanup() {
     if [ -n "$app_pid" ]; then kill "$app_pid" 2>/dev/null || true; wait "$app_pid" 2>/dev/null || true; fi
