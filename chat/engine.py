@@ -8,14 +8,15 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor
 from transformers.generation.streamers import BaseStreamer
 
-from chat import memory, runtime
+from chat import grounding, knowledge, memory, runtime
+from chat.grounding import Grounding, KnowledgeConfig
 from chat.memory import MemoryConfig, MemoryState, Message
 from chat.models import LoadedModel, ModelError
 from chat.prompts import (  # noqa: F401 - callers import these from here too
@@ -228,9 +229,9 @@ class ReplyStream:
 
 
 def complete(loaded: LoadedModel, messages: list[Message], settings: GenerationSettings,
-             system_prompt: str = SUMMARY_SYSTEM_PROMPT) -> str:
-    """A whole greedy reply, not streamed (used for summaries)."""
-    quiet = GenerationSettings(max_new_tokens=settings.summary_tokens, temperature=0.0,
+             system_prompt: str = SUMMARY_SYSTEM_PROMPT, max_new_tokens: int | None = None) -> str:
+    """A whole greedy reply, not streamed (used for summaries and follow-up rewrites)."""
+    quiet = GenerationSettings(max_new_tokens=max_new_tokens or settings.summary_tokens, temperature=0.0,
                                repetition_penalty=settings.repetition_penalty)
     stream = ReplyStream(loaded, render_prompt(loaded, messages, system_prompt), quiet)
     for _ in stream:
@@ -251,6 +252,11 @@ class TurnUpdate:
     """The memory with this exchange in it: provisional (reply so far) while streaming, final at the end, so a
     stopped reply is kept as far as it got."""
     status: str = ""
+    sources: list[knowledge.Passage] = field(default_factory=list)
+    """The passages the reply was grounded on, in the order the prompt numbers them (empty without knowledge or
+    when none had support)."""
+    grounding: Grounding | None = None
+    """The knowledge step of this turn (search query, timings), when a collection was chosen."""
 
 
 def check_message(text: str) -> str:
@@ -269,25 +275,61 @@ def chat_turn(
     state: MemoryState,
     user_text: str,
     settings: GenerationSettings,
+    knowledge_config: KnowledgeConfig | None = None,
 ) -> Iterator[TurnUpdate]:
-    """Stream one exchange: memory builds the context, the model answers, memory records the exchange."""
+    """Stream one exchange: memory builds the context, the model answers, memory records the exchange.
+
+    With a knowledge collection the question (made standalone from the earlier user turns) is searched first and
+    the passages go into the system prompt. When none has support and `refuse_without_source` is on, the reply is
+    a fixed "I have no source for that in <collection>." and the model is not called: asked to refuse, the small
+    bundled models still tend to answer from their own (wrong) knowledge. Memory records the question and the
+    reply only, never the passages."""
     user_text = check_message(user_text)
     count_tokens = history_token_counter(loaded, settings.system_prompt)
-    context = memory.context(config, state, count_tokens)
-    prompt = render_prompt(loaded, context + [{"role": "user", "content": user_text}], settings.system_prompt)
-    stream = ReplyStream(loaded, prompt, settings)
+    found = _ground(loaded, state, user_text, settings, knowledge_config)
+    sources = found.passages if found else []
 
     def provisional(reply: str) -> MemoryState:
         exchange = [{"role": "user", "content": user_text}, {"role": "assistant", "content": reply}]
         return MemoryState(state.messages + exchange, state.summary, state.summarized)
 
+    def record(reply: str) -> MemoryState:
+        return memory.record_turn(config, state, user_text, reply, count_tokens,
+                                  complete=lambda messages: complete(loaded, messages, settings))
+
+    if found and not found.supported and knowledge_config.refuse_without_source:
+        reply = grounding.no_source_reply(knowledge_config.collection)
+        if config.kind in ("summary", "summary_buffer"):
+            yield TurnUpdate(reply, "", state=provisional(reply), status="Updating the summary...", grounding=found)
+        yield TurnUpdate(reply, "", state=record(reply), grounding=found)
+        return
+    system_prompt = found.system_prompt if found and found.supported else settings.system_prompt
+    context = memory.context(config, state, count_tokens)
+    prompt = render_prompt(loaded, context + [{"role": "user", "content": user_text}], system_prompt)
+    stream = ReplyStream(loaded, prompt, settings)
     for text in stream:
-        yield TurnUpdate(text, stream.prompt_text, state=provisional(text))
+        yield TurnUpdate(text, stream.prompt_text, state=provisional(text), sources=sources, grounding=found)
     if config.kind in ("summary", "summary_buffer"):
         yield TurnUpdate(stream.text, stream.prompt_text, stream.stats, provisional(stream.text),
-                         status="Updating the summary...")
-    new_state = memory.record_turn(
-        config, state, user_text, stream.text, count_tokens,
-        complete=lambda messages: complete(loaded, messages, settings),
-    )
-    yield TurnUpdate(stream.text, stream.prompt_text, stream.stats, new_state)
+                         status="Updating the summary...", sources=sources, grounding=found)
+    yield TurnUpdate(stream.text, stream.prompt_text, stream.stats, record(stream.text), sources=sources,
+                     grounding=found)
+
+
+def _ground(loaded: LoadedModel, state: MemoryState, question: str, settings: GenerationSettings,
+            knowledge_config: KnowledgeConfig | None) -> Grounding | None:
+    """The knowledge step, on the model thread: the query embedding is a PyTorch forward pass, and every thread
+    that runs one keeps its own OpenMP team spinning (see runtime.submit_to_model_thread). It has to finish before
+    the prompt exists anyway, so running it there costs the turn nothing."""
+    if knowledge_config is None or not knowledge_config.collection:
+        return None
+
+    def rewrite(messages: list[Message]) -> str:
+        return complete(loaded, messages, settings, grounding.REWRITE_SYSTEM_PROMPT, grounding.REWRITE_TOKENS)
+
+    earlier = grounding.earlier_user_turns(state.messages)
+    try:
+        return runtime.submit_to_model_thread(grounding.ground, knowledge_config, question, earlier,
+                                              settings.system_prompt, rewrite).result()
+    except (knowledge.KnowledgeError, grounding.KnowledgeSettingsError) as e:
+        raise ChatError(str(e)) from e
