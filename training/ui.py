@@ -62,8 +62,9 @@ WRITERS = [("Templates (offline, instant)", "templates"), ("The base model chose
 def make_dialogue_data(dataset_path: str, writer: str, model: str, pairs: int):
     """Q/A pairs -> conversations with small talk, registered as a new dataset and selected for dialogue mode."""
     try:
+        access.check_inputs([model] if writer == "model" else [], [dataset_path])
         dataset = data.load_file(dataset_path)
-    except data.DataError as e:
+    except (data.DataError, access.AccessError) as e:
         raise gr.Error(str(e), print_exception=False) from e
     if dataset.kind != "qa":
         raise gr.Error("This data already holds conversations: pick Q/A pairs to turn into conversations.",
