@@ -32,13 +32,13 @@ import torch  # noqa: E402
 
 from chat import runtime  # noqa: E402
 from chat.models import ModelRef, describe, weights_folder  # noqa: E402
-from training import runs, sft  # noqa: E402
+from training import answer_loss, runs, sft  # noqa: E402
 from training.configs import SFTJob  # noqa: E402
 
 
 def held_out_loss(model, cfg: SFTJob, val_items, pad_id: int) -> float:
     """Answer-token loss on the held-out examples, the same measure for every method (fp32, no dropout)."""
-    return sft.evaluate(model.float(), val_items, cfg, pad_id, False, "cpu", contextlib.nullcontext)
+    return answer_loss.mean_loss(model.float(), val_items, cfg, pad_id, False, "cpu", contextlib.nullcontext)
 
 
 def ours(cfg: SFTJob, workdir: Path) -> dict:
