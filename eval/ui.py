@@ -116,8 +116,9 @@ def start_memory_bench(**form) -> str:
     """Queue the memory benchmark the form describes: its values by MemoryBenchJob field name."""
     try:
         job = MemoryBenchJob.from_dict(form)
+        access.check_job(job)  # before describe(), whose message would tell whether a typed path exists
         entry = models.describe(models.ModelRef.parse(job.model))
-    except (ConfigError, models.ModelError) as e:
+    except (ConfigError, models.ModelError, access.AccessError) as e:
         raise gr.Error(str(e), print_exception=False) from e
     if not entry.available:
         raise gr.Error(f"{entry.name} is unavailable: {entry.reason}", print_exception=False)

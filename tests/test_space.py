@@ -141,3 +141,19 @@ def test_dialogue_data_is_made_only_from_registered_data_and_catalogue_models(sh
 
     with pytest.raises(gr.Error, match="refused in shared mode"):
         make_dialogue_data(dataset, writer, model, 3)
+
+
+@pytest.mark.parametrize("start, fields", [("training", {"model": "/etc", "max_steps": 1}),
+                                           ("training", {"model": "/no/such/folder", "max_steps": 1}),
+                                           ("memory bench", {"model": "/etc"})])
+def test_job_forms_do_not_tell_whether_a_server_path_exists(shared_env, start, fields):
+    import gradio as gr
+
+    from eval.ui import start_memory_bench
+    from training.ui import start_training
+
+    handler = start_training if start == "training" else start_memory_bench
+    with pytest.raises(gr.Error) as refused:
+        handler(**fields)
+    assert "refused in shared mode" in str(refused.value) and "not a model folder" not in str(refused.value)
+    assert not any((shared_env / "runs").glob("*/config.json"))

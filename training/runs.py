@@ -282,10 +282,11 @@ class JobEnd:
 
 def known_errors() -> tuple[type[BaseException], ...]:
     """Errors whose message already says what went wrong: shown as they are, without a traceback."""
+    from chat.access import AccessError
     from chat.models import ModelError
     from training.data import DataError
 
-    return ConfigError, DataError, ModelError, paths.PathError, RunError
+    return AccessError, ConfigError, DataError, ModelError, paths.PathError, RunError
 
 
 @contextlib.contextmanager

@@ -100,8 +100,9 @@ def start_training(**form) -> str:
     into the job (text and float widgets coerced, fields the form leaves out at their defaults). Returns the run id."""
     try:
         cfg = SFTJob.from_dict(form)
+        access.check_job(cfg)  # before describe(), whose message would tell whether a typed path exists
         entry = models.describe(models.ModelRef.parse(cfg.model))
-    except (ConfigError, models.ModelError) as e:
+    except (ConfigError, models.ModelError, access.AccessError) as e:
         raise gr.Error(str(e), print_exception=False) from e
     if not entry.available:
         raise gr.Error(f"{entry.name} is unavailable: {entry.reason}", print_exception=False)
