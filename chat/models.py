@@ -176,17 +176,43 @@ def find_hub_folder(hub_id: str) -> Path | None:
     return None
 
 
+def downloads_allowed() -> bool:
+    """Whether hub files may be fetched: only when the app was started with downloads allowed (HF_HUB_OFFLINE off)."""
+    from huggingface_hub import constants
+
+    return not constants.HF_HUB_OFFLINE
+
+
+HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "tokenizer*"]
+"""What a hub download fetches: config, tokenizer and safetensors weights (no .bin, .h5 or .msgpack copies)."""
+
+
+def download_hub_model(hub_id: str, progress: Callable[[str], None] = print) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    progress(f"Downloading {hub_id} from the Hugging Face Hub (config, tokenizer, safetensors weights)...")
+    try:
+        folder = Path(snapshot_download(hub_id, allow_patterns=HUB_FILES))
+    except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as e:
+        raise ModelError(f"could not download {hub_id} from the Hugging Face Hub: {e}") from e
+    if not weights.has_weights(folder):
+        raise ModelError(f"{hub_id} on the Hugging Face Hub has no safetensors weights to load")
+    return folder
+
+
 def _hub_entry(model: HubModel) -> ModelEntry:
     folder = find_hub_folder(model.id)
-    reason = (
-        f"local copy in {folder}"
-        if folder
-        else "weights not found in the local Hugging Face cache or $CQA_MODELS_DIR (nothing is downloaded "
-        "at run time); copy the model folder there or type its path"
-    )
+    if folder:
+        reason = f"local copy in {folder}"
+    elif downloads_allowed():
+        reason = "downloaded from the Hugging Face Hub on first use"
+    else:
+        reason = ("weights not found in the local Hugging Face cache or $CQA_MODELS_DIR (nothing is downloaded "
+                  "at run time); copy the model folder there or type its path")
     return ModelEntry(
         ModelRef("hub", model.id), model.id.split("/")[-1], model.family, model.params, model.seq2seq,
-        model.prompt_style, folder is not None, reason,
+        model.prompt_style, folder is not None or downloads_allowed(), reason,
     )
 
 
@@ -362,7 +388,7 @@ def weights_folder(ref: ModelRef, progress: Callable[[str], None] = print) -> Pa
     if ref.kind == "bundled":
         return prepare_bundled(ref.id, progress)
     if ref.kind == "hub":
-        return find_hub_folder(ref.id)
+        return find_hub_folder(ref.id) or download_hub_model(ref.id, progress)
     return Path(ref.id).expanduser()
 
 
@@ -376,7 +402,8 @@ def check_free_ram(ref: ModelRef, precision: str) -> None:
     else:
         folder = bundled_folder(base.id) if base.kind == "bundled" else (
             find_hub_folder(base.id) if base.kind == "hub" else Path(base.id).expanduser())
-        needed = weights.loaded_bytes(folder, dtype) if folder and folder.is_dir() else 0
+        # a hub model not downloaded yet is counted by its catalogue parameter count (0 when unknown)
+        needed = weights.loaded_bytes(folder, dtype) if folder and folder.is_dir() else entry.params * dtype.itemsize
     if message := weights.ram_shortfall(entry.name, needed):
         raise ModelError(message)
 

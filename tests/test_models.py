@@ -89,6 +89,49 @@ def test_hub_model_in_the_hugging_face_cache_is_available(hf_cache, tiny_models)
     assert models.load_model(entry.ref).entry.family == "gpt2"
 
 
+def test_with_downloads_allowed_a_missing_hub_model_is_fetched_on_first_use(hf_cache, monkeypatch, tiny_models):
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    fetched = []
+
+    def snapshot_download(hub_id, allow_patterns):
+        fetched.append((hub_id, allow_patterns))
+        return str(tiny_models["gpt_neox"])
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    ref = ModelRef("hub", "EleutherAI/pythia-70m")
+    assert not models.describe(ref).available  # offline (the default): nothing is fetched
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    entry = models.describe(ref)
+    assert entry.available and "downloaded from the Hugging Face Hub on first use" in entry.reason
+    assert models.load_model(ref).entry.family == "gpt_neox"
+    assert fetched == [("EleutherAI/pythia-70m", models.HUB_FILES)]
+
+
+def test_a_failed_hub_download_is_a_clear_model_error(hf_cache, monkeypatch):
+    import huggingface_hub
+    from huggingface_hub import constants
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    def unreachable(hub_id, allow_patterns):
+        raise LocalEntryNotFoundError("connection refused")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    with pytest.raises(ModelError, match="could not download EleutherAI/pythia-70m .*connection refused"):
+        models.weights_folder(ModelRef("hub", "EleutherAI/pythia-70m"), progress=lambda m: None)
+
+
+def test_a_hub_model_too_big_for_the_free_ram_is_refused_before_downloading(hf_cache, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(weights, "free_ram_bytes", lambda: 8 * 10**9)
+    with pytest.raises(ModelError, match="gpt-neox-20b needs about .* GB of RAM; 8.0 GB is free"):
+        models.load_model("hub:EleutherAI/gpt-neox-20b", "float32")
+
+
 def test_hub_model_found_in_models_dir_loads(hf_cache, monkeypatch, tmp_path, tiny_models):
     shutil.copytree(tiny_models["gpt_neox"], tmp_path / "pythia-70m")
     monkeypatch.setenv("CQA_MODELS_DIR", str(tmp_path))
