@@ -60,7 +60,7 @@ def _missing(reason: str):
 def find_chromium() -> str | None:
     """$CQA_CHROMIUM, else the first chromium on PATH (Debian's package installs /usr/bin/chromium)."""
     if os.environ.get("CQA_CHROMIUM"):
-        return os.environ["CQA_CHROMIUM"]
+        return shutil.which(os.environ["CQA_CHROMIUM"])
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)
         if found:
