@@ -336,6 +336,30 @@ def delete(name: str, file: str | None = None) -> str:
         return f"Removed {file} ({collection.remove(Path(file).name)} passages) from {name!r}"
 
 
+SAMPLE_POLICY = "sample-policy"
+SAMPLE_FAQ = "sample-faq"
+SAMPLE_FILES = {SAMPLE_POLICY: "policy_wording.pdf", SAMPLE_FAQ: "insurer_faq.csv"}
+"""The shipped sample collections and the file in assets/ each is built from. Two collections, not one: the policy
+PDF (passages cite their page) answers assets/test_policy.csv, whose rows name the expected page and section; the
+FAQ pairs (passages cite their row) answer test_brief/test_detailed and ground retrieval-augmented fine-tuning on
+insurer_faq.csv. Mixed into one collection, FAQ pairs that paraphrase the policy would crowd policy passages out of
+the top 3 and hit@k on the policy set would no longer measure the policy's own retrieval."""
+
+
+def sample_collection(name: str = SAMPLE_POLICY) -> str:
+    """Build shipped sample collection `name` (see SAMPLE_FILES) on first use, in paths.knowledge_dir(); later calls
+    find it and change nothing. Returns the name, ready for `retrieve`."""
+    if name not in SAMPLE_FILES:
+        raise KnowledgeError(f"{name!r} is not a sample collection; they are {', '.join(SAMPLE_FILES)}")
+    if name not in names():
+        try:
+            add_files(name, [Path(__file__).resolve().parent.parent / "assets" / SAMPLE_FILES[name]])
+        except KnowledgeError:
+            if name not in names():  # not another thread or process that built it first
+                raise
+    return name
+
+
 def retrieve(name: str, query: str, k: int = 3, mode: str = DEFAULT_MODE) -> list[Passage]:
     """The `k` best passages of collection `name` for `query`, best first (see module docstring for modes)."""
     return _load(name).search(query, k, mode)
@@ -350,6 +374,8 @@ GROUNDING_INSTRUCTIONS = (
     "Answer the question using only the numbered sources below. Cite the sources you used by their numbers, "
     "like [1] or [2]. If the sources do not contain the answer, say that you have no source for that, and do "
     "not guess.")
+NO_SOURCE_REPLY = "I have no source for that in this knowledge collection."
+"""What a reply says, without asking the model, when `has_support` is False."""
 NO_SOURCE_INSTRUCTIONS = ("No source in the knowledge collection answers this question. Say that you have no "
                           "source for that, and do not guess.")
 
@@ -379,16 +405,19 @@ def _ask(name: str, question: str, model: str, k: int, mode: str, threshold: flo
     from chat.models import load_model
 
     passages = retrieve(name, question, k, mode)
-    supported = has_support(passages, threshold)
-    prompt = grounded_prompt(passages if supported else [], DEFAULT_SYSTEM_PROMPT)
+    if not has_support(passages, threshold):
+        # Not left to the model: asked to admit it had no source, Qwen2.5-0.5B still answered from memory.
+        best = max((p.dense_score for p in passages), default=0.0)
+        print(f"{NO_SOURCE_REPLY}\n\n(best passage cosine {best:.2f} < threshold {threshold:.2f})")
+        return
     loaded = load_model(model, progress=lambda m: print(m, file=sys.stderr))
-    settings = GenerationSettings(system_prompt=prompt, temperature=0.0, max_new_tokens=160)
+    settings = GenerationSettings(system_prompt=grounded_prompt(passages, DEFAULT_SYSTEM_PROMPT), temperature=0.0,
+                                  max_new_tokens=160)
     update = None
     for update in chat_turn(loaded, MemoryConfig("buffer"), MemoryState(), question, settings):
         pass
-    print(update.reply if update else "")
-    print("\nSources:" if supported else "\nNo source scored above the threshold.")
-    for n, p in enumerate(passages if supported else [], 1):
+    print((update.reply if update else "") + "\n\nSources:")
+    for n, p in enumerate(passages, 1):
         print(f"  [{n}] {p.citation} (cosine {p.dense_score:.2f})")
 
 

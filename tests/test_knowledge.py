@@ -200,3 +200,18 @@ def test_cli_add_list_search_delete(copy_of_club, capsys):
     assert "[1] notes.txt  score" in out and "Lake Road branch" in out
     assert "already in collection 'club'" in err
     assert "Removed notes.txt (1 passages)" in out
+
+
+def test_ask_without_support_answers_no_source_and_loads_no_model(club, capsys, monkeypatch):
+    import chat.models
+
+    monkeypatch.setattr(chat.models, "load_model", lambda *a, **k: pytest.fail("no model is needed"))
+    assert knowledge.main(["ask", "club", "What is the capital of France?"]) == 0
+    assert capsys.readouterr().out.startswith(knowledge.NO_SOURCE_REPLY)
+
+
+def test_ask_answers_with_a_model_and_lists_the_sources(club, tiny_models, capsys):
+    question = "How much is the yearly fee for a junior?"
+    assert knowledge.main(["ask", "club", question, "--model", f"folder:{tiny_models['llama']}"]) == 0
+    out = capsys.readouterr().out
+    assert "\n\nSources:\n  [1] " in out and "handbook.md § 1.1 Fees" in out
