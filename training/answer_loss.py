@@ -25,20 +25,25 @@ class Tokenized:
     input_ids: list[int]
     labels: list[int]
     """Causal: -100 over the prompt, token ids over the answer and its end token. Seq2seq: the answer's ids."""
+    prompt_cut: int = 0
+    """Prompt tokens cut from the left to fit max_length."""
 
 
-def tokenize(example: data.Example, tokenizer, style: str, seq2seq: bool, cfg: SFTJob) -> Tokenized:
-    prompt = render(style, tokenizer, example.messages, cfg.system_prompt)
+def tokenize(example: data.Example, tokenizer, style: str, seq2seq: bool, cfg: SFTJob,
+             system_prompt: str | None = None) -> Tokenized:
+    """`system_prompt` replaces cfg.system_prompt (a retrieval-augmented example's grounded prompt)."""
+    prompt = render(style, tokenizer, example.messages, cfg.system_prompt if system_prompt is None else system_prompt)
     if seq2seq:
+        full = len(tokenizer(prompt).input_ids)
         ids = tokenizer(prompt, truncation=True, max_length=cfg.max_length).input_ids
         labels = tokenizer(example.answer, truncation=True, max_length=cfg.max_length).input_ids
-        return Tokenized(ids, labels)
+        return Tokenized(ids, labels, prompt_cut=max(0, full - len(ids)))
     prompt_ids = encode_prompt(tokenizer, style, prompt)
     separator = " " if style == "qa" else ""  # "Answer:" is followed by " answer", as at chat time
     answer_ids = tokenizer(separator + example.answer, add_special_tokens=False).input_ids
     answer_ids = answer_ids[: cfg.max_length - 16] + [tokenizer.eos_token_id]
-    prompt_ids = prompt_ids[-(cfg.max_length - len(answer_ids)):]
-    return Tokenized(prompt_ids + answer_ids, [-100] * len(prompt_ids) + answer_ids)
+    kept = prompt_ids[-(cfg.max_length - len(answer_ids)):]
+    return Tokenized(kept + answer_ids, [-100] * len(kept) + answer_ids, prompt_cut=len(prompt_ids) - len(kept))
 
 
 def batches(items: list[Tokenized], batch_size: int, seed: int) -> list[list[int]]:

@@ -159,7 +159,8 @@ class SFTJob(JobConfig):
     LIMITS: ClassVar[dict[str, float]] = {
         "epochs": 50, "batch_size": 256, "max_length": 8192, "lora_r": 256, "lora_alpha": 4096,
         "train_size": 1_000_000, "max_steps": 1_000_000, "context_turns": 64, "threads": 256,
-        "early_stopping_patience": 50, "checkpoint_every": 1_000_000, "learning_rate": 1.0}
+        "early_stopping_patience": 50, "checkpoint_every": 1_000_000, "learning_rate": 1.0,
+        "knowledge_k": 20}
     WORDS: ClassVar[dict[str, dict[str, object]]] = {"qlora": {"lora": False, "qlora": True}}
 
     model: str = "bundled:smollm2-135m-instruct"
@@ -215,6 +216,14 @@ class SFTJob(JobConfig):
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     """Chat-template models are trained with the system prompt the Chat tab uses, so the adapter sees at
     inference the prompt it was trained on."""
+    knowledge: str | None = None
+    """A knowledge collection (chat.knowledge): each example's system prompt then holds the passages retrieved
+    for its question, as in chat with that collection (retrieval-augmented fine-tuning). None: plain fine-tuning."""
+    knowledge_k: int = 3
+    """Knowledge: passages retrieved per example."""
+    gold_drop: float = 0.2
+    """Knowledge: share of examples whose own Q/A passage is left out of the context, so the model also learns to
+    say when the sources lack the answer."""
     early_stopping_patience: int = 2
     """Stop after this many epochs without a better validation loss (0 = never)."""
     checkpoint_every: int = 50
@@ -257,6 +266,11 @@ class SFTJob(JobConfig):
         if min(self.max_steps, self.context_turns, self.early_stopping_patience, self.threads) < 0:
             raise ConfigError("max_steps, context_turns, early_stopping_patience and threads cannot be negative")
         self.check_limits()
+        if self.knowledge is not None:
+            self.require_text("knowledge")
+        if self.knowledge_k < 1 or not 0 <= self.gold_drop <= 1:
+            raise ConfigError(f"knowledge_k must be at least 1 (not {self.knowledge_k!r}) and gold_drop between 0 "
+                              f"and 1 (not {self.gold_drop!r})")
         if self.target_modules is not None and not self.target_modules:
             raise ConfigError("target_modules is a non-empty list of layer names, or null to derive them")
         return self

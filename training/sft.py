@@ -32,7 +32,7 @@ import torch
 
 from chat import runtime
 from chat.models import ModelRef, describe, weights_folder
-from training import answer_loss, data, runs
+from training import answer_loss, data, grounded_examples, runs
 from training.answer_loss import batches, collate, micro_batches, tokenize
 from training.configs import ConfigError, SFTJob
 
@@ -186,12 +186,17 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
 
     # Data.
     train_examples, val_examples = load_examples(cfg)
+    if cfg.knowledge:
+        grounded_examples.check_collection(cfg)  # before the model loads
     ref = ModelRef.parse(cfg.model)
     if ref.kind == "adapter":
         raise ConfigError("fine-tune a base model: pick the model the adapter was trained on, not the adapter")
     entry = describe(ref)
     if not entry.available:
         raise ConfigError(f"{entry.name} is unavailable: {entry.reason}")
+    if cfg.knowledge and entry.prompt_style == "turns":
+        raise ConfigError(f"knowledge: {entry.name} reads turns without a system prompt, so it cannot be shown "
+                          "the retrieved passages; pick a chat or instruction model")
     folder = weights_folder(ref, progress=log.info)
     log.info("model %s (%s, %s params) from %s on %s, %d threads", entry.name, entry.family, entry.size, folder,
              device, threads)
@@ -199,8 +204,16 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
     trainable, total = model.get_nb_trainable_parameters()
     log.info("LoRA r=%d on %s: %s trainable of %s parameters%s", cfg.lora_r, ",".join(targets), f"{trainable:,}",
              f"{total:,}", " (base in 4-bit NF4: QLoRA)" if cfg.qlora else "")
-    train = [tokenize(e, tokenizer, entry.prompt_style, entry.seq2seq, cfg) for e in train_examples]
-    val = [tokenize(e, tokenizer, entry.prompt_style, entry.seq2seq, cfg) for e in val_examples]
+    def tokenize_one(example, system_prompt=None):
+        return tokenize(example, tokenizer, entry.prompt_style, entry.seq2seq, cfg, system_prompt)
+
+    knowledge_counts = None
+    if cfg.knowledge:  # retrieval-augmented: each example's system prompt holds its retrieved passages
+        train, val, built = grounded_examples.build(cfg, train_examples, val_examples, tokenize_one)
+        grounded_examples.write_record(run_dir, built)
+        knowledge_counts = built["counts"]
+    else:
+        train, val = [tokenize_one(e) for e in train_examples], [tokenize_one(e) for e in val_examples]
     log.info("%d training and %d validation examples (mode %s)", len(train), len(val), cfg.mode)
     if not train:
         raise ConfigError("no training examples: the data (after the validation split and train_size) is empty")
@@ -317,7 +330,7 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
         "peak_cpu_ram_mb": round(peak_cpu_ram_mb(), 1),
         "peak_gpu_ram_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if device == "cuda" else None,
         "device": device, "threads": threads, "compute": str(amp_dtype or ("4-bit" if cfg.qlora else "float32")),
-        "adapter": str(best_adapter),
+        "adapter": str(best_adapter), "knowledge": knowledge_counts,
     }
     runs.write_json(run_dir / runs.SUMMARY, summary)
     return summary
@@ -372,6 +385,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[SFTJob, Path, bool]:
     parser.add_argument("--data", help="Q/A file (CSV/JSONL/JSON) or registered dataset name")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--qlora", action="store_true", help="4-bit NF4 base model (QLoRA)")
+    parser.add_argument("--knowledge", help="knowledge collection: train with the passages retrieved for each "
+                        "question in the system prompt (retrieval-augmented fine-tuning)")
+    parser.add_argument("--knowledge-k", type=int, help="passages per example (default 3)")
+    parser.add_argument("--gold-drop", type=float, help="share of examples trained without their own passage "
+                        "(default 0.2)")
     parser.add_argument("--out", help="run folder to create")
     args = parser.parse_args(argv)
     if args.config:
@@ -380,8 +398,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[SFTJob, Path, bool]:
     if not (args.model and args.data and args.out):
         parser.error("give a CONFIG.json, or --model, --data and --out")
     values = {"model": args.model, "data": args.data, "qlora": args.qlora}
-    if args.epochs:
-        values["epochs"] = args.epochs
+    optional = {"epochs": args.epochs, "knowledge": args.knowledge, "knowledge_k": args.knowledge_k,
+                "gold_drop": args.gold_drop}
+    values.update({name: value for name, value in optional.items() if value is not None})
     return SFTJob.from_dict(values), Path(args.out), args.resume
 
 
