@@ -3,13 +3,22 @@
     python -m eval.evaluate --model bundled:smollm2-135m-instruct --test assets/test_brief.csv [--out FILE.json]
     python -m eval.evaluate --model bundled:smollm2-135m-instruct --adapter runs/<id> --test assets/test_brief.csv
     python -m eval.evaluate runs/<id>/config.json      # an EvalJob config, as the job queue runs it
+    python -m eval.evaluate --model bundled:qwen2.5-coder-0.5b-instruct --test assets/test_policy.csv \
+        --knowledge sample-policy                       # answer from the passages retrieved for each question
 
 An adapter's results go into its training run folder, anything else's into the evaluation's own run folder
 (training/runs.py says why).
 
 Answers come from the model as the Chat tab would give them (same prompt format, system prompt and settings,
 greedy, no earlier turns), generated a batch at a time with left padding; the reference answers' perplexity
-uses the training loss (answer tokens only).
+uses the training loss (answer tokens only). Each answer is scored with ROUGE and key-fact accuracy (eval/facts.py).
+
+With a knowledge collection (--knowledge NAME, EvalJob.knowledge) each question is answered under the grounded
+system prompt the chat builds (chat.knowledge.grounded_prompt): the passages retrieved for it, or, when none is
+close enough (has_support), the instruction to say there is no source. Rows keep the retrieved citations; when a
+test file names each question's source (columns source_section = a Markdown heading, source_page = a 1-based PDF
+page), retrieval hit@1 and hit@3 are reported: a hit is a retrieved passage with that section or that page.
+The shipped sample collections (chat.knowledge.SAMPLE_FILES) are built on first use.
 """
 
 from __future__ import annotations
@@ -26,10 +35,10 @@ from pathlib import Path
 
 import torch
 
-from chat import engine, models, runtime
+from chat import engine, knowledge, models, runtime
 from chat.engine import GenerationSettings
-from eval import rouge
-from training import answer_loss, data, runs
+from eval import facts, rouge
+from training import answer_loss, data, data_files, runs
 from training.configs import EvalJob, SFTJob
 
 log = logging.getLogger("evaluate")
@@ -43,26 +52,38 @@ def test_set_name(test: str | Path) -> str:
     return stem[len("test_"):] if stem.startswith("test_") else stem
 
 
-def prompts_for(loaded: models.LoadedModel, questions: list[str], system_prompt: str) -> list[list[int]]:
+def result_path(folder: str | Path, test: str | Path, knowledge_name: str | None = None) -> Path:
+    """Where a run keeps its result on one test set: runs.eval_result_path, or eval-<test>+<collection>.json when
+    answered with a knowledge collection (a training run folder holds both for the same adapter)."""
+    plain = runs.eval_result_path(Path(folder), test)
+    return plain.with_name(f"{plain.stem}+{knowledge_name}.json") if knowledge_name else plain
+
+
+def prompts_for(loaded: models.LoadedModel, questions: list[str], system_prompts: str | list[str]) -> list[list[int]]:
+    """Each question's prompt token ids; `system_prompts`: one for all questions, or one per question."""
     style = loaded.entry.prompt_style
+    if isinstance(system_prompts, str):
+        system_prompts = [system_prompts] * len(questions)
     return [engine.encode_prompt(loaded.tokenizer, style,
-                                 engine.render_prompt(loaded, [{"role": "user", "content": q}], system_prompt))
-            for q in questions]
+                                 engine.render_prompt(loaded, [{"role": "user", "content": q}], system))
+            for q, system in zip(questions, system_prompts)]
 
 
 def generate_answers(loaded: models.LoadedModel, questions: list[str], settings: GenerationSettings,
-                     batch_size: int = EVAL.batch_size) -> tuple[list[str], dict]:
-    """Greedy answers to each question alone, `batch_size` at a time; returns answers (in order) and timings."""
-    return runtime.on_model_thread(_generate_answers, loaded, questions, settings, batch_size)
+                     batch_size: int = EVAL.batch_size,
+                     system_prompts: list[str] | None = None) -> tuple[list[str], dict]:
+    """Greedy answers to each question alone, `batch_size` at a time; returns answers (in order) and timings.
+    `system_prompts` (one per question) replaces settings.system_prompt, e.g. with each question's sources."""
+    return runtime.on_model_thread(_generate_answers, loaded, questions, settings, batch_size, system_prompts)
 
 
-def _generate_answers(loaded, questions, settings, batch_size):
+def _generate_answers(loaded, questions, settings, batch_size, system_prompts=None):
     if loaded.device == "cpu":
         runtime.use_threads(runtime.pick_threads())
     tokenizer, seq2seq = loaded.tokenizer, loaded.entry.seq2seq
     stops = engine.STOP_STRINGS[loaded.entry.prompt_style]
     limit = max(16, loaded.max_positions - (0 if seq2seq else settings.max_new_tokens))
-    encoded = [ids[-limit:] for ids in prompts_for(loaded, questions, settings.system_prompt)]
+    encoded = [ids[-limit:] for ids in prompts_for(loaded, questions, system_prompts or settings.system_prompt)]
     order = sorted(range(len(questions)), key=lambda i: len(encoded[i]))  # similar lengths share a batch
     answers, generated = [""] * len(questions), 0
     start = time.perf_counter()
@@ -90,55 +111,147 @@ def _generate_answers(loaded, questions, settings, batch_size):
 
 
 def reference_perplexity(loaded: models.LoadedModel, questions: list[str], references: list[str],
-                         system_prompt: str) -> float:
-    """exp(mean answer-token loss) of the reference answers, measured as training measures its loss."""
+                         system_prompt: str, system_prompts: list[str] | None = None) -> float:
+    """exp(mean answer-token loss) of the reference answers, measured as training measures its loss (under each
+    question's own system prompt when `system_prompts` is given)."""
     cfg = SFTJob(system_prompt=system_prompt, max_length=loaded.max_positions, batch_size=8)
+    systems = system_prompts or [system_prompt] * len(questions)
     items = [answer_loss.tokenize(data.Example([{"role": "user", "content": q}], a), loaded.tokenizer,
-                          loaded.entry.prompt_style, loaded.entry.seq2seq, cfg) for q, a in zip(questions, references)]
+                                  loaded.entry.prompt_style, loaded.entry.seq2seq, cfg, system)
+             for q, a, system in zip(questions, references, systems)]
     pad = loaded.tokenizer.pad_token_id
     loss = runtime.on_model_thread(answer_loss.mean_loss, loaded.model, items, cfg, pad, loaded.entry.seq2seq, loaded.device,
                                    contextlib.nullcontext)
     return math.exp(min(loss, 50))
 
 
+HIT_AT = (1, 3)
+"""Retrieval hit@k reported when a test file names each question's source."""
+
+
+def question_sources(test: str | Path, count: int) -> list[tuple[str, int | None] | None]:
+    """Each row's expected source (section heading, page) from the test file's source_section / source_page
+    columns, None for a row naming neither; data.load_file keeps only question and answer, so the rows are read
+    again here in the same order."""
+    path = Path(test)
+    if path.suffix.lower() not in (".csv", ".jsonl", ".json"):
+        return [None] * count
+    rows = [row for _, row in data_files.read_rows(path, [])][:count]
+    found = []
+    for row in rows:
+        section = str(row.get("source_section") or "").strip()
+        page = str(row.get("source_page") or "").strip()
+        found.append((section, int(float(page)) if page.replace(".", "", 1).isdigit() else None)
+                     if section or page else None)
+    return found + [None] * (count - len(found))
+
+
+def passage_matches(passage: knowledge.Passage, source: tuple[str, int | None]) -> bool:
+    """A Markdown passage matches by its section heading, a PDF passage by its page."""
+    section, page = source
+    return bool(section) and passage.section.strip() == section or page is not None and passage.page == page
+
+
+def retrieval_hits(retrieved: list[list[knowledge.Passage]], sources: list) -> dict | None:
+    """{"hit@1", "hit@3", "with_source"} over the questions whose source is named; None when none is."""
+    named = [(found, source) for found, source in zip(retrieved, sources) if source is not None]
+    if not named:
+        return None
+    hits = {f"hit@{k}": sum(any(passage_matches(p, source) for p in found[:k]) for found, source in named)
+            / len(named) for k in HIT_AT}
+    return {**{k: round(v, 4) for k, v in hits.items()}, "with_source": len(named)}
+
+
+def ground_questions(questions: list[str], system_prompt: str, collection: str, k: int, mode: str
+                     ) -> tuple[list[str], list[list[knowledge.Passage]]]:
+    """Each question's grounded system prompt (as the chat builds it) and its retrieved passages (at least
+    max(HIT_AT) of them, for hit@k; the prompt holds the first `k`, or none without support)."""
+    if collection in knowledge.SAMPLE_FILES:
+        knowledge.sample_collection(collection)
+    prompts, retrieved = [], []
+    for question in questions:
+        found = knowledge.retrieve(collection, question, max(k, *HIT_AT), mode)
+        used = found[:k] if knowledge.has_support(found[:k]) else []
+        prompts.append(knowledge.grounded_prompt(used, system_prompt))
+        retrieved.append(found)
+    return prompts, retrieved
+
+
 def evaluate(loaded: models.LoadedModel, test: str | Path, batch_size: int = EVAL.batch_size,
              max_new_tokens: int = EVAL.max_new_tokens,
-             system_prompt: str = engine.DEFAULT_SYSTEM_PROMPT, limit: int = 0) -> dict:
-    """Answer and score one test set. The result is plain JSON-able data."""
+             system_prompt: str = engine.DEFAULT_SYSTEM_PROMPT, limit: int = 0, knowledge_name: str | None = None,
+             knowledge_k: int = EVAL.knowledge_k, knowledge_mode: str = EVAL.knowledge_mode) -> dict:
+    """Answer and score one test set (with retrieval from collection `knowledge_name` when given). The result is
+    plain JSON-able data."""
     records = data.load_file(test).records
     if limit:
         records = records[:limit]
     questions = [r["question"] for r in records]
     references = [r["answer"] for r in records]
     settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0, system_prompt=system_prompt)
-    answers, timing = generate_answers(loaded, questions, settings, batch_size)
+    systems, retrieved, retrieval = None, [[] for _ in questions], None
+    if knowledge_name:
+        systems, retrieved = ground_questions(questions, system_prompt, knowledge_name, knowledge_k, knowledge_mode)
+        retrieval = retrieval_hits(retrieved, question_sources(test, len(records)))
+    answers, timing = generate_answers(loaded, questions, settings, batch_size, systems)
     per_item = rouge.score(references, answers)
     aggregated = rouge.aggregate(per_item, seed=0)
+    fact_scores = facts.score_all(references, answers)
+    fact_summary = facts.aggregate(fact_scores, seed=0)
+    rows = []
+    for q, ref, a, s, f, found in zip(questions, references, answers, per_item, fact_scores, retrieved):
+        row = {"question": q, "reference": ref, "answer": a, **{k: round(v, 4) for k, v in s.items()},
+               "facts": None if f.accuracy is None else round(f.accuracy, 4),
+               "missed_facts": [fact.span for fact in f.missed]}
+        if knowledge_name:
+            row["sources"] = [p.citation for p in found[:knowledge_k]]
+        rows.append(row)
     return {
         "model": str(loaded.entry.ref), "model_name": loaded.entry.name, "test": str(test),
         "test_set": test_set_name(test), "questions": len(records), "created_at": time.time(),
         "precision": loaded.precision, "device": loaded.device, "max_new_tokens": max_new_tokens,
-        "aggregate": aggregated, "rougeL_x100": round(rouge.headline(aggregated), 2),
-        "perplexity": round(reference_perplexity(loaded, questions, references, system_prompt), 3),
+        "knowledge": knowledge_name, "knowledge_k": knowledge_k if knowledge_name else None,
+        "knowledge_mode": knowledge_mode if knowledge_name else None,
+        "aggregate": {**aggregated, "facts": fact_summary}, "rougeL_x100": round(rouge.headline(aggregated), 2),
+        "facts_x100": None if fact_summary["mean"] is None else round(100 * fact_summary["mean"], 2),
+        "retrieval": retrieval,
+        "perplexity": round(reference_perplexity(loaded, questions, references, system_prompt, systems), 3),
         **timing,
-        "rows": [{"question": q, "reference": ref, "answer": a, **{k: round(v, 4) for k, v in s.items()}}
-                 for q, ref, a, s in zip(questions, references, answers, per_item)],
+        "rows": rows,
     }
+
+
+def summary_line(result: dict) -> str:
+    """ROUGE-L and fact accuracy with their 95% intervals, and retrieval hit@k when measured: one line."""
+    agg = result["aggregate"]
+    line = (f"ROUGE-L F1 x100 = {result['rougeL_x100']:.2f} (95% CI {100 * agg['rougeL']['low']:.2f}-"
+            f"{100 * agg['rougeL']['high']:.2f})")
+    fact = agg.get("facts") or {}
+    if fact.get("mean") is not None:
+        line += (f", facts {100 * fact['mean']:.1f}% (95% CI {100 * fact['low']:.1f}-{100 * fact['high']:.1f}; "
+                 f"{fact['scored']} scored, {fact['skipped']} without key facts)")
+    if result.get("retrieval"):
+        hits = result["retrieval"]
+        line += (f", retrieval hit@1 {hits['hit@1']:.2f} hit@3 {hits['hit@3']:.2f} "
+                 f"({hits['with_source']} questions with a named source)")
+    return line
 
 
 def evaluate_into(run_dir: Path, loaded: models.LoadedModel, tests: list[str], batch_size: int = EVAL.batch_size,
                   max_new_tokens: int = EVAL.max_new_tokens, system_prompt: str = EVAL.system_prompt,
-                  limit: int = 0, progress: Callable[[int, str], None] = lambda i, test: None) -> dict[str, dict]:
+                  limit: int = 0, progress: Callable[[int, str], None] = lambda i, test: None,
+                  knowledge_name: str | None = None, knowledge_k: int = EVAL.knowledge_k,
+                  knowledge_mode: str = EVAL.knowledge_mode) -> dict[str, dict]:
     """Answer and score each test set, keeping each result in the run folder. Returns {test file: result}."""
     results = {}
     for i, test in enumerate(tests):
         progress(i, test)
-        result = evaluate(loaded, test, batch_size, max_new_tokens, system_prompt, limit)
-        runs.write_json(runs.eval_result_path(run_dir, test), result)
+        result = evaluate(loaded, test, batch_size, max_new_tokens, system_prompt, limit, knowledge_name,
+                          knowledge_k, knowledge_mode)
+        runs.write_json(result_path(run_dir, test, knowledge_name), result)
         results[test] = result
-        log.info("%s on %s: ROUGE-L %.2f (95%% CI %.2f-%.2f), perplexity %.2f, %d questions in %.1f s",
-                 result["model_name"], result["test_set"], result["rougeL_x100"],
-                 100 * result["aggregate"]["rougeL"]["low"], 100 * result["aggregate"]["rougeL"]["high"],
+        log.info("%s on %s%s: %s, perplexity %.2f, %d questions in %.1f s", result["model_name"],
+                 result["test_set"], f" with {knowledge_name}" if knowledge_name else "", summary_line(result),
                  result["perplexity"], result["questions"], result["seconds"])
     return results
 
@@ -147,13 +260,18 @@ def _answer_tests(job: EvalJob, run_dir: Path, end: runs.JobEnd) -> dict:
     started = time.time()
     folder = runs.eval_results_folder(job.model, run_dir)
     runs.update_status(run_dir, total_steps=len(job.tests))
+    if job.knowledge and job.knowledge not in knowledge.SAMPLE_FILES:
+        knowledge.retrieve(job.knowledge, "check", 1)  # an unknown collection fails before the model loads
     loaded = models.load_model(job.model, job.precision, progress=log.info)
     results = evaluate_into(
         folder, loaded, job.tests, job.batch_size, job.max_new_tokens, job.system_prompt, job.limit,
-        progress=lambda i, test: runs.update_status(run_dir, message=f"Answering {Path(test).name}...", step=i))
+        progress=lambda i, test: runs.update_status(run_dir, message=f"Answering {Path(test).name}...", step=i),
+        knowledge_name=job.knowledge, knowledge_k=job.knowledge_k, knowledge_mode=job.knowledge_mode)
     runs.write_json(run_dir / runs.SUMMARY, {"state": "finished", "model": job.model, "results_in": str(folder),
                                              "runtime_s": round(time.time() - started, 1),
-                                             "tests": {Path(t).stem: r["rougeL_x100"] for t, r in results.items()}})
+                                             "knowledge": job.knowledge,
+                                             "tests": {Path(t).stem: r["rougeL_x100"] for t, r in results.items()},
+                                             "facts": {Path(t).stem: r["facts_x100"] for t, r in results.items()}})
     end.message, end.fields = "Evaluated.", {"step": len(job.tests)}
     return results
 
@@ -186,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=EVAL.max_new_tokens)
     parser.add_argument("--precision", default=EVAL.precision, help="float32 (default), bfloat16, auto, ...")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--knowledge", help="answer with the passages retrieved from this collection (the samples "
+                        f"{', '.join(knowledge.SAMPLE_FILES)} are built on first use)")
+    parser.add_argument("--knowledge-k", type=int, default=EVAL.knowledge_k, help="passages per question")
+    parser.add_argument("--knowledge-mode", default=EVAL.knowledge_mode, choices=knowledge.MODES)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
@@ -194,27 +316,34 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not (args.test and (args.model or args.adapter)):
             parser.error("give a CONFIG.json, or --test and --model (or --adapter)")
+        EvalJob(model=args.model or f"adapter:{args.adapter}", tests=args.test, batch_size=args.batch_size,
+                max_new_tokens=args.max_new_tokens, limit=args.limit, knowledge=args.knowledge,
+                knowledge_k=args.knowledge_k, knowledge_mode=args.knowledge_mode).validate()  # same checks as a job
+        if args.knowledge and args.knowledge not in knowledge.SAMPLE_FILES:
+            knowledge.retrieve(args.knowledge, "check", 1)  # an unknown collection fails before the model loads
         ref = models.ModelRef("adapter", args.adapter) if args.adapter else models.ModelRef.parse(args.model)
         loaded = models.load_model(ref, args.precision, progress=log.info)
         for test in args.test:
-            result = evaluate(loaded, test, args.batch_size, args.max_new_tokens, limit=args.limit)
+            result = evaluate(loaded, test, args.batch_size, args.max_new_tokens, limit=args.limit,
+                              knowledge_name=args.knowledge, knowledge_k=args.knowledge_k,
+                              knowledge_mode=args.knowledge_mode)
             agg = result["aggregate"]
-            print(f"{result['model_name']} on {test}: ROUGE-L F1 x100 = {result['rougeL_x100']:.2f} "
-                  f"(95% CI {100 * agg['rougeL']['low']:.2f}-{100 * agg['rougeL']['high']:.2f}), "
-                  f"ROUGE-1 {100 * agg['rouge1']['mean']:.2f}, ROUGE-2 {100 * agg['rouge2']['mean']:.2f}, "
-                  f"ROUGE-Lsum {100 * agg['rougeLsum']['mean']:.2f}, perplexity {result['perplexity']:.2f}, "
-                  f"{result['questions']} questions in {result['seconds']:.1f} s ({result['tokens_per_s']} tokens/s)")
+            print(f"{result['model_name']} on {test}{' with ' + args.knowledge if args.knowledge else ''}: "
+                  f"{summary_line(result)}, ROUGE-1 {100 * agg['rouge1']['mean']:.2f}, "
+                  f"ROUGE-2 {100 * agg['rouge2']['mean']:.2f}, ROUGE-Lsum {100 * agg['rougeLsum']['mean']:.2f}, "
+                  f"perplexity {result['perplexity']:.2f}, {result['questions']} questions in "
+                  f"{result['seconds']:.1f} s ({result['tokens_per_s']} tokens/s)")
             if args.out:
                 out = Path(args.out)
-                out = runs.eval_result_path(out, test) if out.is_dir() or len(args.test) > 1 else out
+                out = result_path(out, test, args.knowledge) if out.is_dir() or len(args.test) > 1 else out
             else:  # an adapter's evaluation goes into its run folder; a base model's only where asked
-                out = runs.eval_result_path(args.adapter, test) if args.adapter else None
+                out = result_path(args.adapter, test, args.knowledge) if args.adapter else None
             if out:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps(result, indent=2))
                 print(f"written to {out}")
     except Exception as e:  # noqa: BLE001 - a job's failure is already logged and recorded by runs.job_lifecycle
-        if not args.config and not isinstance(e, runs.known_errors()):
+        if not args.config and not isinstance(e, (*runs.known_errors(), knowledge.KnowledgeError)):
             log.exception("evaluation failed")
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -282,7 +282,8 @@ class EvalJob(JobConfig):
 
     MODULE: ClassVar[str] = "eval.evaluate"
     KIND: ClassVar[str] = "eval"
-    LIMITS: ClassVar[dict[str, float]] = {"batch_size": 256, "max_new_tokens": 4096, "limit": 1_000_000}
+    LIMITS: ClassVar[dict[str, float]] = {"batch_size": 256, "max_new_tokens": 4096, "limit": 1_000_000,
+                                          "knowledge_k": 20}
 
     model: str = "bundled:smollm2-135m-instruct"
     """Model reference; adapter:runs/<id> evaluates a fine-tuned adapter."""
@@ -299,6 +300,13 @@ class EvalJob(JobConfig):
     """The system prompt chat-template models answer under (the Chat tab's default)."""
     limit: int = 0
     """Answer only the first N questions of each test set (0 = all)."""
+    knowledge: str | None = None
+    """A knowledge collection: each question is answered with the passages retrieved for it in the system prompt
+    (the grounded prompt the chat uses); None answers without retrieval."""
+    knowledge_k: int = 3
+    """Passages retrieved per question."""
+    knowledge_mode: str = "hybrid"
+    """Retrieval: hybrid (dense + BM25, fused), dense or bm25."""
     after_run: str = ""
     """A training run id: this evaluation waits in the queue until that run has finished (it ends too when the
     training stops or fails), then scores its adapter."""
@@ -313,6 +321,11 @@ class EvalJob(JobConfig):
             raise ConfigError("batch_size and max_new_tokens must be positive, limit not negative")
         if not isinstance(self.after_run, str):
             raise ConfigError(f"after_run is a run id or empty, not {self.after_run!r}")
+        if self.knowledge is not None and not (isinstance(self.knowledge, str) and self.knowledge.strip()):
+            raise ConfigError(f"knowledge is a collection name or null, not {self.knowledge!r}")
+        if self.knowledge_k < 1 or self.knowledge_mode not in ("hybrid", "dense", "bm25"):
+            raise ConfigError("knowledge_k must be positive and knowledge_mode one of hybrid, dense, bm25, not "
+                              f"{self.knowledge_k!r} and {self.knowledge_mode!r}")
         self.check_limits()
         return self
 
