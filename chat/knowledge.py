@@ -135,9 +135,7 @@ class Collection:
             self.meta = json.loads((self.folder / META).read_text())
             with (self.folder / PASSAGES).open() as f:
                 self.passages = [Passage(**json.loads(line)) for line in f if line.strip()]
-            import faiss
-
-            self.dense = faiss.read_index(str(self.folder / DENSE))
+            self.dense = _faiss().read_index(str(self.folder / DENSE))
             if self.dense.ntotal != len(self.passages):
                 raise KnowledgeError(f"Collection {name!r} is damaged ({self.dense.ntotal} vectors for "
                                      f"{len(self.passages)} passages); delete it and add its files again")
@@ -149,6 +147,7 @@ class Collection:
         self.bm25 = bm25s.BM25()
         if self.passages:
             self.bm25.index(_tokens([_index_text(p) for p in self.passages]), show_progress=False)
+        self.position = {p.id: i for i, p in enumerate(self.passages)}
 
     def add(self, files: list[Path], replace: bool = False) -> dict[str, int]:
         """Parse every file first; any problem raises before the collection changes."""
@@ -215,15 +214,16 @@ class Collection:
         _write_atomic(self.folder / META, json.dumps(self.meta, indent=2).encode())  # last: marks the write done
         self._rebuild_keywords()
 
-    def search(self, query: str, k: int = 3, mode: str = DEFAULT_MODE) -> list[Passage]:
+    def search(self, query: str, k: int = 3, mode: str = DEFAULT_MODE, vector: np.ndarray | None = None) -> list[Passage]:
+        """`vector`: the query's embedding when the caller computed it already (retrieve_many)."""
         if mode not in MODES:
             raise KnowledgeError(f"Unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
         if not query.strip() or not self.passages:
             return []
         from chat.embeddings import embedder
 
-        position = {p.id: i for i, p in enumerate(self.passages)}
-        vector = embedder().encode([query])
+        position = self.position
+        vector = embedder().encode([query]) if vector is None else vector.reshape(1, -1)
         n = len(self.passages)
         depth = n if mode == "dense" else min(n, max(50, 10 * k))
         scores, ids = self.dense.search(vector, depth)
@@ -252,8 +252,17 @@ class Collection:
         return results
 
 
-def _new_dense():
+def _faiss():
     import faiss
+
+    # One query searches 10,000 vectors in about a millisecond on one thread; with OpenMP threads on a busy
+    # 2-core machine the same search took 27 ms (measured), so searches run single-threaded.
+    faiss.omp_set_num_threads(1)
+    return faiss
+
+
+def _new_dense():
+    faiss = _faiss()
 
     from chat.embeddings import DIMENSION
 
@@ -363,6 +372,16 @@ def sample_collection(name: str = SAMPLE_POLICY) -> str:
 def retrieve(name: str, query: str, k: int = 3, mode: str = DEFAULT_MODE) -> list[Passage]:
     """The `k` best passages of collection `name` for `query`, best first (see module docstring for modes)."""
     return _load(name).search(query, k, mode)
+
+
+def retrieve_many(name: str, queries: list[str], k: int = 3, mode: str = DEFAULT_MODE) -> list[list[Passage]]:
+    """`retrieve` for many queries, their embeddings computed in batches (4x faster per query on one CPU thread
+    than one by one): retrieval-augmented fine-tuning retrieves for every training example."""
+    from chat.embeddings import embedder
+
+    collection = _load(name)
+    vectors = embedder().encode(queries) if queries else []
+    return [collection.search(q, k, mode, vector=v) for q, v in zip(queries, vectors)]
 
 
 def has_support(passages: list[Passage], threshold: float = SUPPORT_THRESHOLD) -> bool:
