@@ -129,7 +129,7 @@ def test_the_prompt_holds_the_gold_passage_only_when_kept(faq, tiny_models):
     tokenizer = AutoTokenizer.from_pretrained(tiny_models["llama"])
     train, val = sft.load_examples(cfg)
     tokenized, _, built = grounded_examples.build(
-        cfg, train, val, lambda e, p=None: tokenize(e, tokenizer, "chat", False, cfg, p))
+        cfg, grounded_examples.retrieve_all(cfg, train, val), lambda e, p=None: tokenize(e, tokenizer, "chat", False, cfg, p))
     assert {g.gold for g in built["train"]} == {"kept", "dropped"}
     for g, t in zip(built["train"], tokenized):
         question, answer = g.example.messages[-1]["content"], g.example.answer
@@ -150,7 +150,7 @@ def test_a_prompt_too_long_loses_its_last_passages_not_the_question(faq, tiny_mo
     tokenizer = AutoTokenizer.from_pretrained(tiny_models["llama"])
     train, val = sft.load_examples(cfg)
     tokenized, _, built = grounded_examples.build(
-        cfg, train, val, lambda e, p=None: tokenize(e, tokenizer, "chat", False, cfg, p))
+        cfg, grounded_examples.retrieve_all(cfg, train, val), lambda e, p=None: tokenize(e, tokenizer, "chat", False, cfg, p))
     shortened = [(g, t) for g, t in zip(built["train"], tokenized) if g.dropped_for_length]
     assert shortened, "max_length 170 is too short for three passages"
     for g, t in shortened:

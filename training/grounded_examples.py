@@ -130,7 +130,7 @@ def ground_examples(cfg: SFTJob, examples: list[data.Example], seed: int) -> lis
     """Retrieve once for every example, choose the seeded gold_drop share, decide each target."""
     check_collection(cfg)
     k = cfg.knowledge_k
-    retrieved = [knowledge.retrieve(cfg.knowledge, _query(e), k + 1) for e in examples]
+    retrieved = knowledge.retrieve_many(cfg.knowledge, [_query(e) for e in examples], k + 1)
     gold_rank = []
     for e, found in zip(examples, retrieved):
         question = _key(e.messages[-1]["content"])
@@ -168,17 +168,24 @@ def system_prompt(grounded: GroundedExample, cfg: SFTJob, fits) -> str:
     return prompt
 
 
-def build(cfg: SFTJob, train_examples, val_examples, tokenize) -> tuple[list, list, dict]:
-    """Tokenized train and validation examples with grounded prompts, and the counts for the run summary.
-
-    `tokenize(example, system_prompt)` returns a Tokenized whose `prompt_cut` says how many prompt tokens were cut.
-    """
+def retrieve_all(cfg: SFTJob, train_examples, val_examples) -> dict:
+    """Grounded train and validation examples (retrieval for all of them, batched), before the model loads."""
     started = time.perf_counter()
     train_grounded = ground_examples(cfg, train_examples, cfg.seed)
     val_grounded = ground_examples(cfg, val_examples, cfg.seed + 1)
     seconds = time.perf_counter() - started
-    log.info("retrieval from %s for %d examples (k=%d): %.1f s", cfg.knowledge,
+    log.info("retrieval from %s for %d examples (k=%d, batched query embedding): %.1f s", cfg.knowledge,
              len(train_grounded) + len(val_grounded), cfg.knowledge_k, seconds)
+    return {"train": train_grounded, "val": val_grounded, "retrieval_s": seconds}
+
+
+def build(cfg: SFTJob, grounded: dict, tokenize) -> tuple[list, list, dict]:
+    """Tokenized train and validation examples with their grounded prompts, and the counts for the run summary.
+
+    `grounded` comes from retrieve_all; `tokenize(example, system_prompt)` returns a Tokenized whose `prompt_cut`
+    says how many prompt tokens were cut.
+    """
+    train_grounded, val_grounded = grounded["train"], grounded["val"]
 
     def tokenized(grounded: GroundedExample):
         example = data.Example(grounded.example.messages, target(grounded, cfg))
@@ -190,7 +197,7 @@ def build(cfg: SFTJob, train_examples, val_examples, tokenize) -> tuple[list, li
     lengths = [len(t.input_ids) for t in train + val]
     counts = {
         "collection": cfg.knowledge, "k": cfg.knowledge_k, "gold_drop": cfg.gold_drop,
-        "retrieval_s": round(seconds, 2), "examples": len(everything),
+        "retrieval_s": round(grounded["retrieval_s"], 2), "examples": len(everything),
         "gold_kept": sum(g.gold == "kept" for g in everything),
         "gold_dropped": sum(g.gold == "dropped" for g in everything),
         "no_gold": sum(g.gold == "none" for g in everything),
@@ -219,3 +226,8 @@ def write_record(run_dir: Path, built: dict) -> Path:
     path = run_dir / EXAMPLES_FILE
     path.write_text("".join(line + "\n" for line in lines))
     return path
+
+
+def collection_choices() -> list[tuple[str, str]]:
+    """The Training tab's Knowledge picker: "None" (plain fine-tuning, sent as "") and every collection."""
+    return [("None", "")] + [(name, name) for name in knowledge.names()]

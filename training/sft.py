@@ -186,8 +186,6 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
 
     # Data.
     train_examples, val_examples = load_examples(cfg)
-    if cfg.knowledge:
-        grounded_examples.check_collection(cfg)  # before the model loads
     ref = ModelRef.parse(cfg.model)
     if ref.kind == "adapter":
         raise ConfigError("fine-tune a base model: pick the model the adapter was trained on, not the adapter")
@@ -197,6 +195,8 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
     if cfg.knowledge and entry.prompt_style == "turns":
         raise ConfigError(f"knowledge: {entry.name} reads turns without a system prompt, so it cannot be shown "
                           "the retrieved passages; pick a chat or instruction model")
+    # Retrieval-augmented: retrieve for every example once, before the model loads (a bad collection stops here).
+    grounded = grounded_examples.retrieve_all(cfg, train_examples, val_examples) if cfg.knowledge else None
     folder = weights_folder(ref, progress=log.info)
     log.info("model %s (%s, %s params) from %s on %s, %d threads", entry.name, entry.family, entry.size, folder,
              device, threads)
@@ -208,8 +208,8 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
         return tokenize(example, tokenizer, entry.prompt_style, entry.seq2seq, cfg, system_prompt)
 
     knowledge_counts = None
-    if cfg.knowledge:  # retrieval-augmented: each example's system prompt holds its retrieved passages
-        train, val, built = grounded_examples.build(cfg, train_examples, val_examples, tokenize_one)
+    if grounded:  # each example's system prompt holds its retrieved passages
+        train, val, built = grounded_examples.build(cfg, grounded, tokenize_one)
         grounded_examples.write_record(run_dir, built)
         knowledge_counts = built["counts"]
     else:
