@@ -249,6 +249,18 @@ def build_training_tab() -> dict[str, gr.components.Component]:
                                                            label="Early-stopping patience (epochs)", precision=0,
                                                            minimum=0)
                 job["merge"] = gr.Checkbox(DEFAULTS.merge, label="Also save a merged model folder")
+                from training.grounded_examples import collection_choices  # the SFT form's knowledge fields
+
+                job["knowledge"] = knowledge_picker = gr.Dropdown(
+                    collection_choices(), value="", label="Knowledge (retrieval-augmented fine-tuning)",
+                    info=DOCS["knowledge"])
+                knowledge_picker.focus(lambda: gr.Dropdown(choices=collection_choices()), None, knowledge_picker,
+                                       api_visibility="private")
+                with gr.Row():
+                    job["knowledge_k"] = gr.Number(DEFAULTS.knowledge_k, label="Passages per example", precision=0,
+                                                   minimum=1, info=DOCS["knowledge_k"])
+                    job["gold_drop"] = gr.Number(DEFAULTS.gold_drop, label="Gold passage dropped (share)",
+                                                 minimum=0, maximum=1, info=DOCS["gold_drop"])
             start = gr.Button("Start training", variant="primary")
         with gr.Column(scale=3):
             gr.Markdown("### 3. Runs")
