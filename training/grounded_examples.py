@@ -23,6 +23,8 @@ This is a deliberately small overlap check: training may not import eval (eval/f
 
 Length: a prompt too long for max_length loses its lowest-ranked passages first (never the question, the
 instructions or the best passage); only a prompt that is still too long with one passage is cut from the left.
+Measured on the sample FAQ with SmolLM2's tokenizer and k=3: prompt + answer median 338 tokens, max 464 (plain
+fine-tuning: median 72), so the default max_length of 512 fits every example and needs no knowledge-run default.
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ log = logging.getLogger("sft")
 EXAMPLES_FILE = "knowledge_examples.jsonl"
 """In the run folder: per example, its question, the citations of its passages, gold kept/dropped, its target."""
 NUMBER_WORDS = {w: str(n) for n, w in enumerate(
-    "two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
-    "eighteen nineteen twenty".split(), 2)}
+    ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
+     "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"), 2)}
 """Spelled-out numbers read as facts; "one" is left out: it is mostly an article ("in one policy year")."""
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 WORD = re.compile(r"[A-Za-z][A-Za-z'&.-]*[A-Za-z]|[A-Za-z]")
