@@ -22,7 +22,7 @@ from chat import models  # noqa: E402
 from chat.ui import build_chat_tab, build_compare_tab, build_models_tab  # noqa: E402
 from eval.ui import build_results_tab  # noqa: E402
 from training import jobs  # noqa: E402
-from training.ui import build_training_tab  # noqa: E402
+from training.ui import build_knowledge_tab, build_training_tab  # noqa: E402
 
 TITLE = "Conversational QA Studio"
 FALLBACK_MODELS = ("qwen2.5-coder-0.5b-instruct", "gemma-3-270m")
@@ -45,6 +45,8 @@ def build_app(default_model: str = str(models.DEFAULT_MODEL), compare_model: str
             build_compare_tab(default_model, compare_model)
         with gr.Tab("Training"):
             build_training_tab()
+        with gr.Tab("Knowledge"):
+            build_knowledge_tab()
         with gr.Tab("Results") as results_tab:
             build_results_tab(results_tab)
         with gr.Tab("Models"):

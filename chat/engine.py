@@ -281,12 +281,14 @@ def chat_turn(
 
     With a knowledge collection the question (made standalone from the earlier user turns) is searched first and
     the passages go into the system prompt. When none has support and `refuse_without_source` is on, the reply is
-    a fixed "I have no source for that in <collection>." and the model is not called: asked to refuse, the small
-    bundled models still tend to answer from their own (wrong) knowledge. Memory records the question and the
-    reply only, never the passages."""
+    a fixed "I have no source for that in <collection>." and the model is not called: under
+    knowledge.NO_SOURCE_INSTRUCTIONS Qwen2.5-Coder-0.5B and SmolLM2 declined 0 of 4 off-topic questions
+    (bench/followup_rewrite.py) and answered from their own knowledge. Memory records the question and the reply
+    only, never the passages."""
     user_text = check_message(user_text)
     count_tokens = history_token_counter(loaded, settings.system_prompt)
-    found = _ground(loaded, state, user_text, settings, knowledge_config)
+    context = memory.context(config, state, count_tokens)
+    found = _ground(loaded, grounding.earlier_user_turns(context), user_text, settings, knowledge_config)
     sources = found.passages if found else []
 
     def provisional(reply: str) -> MemoryState:
@@ -304,7 +306,6 @@ def chat_turn(
         yield TurnUpdate(reply, "", state=record(reply), grounding=found)
         return
     system_prompt = found.system_prompt if found and found.supported else settings.system_prompt
-    context = memory.context(config, state, count_tokens)
     prompt = render_prompt(loaded, context + [{"role": "user", "content": user_text}], system_prompt)
     stream = ReplyStream(loaded, prompt, settings)
     for text in stream:
@@ -316,9 +317,10 @@ def chat_turn(
                      grounding=found)
 
 
-def _ground(loaded: LoadedModel, state: MemoryState, question: str, settings: GenerationSettings,
+def _ground(loaded: LoadedModel, earlier: list[str], question: str, settings: GenerationSettings,
             knowledge_config: KnowledgeConfig | None) -> Grounding | None:
-    """The knowledge step, on the model thread: the query embedding is a PyTorch forward pass, and every thread
+    """The knowledge step for `question` after the `earlier` user turns that memory keeps (no memory: the
+    question alone is searched). It runs on the model thread: the query embedding is a PyTorch forward pass, and every thread
     that runs one keeps its own OpenMP team spinning (see runtime.submit_to_model_thread). It has to finish before
     the prompt exists anyway, so running it there costs the turn nothing."""
     if knowledge_config is None or not knowledge_config.collection:
@@ -327,7 +329,6 @@ def _ground(loaded: LoadedModel, state: MemoryState, question: str, settings: Ge
     def rewrite(messages: list[Message]) -> str:
         return complete(loaded, messages, settings, grounding.REWRITE_SYSTEM_PROMPT, grounding.REWRITE_TOKENS)
 
-    earlier = grounding.earlier_user_turns(state.messages)
     try:
         return runtime.submit_to_model_thread(grounding.ground, knowledge_config, question, earlier,
                                               settings.system_prompt, rewrite).result()

@@ -8,6 +8,9 @@ and FAQ, hit@3 of the follow-up's expected passage; see FOLLOW_UP_DEFAULT):
   none      the follow-up as typed ("how many days is it?")
   append    the last user turns, then the follow-up (knowledge.standalone_query): no model call, no latency
   rewrite   the chat model rewrites the follow-up as a standalone question (greedy, short)
+The standalone query picks the passages, but support is also asked of the question as typed: appended to an
+on-topic turn, "What is the capital of France?" reached cosine 0.44-0.54 with policy passages (4 of 4 off-topic
+questions looked supported), while as typed it scores at most 0.10 and every follow-up of the bench at least 0.38.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ FOLLOW_UPS = ("append", "rewrite", "none")
 FOLLOW_UP_LABELS = {"append": "Add recent questions to the query", "rewrite": "Rewrite with the model",
                     "none": "The question as typed"}
 FOLLOW_UP_DEFAULT = "append"
-"""bench/followup_rewrite.py: append hit@3 beat the model rewrite with both small bundled models and costs no model
-call (numbers in the report printed by the script and in the README)."""
+"""bench/followup_rewrite.py, 12 follow-ups, hit@3 (hybrid): as typed 0.50, append 0.83, rewrite by
+Qwen2.5-Coder-0.5B 0.58 (median 2.6 s per rewrite on 2 CPU cores), by SmolLM2-135M 0.42. Both models mostly hand
+the follow-up back unchanged or answer it instead of rewriting it; appending costs no model call."""
 REWRITE_SYSTEM_PROMPT = (
     "Rewrite the user's last question so that it can be understood without the conversation: replace words like "
     "'it', 'that' or 'and for' with what they refer to. Reply with the rewritten question only.")
@@ -110,11 +114,12 @@ def rewrite_messages(question: str, earlier: list[str], turns: int = 2) -> list[
 
 
 def clean_rewrite(text: str, question: str) -> str:
-    """The model's first line, without quotes or a 'Rewritten question:' label; the question itself if empty."""
+    """The model's first line, without quotes or a label such as 'Rewritten question:' (small models echo the
+    request's last line); the question itself when nothing is left."""
     line = next((line.strip() for line in text.strip().splitlines() if line.strip()), "")
-    if ":" in line[:40] and line.split(":", 1)[1].strip():
-        head, tail = line.split(":", 1)
-        line = tail.strip() if "question" in head.lower() else line
+    head, colon, tail = line.partition(":")
+    if colon and "question" in head.lower():
+        line = tail
     return line.strip("\"'` ") or question
 
 
@@ -140,8 +145,11 @@ def ground(config: KnowledgeConfig, question: str, earlier: list[str], system_pr
     query, rewrite_seconds = standalone(config, question, earlier, rewrite)
     start = time.perf_counter()
     found = knowledge.retrieve(config.collection, query, config.k, config.mode)
-    seconds = time.perf_counter() - start
     supported = knowledge.has_support(found, config.threshold)
+    if supported and query != question:  # the earlier turns alone must not make an off-topic question supported
+        supported = knowledge.has_support(knowledge.retrieve(config.collection, question, 1, "dense"),
+                                          config.threshold)
+    seconds = time.perf_counter() - start
     used = found if supported else []
     best = max((p.dense_score for p in found), default=0.0)
     return Grounding(query, used, best, knowledge.grounded_prompt(used, system_prompt), seconds, rewrite_seconds)

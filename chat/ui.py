@@ -1,9 +1,14 @@
 """The Chat, Compare and Models tabs. Handlers turn widget values into plain objects and call chat.engine.
 
 Every tab passes its settings widgets to its handler by name (Gradio's inputs_kwargs), and the names are the fields
-of the object they fill: GenerationSettings fields as they are, MemoryConfig fields behind "memory_", plus
-"precision". Those names are also the parameters of the /chat and /compare API endpoints. A new group of settings
-(say a knowledge collection) adds its widgets under a new prefix and reads them in `chat_settings`.
+of the object they fill: GenerationSettings fields as they are, MemoryConfig fields behind "memory_",
+KnowledgeConfig fields behind "knowledge_", plus "precision". Those names are also the parameters of the /chat and
+/compare API endpoints (the knowledge ones last, so positional callers from before keep working). A new group of
+settings adds its widgets under a new prefix and reads them in `chat_settings`.
+
+With a knowledge collection each reply is followed by a collapsed "Sources" message (Chatbot metadata title): the
+citations in its title, the passages inside. Memory never holds them; they are kept per session beside it, keyed by
+the index of the reply they belong to.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ import typing
 
 import gradio as gr
 
-from chat import access, models, runtime
+from chat import access, knowledge, models, runtime
 from chat.engine import ChatError, GenerationSettings, TurnUpdate, chat_turn, check_message
+from chat.grounding import FOLLOW_UP_LABELS, FOLLOW_UPS, KnowledgeConfig, KnowledgeSettingsError
 from chat.memory import MEMORY_KINDS, MEMORY_LABELS, MemoryConfig, MemoryState
 from chat.models import ModelError, ModelRef
 
@@ -22,6 +28,8 @@ GENERATE = dict(concurrency_id="generate", concurrency_limit=1)
 """One generation at a time per process: on a CPU two at once are each slower than both in turn."""
 DEFAULTS = GenerationSettings()
 MEMORY_DEFAULTS = MemoryConfig()
+KNOWLEDGE_DEFAULTS = KnowledgeConfig()
+NO_KNOWLEDGE = ("None", "")
 
 
 def model_choices() -> list[tuple[str, str]]:
@@ -57,6 +65,37 @@ def memory_widgets() -> dict[str, gr.components.Component]:
     return {"memory_kind": kind, "memory_k": k, "memory_max_tokens": budget}
 
 
+def collection_choices() -> list[tuple[str, str]]:
+    return [NO_KNOWLEDGE] + [(name, name) for name in knowledge.names()]
+
+
+def knowledge_picker() -> gr.Dropdown:
+    # custom values: a collection built after the page loaded is not among the choices the server checks against
+    picker = gr.Dropdown(collection_choices(), value="", label="Knowledge", allow_custom_value=True,
+                         info="Answer from a knowledge collection (build one in the Knowledge tab), citing sources")
+    picker.focus(lambda: gr.Dropdown(choices=collection_choices()), None, picker, api_visibility="private")
+    return picker
+
+
+def knowledge_widgets(picker: gr.Dropdown) -> dict[str, gr.components.Component]:
+    """The knowledge settings by name: "knowledge_" + the KnowledgeConfig field each one fills."""
+    with gr.Accordion("Knowledge settings", open=False):
+        widgets = {
+            "knowledge_collection": picker,
+            "knowledge_k": gr.Slider(1, 10, value=KNOWLEDGE_DEFAULTS.k, step=1, label="Passages per question (k)"),
+            "knowledge_refuse_without_source": gr.Checkbox(
+                KNOWLEDGE_DEFAULTS.refuse_without_source, label="Say \"no source\" when nothing matches",
+                info="On: a question no passage supports gets \"I have no source for that\" without calling the "
+                     "model. Off: the model answers it without sources."),
+            "knowledge_follow_up": gr.Radio([(FOLLOW_UP_LABELS[f], f) for f in FOLLOW_UPS],
+                                            value=KNOWLEDGE_DEFAULTS.follow_up, label="Follow-up questions",
+                                            info="How \"and for Platinum?\" is made standalone before the search"),
+            "knowledge_threshold": gr.Slider(0.0, 1.0, value=KNOWLEDGE_DEFAULTS.threshold, step=0.01,
+                                             label="Support threshold (best cosine similarity)"),
+        }
+    return widgets
+
+
 def generation_widgets() -> dict[str, gr.components.Component]:
     """The generation settings by GenerationSettings field name, and the precision the model loads in."""
     with gr.Accordion("Generation settings", open=False):
@@ -81,13 +120,20 @@ def _filled(cls, values: dict):
     return cls(**{name: int(value) if types[name] is int else value for name, value in values.items()})
 
 
-def chat_settings(form: dict) -> tuple[MemoryConfig, GenerationSettings, str]:
-    """The settings widgets' values by name (see the module docstring) -> memory, generation settings, precision.
+def chat_settings(form: dict) -> tuple[MemoryConfig, GenerationSettings, str, KnowledgeConfig]:
+    """The settings widgets' values by name (see the module docstring) -> memory, generation settings, precision,
+    knowledge.
 
     A name that is neither a settings field nor "precision" is refused, so a renamed widget cannot be ignored."""
-    memory = {name.removeprefix("memory_"): v for name, v in form.items() if name.startswith("memory_")}
-    generation = {name: v for name, v in form.items() if not name.startswith("memory_") and name != "precision"}
+    groups = {"memory_": {}, "knowledge_": {}, "": {}}
+    for name, value in form.items():
+        prefix = next(p for p in groups if name.startswith(p))
+        groups[prefix][name.removeprefix(prefix)] = value
+    memory, knowledge_form, generation = groups["memory_"], groups["knowledge_"], groups[""]
+    generation.pop("precision", None)
     unknown = sorted(set(generation) - {f.name for f in dataclasses.fields(GenerationSettings)})
+    unknown += sorted("knowledge_" + name for name in
+                      set(knowledge_form) - {f.name for f in dataclasses.fields(KnowledgeConfig)})
     if unknown:
         raise gr.Error(f"Unknown chat setting(s): {', '.join(unknown)}", print_exception=False)
     if "system_prompt" in generation:
@@ -95,9 +141,10 @@ def chat_settings(form: dict) -> tuple[MemoryConfig, GenerationSettings, str]:
     try:
         config = _filled(MemoryConfig, memory)
         settings = _filled(GenerationSettings, generation)
-    except (TypeError, ValueError) as e:
+        knowledge_config = KnowledgeConfig(**knowledge_form)
+    except (TypeError, ValueError, KnowledgeSettingsError) as e:
         raise gr.Error(str(e), print_exception=False) from e
-    return config, settings, form.get("precision", "auto")
+    return config, settings, form.get("precision", "auto"), knowledge_config
 
 
 def model_picker(label: str, value: str) -> gr.Dropdown:
@@ -115,16 +162,52 @@ def _load(ref_text: str, precision: str) -> models.LoadedModel:
         raise gr.Error(str(e), print_exception=False) from e
 
 
-def _turns(loaded, config, state, message, settings):
-    """chat_turn with the errors a user can act on shown as a message, not a stack trace."""
+def _turns(loaded, config, state, message, settings, knowledge_config, sources):
+    """chat_turn with the errors a user can act on shown as a message, not a stack trace. Yields each update and
+    the sources by reply index, this reply's passages included."""
     try:
-        yield from chat_turn(loaded, config, state, message, settings)
+        for update in chat_turn(loaded, config, state, message, settings, knowledge_config):
+            reply_index = len(update.state.messages) - 1
+            shown_sources = {**sources, reply_index: [p.to_dict() for p in update.sources]} if update.sources \
+                else sources
+            yield update, shown_sources
     except (ChatError, ModelError) as e:
         raise gr.Error(str(e), print_exception=False) from e
 
 
-def _shown(update: TurnUpdate) -> list[dict]:
-    return [{"role": m["role"], "content": m["content"]} for m in update.state.messages]
+def sources_message(passages: list[dict]) -> dict:
+    """A collapsed chat message under a reply: its citations as the title, the passages inside."""
+    body = "\n\n".join(f"**[{n}] {p['citation']}** · similarity {p['dense_score']:.2f}\n\n"
+                        + "\n".join("> " + line for line in p["text"].splitlines() if line.strip())
+                        for n, p in enumerate(passages, 1))
+    title = "Sources: " + " · ".join(f"[{n}] {p['citation']}" for n, p in enumerate(passages, 1))
+    return {"role": "assistant", "content": body, "metadata": {"title": title, "status": "done"}}
+
+
+def _shown(update: TurnUpdate, sources: dict[int, list[dict]]) -> list[dict]:
+    shown = []
+    for i, m in enumerate(update.state.messages):
+        shown.append({"role": m["role"], "content": m["content"]})
+        if sources.get(i):
+            shown.append(sources_message(sources[i]))
+    return shown
+
+
+def _turn_stats(update: TurnUpdate, collection: str | None) -> str:
+    if update.status:
+        return update.status
+    found = update.grounding.describe(collection) + "  \n" if update.grounding else ""
+    if update.stats:
+        return found + update.stats.describe()
+    return found + ("Answered without the model: no source matched." if update.grounding else "Generating...")
+
+
+def _prompt_shown(update: TurnUpdate) -> str:
+    """The prompt panel: the exact prompt, or why there was none."""
+    if update.prompt or not update.grounding:
+        return update.prompt
+    return (f"The model was not called: no passage scored above the support threshold (best similarity "
+            f"{update.grounding.best_score:.2f}) for the search query:\n{update.grounding.query}")
 
 
 def _check(message: str) -> None:
@@ -137,31 +220,35 @@ def _check(message: str) -> None:
 # ------------------------------------------------------------------------------------------------------ Chat
 
 
-def respond(message: str, model: str, state: MemoryState, **form):
-    """Stream one exchange. `form`: the settings by name (see chat_settings).
+def respond(message: str, model: str, state: MemoryState, sources: dict | None = None, **form):
+    """Stream one exchange. `form`: the settings by name (see chat_settings); `sources`: the passages shown under
+    earlier replies, by reply index.
 
-    Yields (chatbot, textbox, prompt, summary, stats, state)."""
+    Yields (chatbot, textbox, prompt, summary, stats, state, sources)."""
     _check(message)
-    config, settings, precision = chat_settings(form)
-    yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), "Loading the model...", gr.skip()
+    config, settings, precision, knowledge_config = chat_settings(form)
+    yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), "Loading the model...", gr.skip(), gr.skip()
     loaded = _load(model, precision)
     where = runtime_line(loaded)
-    for update in _turns(loaded, config, state, message, settings):
-        stats = update.status or (update.stats.describe() if update.stats else "Generating...")
-        yield _shown(update), "", update.prompt, update.state.summary, f"{where}  \n{stats}", update.state
+    for update, shown_sources in _turns(loaded, config, state, message, settings, knowledge_config, sources or {}):
+        stats = _turn_stats(update, knowledge_config.collection)
+        yield (_shown(update, shown_sources), "", _prompt_shown(update), update.state.summary, f"{where}  \n{stats}",
+               update.state, shown_sources)
 
 
 def clear_chat():
-    return [], "", "", "", MemoryState()
+    return [], "", "", "", MemoryState(), {}
 
 
 def build_chat_tab(default_model: str = str(models.DEFAULT_MODEL)) -> None:
-    state = gr.State(MemoryState())
+    state, sources = gr.State(MemoryState()), gr.State({})
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
             picker = model_picker("Model", default_model)
             info = gr.Markdown(describe_model(default_model))
-            settings = {**memory_widgets(), **generation_widgets()}
+            memory = memory_widgets()
+            collection = knowledge_picker()
+            settings = {**memory, **generation_widgets(), **knowledge_widgets(collection)}
         with gr.Column(scale=3):
             chatbot = gr.Chatbot(label="Conversation", height=440, buttons=["copy"])
             with gr.Row():
@@ -175,50 +262,55 @@ def build_chat_tab(default_model: str = str(models.DEFAULT_MODEL)) -> None:
                 prompt = gr.Textbox(show_label=False, lines=10, max_lines=30, buttons=["copy"], interactive=False)
                 summary = gr.Textbox(label="Memory summary (summary memories only)", lines=2, interactive=False)
     picker.change(describe_model, picker, info, api_visibility="private")
-    inputs = {"message": box, "model": picker, **settings, "state": state}  # /chat's parameters, in this order
-    outputs = [chatbot, box, prompt, summary, stats, state]
+    inputs = {"message": box, "model": picker, **settings, "state": state, "sources": sources}  # /chat's parameters
+    outputs = [chatbot, box, prompt, summary, stats, state, sources]
     sent = send.click(respond, inputs_kwargs=inputs, outputs=outputs, api_name="chat", **GENERATE)
     submitted = box.submit(respond, inputs_kwargs=inputs, outputs=outputs, api_visibility="private", **GENERATE)
     stop.click(None, None, None, cancels=[sent, submitted], api_visibility="private")
-    clear.click(clear_chat, None, [chatbot, box, prompt, summary, state], api_name="clear")
-    chatbot.clear(clear_chat, None, [chatbot, box, prompt, summary, state], api_visibility="private")
+    clear.click(clear_chat, None, [chatbot, box, prompt, summary, state, sources], api_name="clear")
+    chatbot.clear(clear_chat, None, [chatbot, box, prompt, summary, state, sources], api_visibility="private")
 
 
 # --------------------------------------------------------------------------------------------------- Compare
 
 
-def compare(message: str, model_a: str, model_b: str, state_a: MemoryState, state_b: MemoryState, **form):
+def compare(message: str, model_a: str, model_b: str, state_a: MemoryState, state_b: MemoryState,
+            sources_a: dict | None = None, sources_b: dict | None = None, **form):
     """Both models answer the same message, each with its own memory; A streams, then B. `form`: the settings
     by name (see chat_settings), shared by both.
 
-    Yields (chatbot A, chatbot B, stats A, stats B, state A, state B, textbox). Taking turns keeps each model's
-    timing honest on a CPU, where two generations at once slow each other down.
+    Yields (chatbot A, chatbot B, stats A, stats B, state A, state B, textbox, sources A, sources B). Taking turns
+    keeps each model's timing honest on a CPU, where two generations at once slow each other down.
     """
     _check(message)
-    config, settings, precision = chat_settings(form)
-    yield gr.skip(), gr.skip(), "Loading...", "Loading...", gr.skip(), gr.skip(), gr.skip()
+    config, settings, precision, knowledge_config = chat_settings(form)
+    yield gr.skip(), gr.skip(), "Loading...", "Loading...", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     loaded_a, loaded_b = _load(model_a, precision), _load(model_b, precision)
-    shown_a = [dict(m) for m in state_a.messages]
-    stats_a = ""
-    for update in _turns(loaded_a, config, state_a, message, settings):
-        shown_a, state_a = _shown(update), update.state
-        stats_a = update.status or (update.stats.describe() if update.stats else "Generating...")
-        yield shown_a, gr.skip(), stats_a, "Waiting for model A...", state_a, gr.skip(), ""
-    for update in _turns(loaded_b, config, state_b, message, settings):
-        state_b = update.state
-        stats_b = update.status or (update.stats.describe() if update.stats else "Generating...")
-        yield shown_a, _shown(update), stats_a, stats_b, state_a, state_b, ""
+    sources_a, sources_b = sources_a or {}, sources_b or {}
+    shown_a, stats_a, state_a_now, sources_a_now = [dict(m) for m in state_a.messages], "", state_a, sources_a
+    for update, sources_a_now in _turns(loaded_a, config, state_a, message, settings, knowledge_config, sources_a):
+        shown_a = _shown(update, sources_a_now)
+        stats_a = _turn_stats(update, knowledge_config.collection)
+        state_a_now = update.state
+        yield shown_a, gr.skip(), stats_a, "Waiting for model A...", state_a_now, gr.skip(), "", sources_a_now, \
+            gr.skip()
+    for update, sources_b_now in _turns(loaded_b, config, state_b, message, settings, knowledge_config, sources_b):
+        stats_b = _turn_stats(update, knowledge_config.collection)
+        yield (shown_a, _shown(update, sources_b_now), stats_a, stats_b, state_a_now, update.state, "", sources_a_now,
+               sources_b_now)
 
 
 def build_compare_tab(default_a: str = str(models.DEFAULT_MODEL), default_b: str | None = None) -> None:
     default_b = default_b or str(ModelRef("bundled", "qwen2.5-coder-0.5b-instruct"))
     state_a, state_b = gr.State(MemoryState()), gr.State(MemoryState())
+    sources_a, sources_b = gr.State({}), gr.State({})
     with gr.Row():
         picker_a = model_picker("Model A", default_a)
         picker_b = model_picker("Model B", default_b)
     with gr.Row():
         memory = memory_widgets()
-    settings = {**memory, **generation_widgets()}
+        collection = knowledge_picker()
+    settings = {**memory, **generation_widgets(), **knowledge_widgets(collection)}
     with gr.Row():
         with gr.Column():
             chat_a = gr.Chatbot(label="Model A", height=380)
@@ -232,12 +324,12 @@ def build_compare_tab(default_a: str = str(models.DEFAULT_MODEL), default_b: str
         stop = gr.Button("Stop", scale=1)
         clear = gr.Button("Clear", scale=1)
     inputs = {"message": box, "model_a": picker_a, "model_b": picker_b, **settings,  # /compare's parameters
-              "state_a": state_a, "state_b": state_b}
-    outputs = [chat_a, chat_b, stats_a, stats_b, state_a, state_b, box]
+              "state_a": state_a, "state_b": state_b, "sources_a": sources_a, "sources_b": sources_b}
+    outputs = [chat_a, chat_b, stats_a, stats_b, state_a, state_b, box, sources_a, sources_b]
     sent = send.click(compare, inputs_kwargs=inputs, outputs=outputs, api_name="compare", **GENERATE)
     submitted = box.submit(compare, inputs_kwargs=inputs, outputs=outputs, api_visibility="private", **GENERATE)
     stop.click(None, None, None, cancels=[sent, submitted], api_visibility="private")
-    reset = lambda: ([], [], "", "", MemoryState(), MemoryState(), "")  # noqa: E731
+    reset = lambda: ([], [], "", "", MemoryState(), MemoryState(), "", {}, {})  # noqa: E731
     clear.click(reset, None, outputs, api_name="clear_compare")
     chat_a.clear(reset, None, outputs, api_visibility="private")
     chat_b.clear(reset, None, outputs, api_visibility="private")

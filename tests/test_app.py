@@ -10,6 +10,7 @@ from gradio_client.exceptions import AppError
 import app
 from chat import ui as chat_ui
 from chat.engine import GenerationSettings
+from chat.grounding import KnowledgeConfig
 from chat.memory import MemoryConfig
 
 SETTINGS = ["Be brief.", 12, 0.0, 0.9, 1.1, "float32"]  # system prompt, max new tokens, temperature, top-p, penalty, precision
@@ -110,7 +111,9 @@ def test_compare_gives_two_replies_each_with_its_own_stats(server, tiny_models):
 
 
 CHAT_PARAMETERS = ["message", "model", "memory_kind", "memory_k", "memory_max_tokens", "system_prompt",
-                   "max_new_tokens", "temperature", "top_p", "repetition_penalty", "precision"]
+                   "max_new_tokens", "temperature", "top_p", "repetition_penalty", "precision",
+                   "knowledge_collection", "knowledge_k", "knowledge_refuse_without_source", "knowledge_follow_up",
+                   "knowledge_threshold"]
 
 
 def test_chat_and_compare_parameters_are_named_after_the_settings_they_fill(server):
@@ -133,21 +136,30 @@ def test_a_caller_may_pass_only_the_message_or_any_setting_by_name(server, tiny_
 
 
 @pytest.mark.parametrize(
-    "form, memory, settings, precision",
+    "form, memory, settings, precision, knowledge",
     [({"memory_kind": "window", "memory_k": 2.0, "memory_max_tokens": 64.0, "max_new_tokens": 16.0,
        "temperature": 0.5, "precision": "float32"},
-      MemoryConfig("window", 2, 64), GenerationSettings(max_new_tokens=16, temperature=0.5), "float32"),
+      MemoryConfig("window", 2, 64), GenerationSettings(max_new_tokens=16, temperature=0.5), "float32",
+      KnowledgeConfig()),
      ({"system_prompt": None, "repetition_penalty": 1.2}, MemoryConfig(),
-      GenerationSettings(system_prompt="", repetition_penalty=1.2), "auto")],
+      GenerationSettings(system_prompt="", repetition_penalty=1.2), "auto", KnowledgeConfig()),
+     ({"knowledge_collection": "faq", "knowledge_k": 5.0, "knowledge_refuse_without_source": False,
+       "knowledge_follow_up": "rewrite", "knowledge_threshold": 0.3}, MemoryConfig(), GenerationSettings(), "auto",
+      KnowledgeConfig("faq", k=5, refuse_without_source=False, follow_up="rewrite", threshold=0.3)),
+     ({"knowledge_collection": ""}, MemoryConfig(), GenerationSettings(), "auto", KnowledgeConfig(None))],
 )
-def test_settings_widgets_fill_their_objects_by_name(form, memory, settings, precision):
-    assert chat_ui.chat_settings(form) == (memory, settings, precision)
+def test_settings_widgets_fill_their_objects_by_name(form, memory, settings, precision, knowledge):
+    assert chat_ui.chat_settings(form) == (memory, settings, precision, knowledge)
     assert isinstance(chat_ui.chat_settings(form)[1].max_new_tokens, int)
+    assert isinstance(chat_ui.chat_settings(form)[3].k, int)
 
 
 @pytest.mark.parametrize("form, message", [({"memory_kind": "forever"}, "Unknown memory"),
                                            ({"memory_k": 0}, "at least 1"),
-                                           ({"knowledge": "faq"}, "Unknown chat setting")])
+                                           ({"knowledge": "faq"}, "Unknown chat setting"),
+                                           ({"knowledge_top": 3}, "Unknown chat setting.*knowledge_top"),
+                                           ({"knowledge_k": 0}, "between 1 and 20"),
+                                           ({"knowledge_follow_up": "guess"}, "Unknown follow-up")])
 def test_bad_settings_are_refused_with_a_message(form, message):
     with pytest.raises(gr.Error, match=message):
         chat_ui.chat_settings(form)

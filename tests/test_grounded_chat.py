@@ -48,18 +48,26 @@ def test_the_right_passage_goes_into_the_system_prompt_and_memory_keeps_only_the
     assert last.stats.new_tokens > 0 and last.grounding.seconds > 0
 
 
-@pytest.mark.parametrize("strategy, query", [
-    ("append", "Tell me about the Sunday ride.\nWhat time does it leave?"),
-    ("none", "What time does it leave?"),
+@pytest.mark.parametrize("strategy, memory, query", [
+    ("append", "buffer", "Tell me about the Sunday ride.\nWhat time does it leave?"),
+    ("append", "none", "What time does it leave?"),  # no memory: no earlier turns
+    ("none", "buffer", "What time does it leave?"),
 ])
-def test_a_follow_up_is_searched_with_the_earlier_question(club, llama, strategy, query):
-    config = KnowledgeConfig("club", k=1, follow_up=strategy)
-    first = turn(llama, MemoryState(), "Tell me about the Sunday ride.", config)
-    second = turn(llama, first.state, "What time does it leave?", config)
+def test_a_follow_up_is_searched_with_the_earlier_question_memory_keeps(club, llama, strategy, memory, query):
+    config, memory = KnowledgeConfig("club", k=1, follow_up=strategy), MemoryConfig(memory)
+    first = turn(llama, MemoryState(), "Tell me about the Sunday ride.", config, memory)
+    second = turn(llama, first.state, "What time does it leave?", config, memory)
     assert second.grounding.query == query
-    if strategy == "append":
+    if query != "What time does it leave?":
         assert second.sources[0].citation == "handbook.md § 2.1 Sunday ride"
         assert "6:30 am" in second.prompt
+
+
+def test_an_off_topic_question_after_an_on_topic_one_still_has_no_source(club, llama):
+    first = turn(llama, MemoryState(), "Tell me about the Sunday ride.", KnowledgeConfig("club"))
+    second = turn(llama, first.state, "What is the capital of France?", KnowledgeConfig("club"))
+    assert second.grounding.query.startswith("Tell me about the Sunday ride.")  # the search used the topic...
+    assert second.sources == [] and second.reply == "I have no source for that in club."  # ...support did not
 
 
 def test_the_rewrite_strategy_asks_the_model_and_times_it(club, llama):
@@ -112,6 +120,140 @@ def test_bad_knowledge_settings_are_refused(fields, message):
     ('Rewritten question: "What is the Platinum room rent limit?"', "What is the Platinum room rent limit?"),
     ("", "and for Platinum?"),
     ("Note: the time is 6:30", "Note: the time is 6:30"),
+    ("The last question rewritten to stand on its own:", "and for Platinum?"),
+    ("The last question rewritten to stand on its own: and on Platinum?", "and on Platinum?"),
 ])
 def test_a_model_rewrite_is_cleaned_to_one_question(text, cleaned):
     assert grounding.clean_rewrite(text, "and for Platinum?") == cleaned
+
+
+# ------------------------------------------------------------------------------------------- through the app
+
+
+@pytest.fixture(scope="module")
+def server(club, tiny_models, tmp_path_factory):
+    import app
+
+    root = tmp_path_factory.mktemp("app")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("CQA_RUNS_DIR", str(root / "runs"))
+    patch.setenv("CQA_DATA_DIR", str(root / "data"))
+    demo = app.build_app(default_model=f"folder:{tiny_models['llama']}", compare_model=f"folder:{tiny_models['gpt2']}")
+    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    yield demo.local_url
+    demo.close()
+    patch.undo()
+
+
+def text_of(message) -> str:
+    content = message["content"]
+    return content if isinstance(content, str) else "".join(part["text"] for part in content)
+
+
+def test_chat_picks_a_collection_by_name_and_shows_each_replys_sources(server):
+    from gradio_client import Client
+
+    client = Client(server, verbose=False)
+    ask = dict(knowledge_collection="club", knowledge_k=1, max_new_tokens=8, api_name="/chat")
+    chatbot, _, prompt, _, stats, *_ = client.submit("How much is the yearly fee for a junior?", **ask).result(120)
+    assert [m["role"] for m in chatbot] == ["user", "assistant", "assistant"]
+    assert chatbot[2]["metadata"]["title"] == "Sources: [1] handbook.md § 1.1 Fees"
+    assert "400 rupees for juniors" in text_of(chatbot[2]) and "400 rupees for juniors" in prompt
+    assert "Knowledge club: 1 passages" in stats
+    chatbot, _, prompt, _, stats, *_ = client.submit("What is the capital of France?", **ask).result(120)
+    assert text_of(chatbot[-1]) == "I have no source for that in club." and len(chatbot) == 5  # no sources message
+    assert chatbot[2]["metadata"]["title"].endswith("1.1 Fees")  # the first reply keeps its sources
+    assert prompt.startswith("The model was not called") and "no passage above the threshold" in stats
+    # a new topic after two turns: the earlier questions join the search, so the default k=3 is needed here
+    chatbot, *_ = client.submit("What time does the Sunday ride leave?", **(ask | {"knowledge_k": 3})).result(120)
+    assert "handbook.md § 2.1 Sunday ride" in chatbot[-1]["metadata"]["title"] and len(chatbot) == 8
+    assert "6:30 am" in text_of(chatbot[-1])
+
+
+def test_without_a_collection_chat_shows_no_sources(server):
+    from gradio_client import Client
+
+    chatbot, *_ = Client(server, verbose=False).submit("How much is the yearly fee for a junior?", max_new_tokens=8,
+                                                       api_name="/chat").result(120)
+    assert [m["role"] for m in chatbot] == ["user", "assistant"] and not (chatbot[1].get("metadata") or {}).get("title")
+
+
+def test_compare_grounds_both_models_on_the_same_collection(server):
+    from gradio_client import Client
+
+    chat_a, chat_b, stats_a, stats_b, _ = Client(server, verbose=False).submit(
+        "Is a helmet required on club rides?", knowledge_collection="club", knowledge_k=1, max_new_tokens=8,
+        api_name="/compare").result(120)
+    for chatbot, stats in ((chat_a, stats_a), (chat_b, stats_b)):
+        assert chatbot[-1]["metadata"]["title"] == "Sources: [1] handbook.md § 2.2 Safety"
+        assert "Knowledge club: 1 passages" in stats
+
+
+def test_an_unknown_collection_is_a_clear_message(server):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="No collection named 'gone'"):
+        Client(server, verbose=False).submit("Hello", knowledge_collection="gone", api_name="/chat").result(120)
+
+
+# ------------------------------------------------------------------------------------------- the Knowledge tab
+
+
+def test_knowledge_tab_builds_a_collection_from_the_sample_faq_and_searches_it(server):
+    from gradio_client import Client
+
+    client = Client(server, verbose=False)
+    faq = str(Path(__file__).parent.parent / "assets" / "insurer_faq.csv")
+    message, table, *_ = client.predict("nilgiri", [faq], [], api_name="/knowledge_add")
+    assert message.startswith("✅ Added to **nilgiri**: insurer_faq.csv (") and "passages" in message
+    assert ["nilgiri", "insurer_faq.csv"] == table["data"][-1][:2] or any(
+        row[:2] == ["nilgiri", "insurer_faq.csv"] for row in table["data"])
+    found = client.predict("nilgiri", "How many deliveries are covered?", 3, api_name="/knowledge_search")
+    assert found.startswith("**[1] insurer_faq.csv row ") and "2 deliveries" in found
+    chatbot, *_ = client.submit("How many deliveries are covered?", knowledge_collection="nilgiri", knowledge_k=1,
+                                max_new_tokens=8, api_name="/chat").result(120)
+    assert chatbot[-1]["metadata"]["title"].startswith("Sources: [1] insurer_faq.csv row ")
+    message, *_ = client.predict("nilgiri", "insurer_faq.csv", api_name="/knowledge_delete")
+    assert "Removed insurer_faq.csv" in message
+    message, *_ = client.predict("nilgiri", "", api_name="/knowledge_delete")
+    assert "Deleted collection 'nilgiri'" in message and "nilgiri" not in knowledge.names()
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("club", "", "empty"),
+    ("club", b"%PDF-1.4 not really a pdf", "notes.pdf"),
+    ("../escape", "Some text.", "not a valid collection name"),
+])
+def test_knowledge_tab_refuses_a_bad_file_or_name_and_leaves_the_collection_unchanged(server, club, tmp_path, name,
+                                                                                      content, expected):
+    from gradio_client import Client, handle_file
+
+    bad = tmp_path / ("notes.pdf" if isinstance(content, bytes) else "notes.txt")
+    bad.write_bytes(content) if isinstance(content, bytes) else bad.write_text(content)
+    before = {p.name: p.read_bytes() for p in (club / "club").iterdir()}
+    message, table, *_ = Client(server, verbose=False).predict(name, [], [handle_file(str(bad))],
+                                                                api_name="/knowledge_add")
+    assert message.startswith("⚠️ **Nothing was added.**") and expected in message
+    assert {p.name: p.read_bytes() for p in (club / "club").iterdir()} == before
+
+
+def test_knowledge_tab_asks_for_something_to_add_and_for_a_question(server):
+    from gradio_client import Client
+
+    client = Client(server, verbose=False)
+    message, *_ = client.predict("club", [], [], api_name="/knowledge_add")
+    assert "Choose a Q/A dataset or upload" in message
+    assert "Type a question" in client.predict("club", "  ", 3, api_name="/knowledge_search")
+    assert "No collection named 'gone'" in client.predict("gone", "Hi", 3, api_name="/knowledge_search")
+
+
+def test_shared_mode_refuses_a_server_path_as_a_knowledge_source(club, monkeypatch, tmp_path):
+    from training import knowledge_form
+
+    monkeypatch.setenv("CQA_SHARED", "1")
+    outside = tmp_path / "secret.md"
+    outside.write_text("# Secret\n\nThe server's notes.")
+    with pytest.raises(knowledge_form.KnowledgeFormError, match="refused in shared mode"):
+        knowledge_form.add_to_collection("club", [str(outside)], [])
+    assert "secret.md" not in knowledge.list_collections()[0].files

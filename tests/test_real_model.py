@@ -47,3 +47,30 @@ def test_smollm2_fine_tunes_on_the_sample_data_and_chats_through_its_adapter(tmp
     assert loaded.entry.prompt_style == "chat"
     reply = converse(loaded, "buffer", ["Is maternity covered on the Silver plan?"])
     assert reply.reply and reply.stats.new_tokens > 0
+
+
+def test_smollm2_follow_up_retrieves_the_passage_it_needs(tmp_path, monkeypatch):
+    """Two turns over the sample policy wording: the follow-up names neither maternity nor the policy, and its
+    sources must still hold the maternity passage ("2 deliveries") it needs."""
+    from pathlib import Path
+
+    from chat import knowledge
+    from chat.grounding import KnowledgeConfig
+
+    monkeypatch.setenv("CQA_KNOWLEDGE_DIR", str(tmp_path / "knowledge"))
+    knowledge.create("policy", [Path(__file__).parent.parent / "assets" / "policy_wording.md"])
+    loaded = models.load_model(models.DEFAULT_MODEL)
+    config, state = KnowledgeConfig("policy"), MemoryState()
+    turns = []
+    for text in ["What is the waiting period for maternity benefits?", "And how many deliveries are covered?"]:
+        for last in chat_turn(loaded, MemoryConfig("buffer"), state, text, GenerationSettings(max_new_tokens=60),
+                              config):
+            pass
+        state = last.state
+        turns.append(last)
+        print(f"\n{text}\n  -> {last.reply!r}\n  sources: {[p.citation for p in last.sources]}")
+    first, follow_up = turns
+    assert any("24 months" in p.text for p in first.sources)
+    assert any("2 deliveries" in p.text for p in follow_up.sources), [p.citation for p in follow_up.sources]
+    assert "2 deliveries" in follow_up.prompt and follow_up.stats.new_tokens > 0
+    assert state.messages[-1] == {"role": "assistant", "content": follow_up.reply}  # memory: no passages
