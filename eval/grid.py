@@ -1,12 +1,19 @@
-"""The experiment grid: models x methods x epochs x training-set sizes, each cell a queued job.
+"""The experiment grid: models x methods x epochs x training-set sizes x conditions, each cell queued jobs.
 
-Each cell is one SFT job that trains, followed in the queue by an evaluation job that scores its adapter on the
-test sets (results in the training run's folder); each model also gets an evaluation-only cell for the untrained
-base, so "base vs fine-tuned" is measured too. Cells go through the job queue (one job at a time). Running a grid
-again submits only what has not finished (a trained cell whose evaluation is missing gets the evaluation only):
+Conditions (GridSpec.conditions; the default, base and ft, is the plain grid):
+  base      the untrained model                          an evaluation job
+  ft        fine-tuned (LoRA/QLoRA)                      an SFT job, then an evaluation of its adapter
+  base+rag  the untrained model answering from retrieved passages        an evaluation job with knowledge
+  ft+rag    the ft adapter answering from retrieved passages (shares ft's training run)
+  raft+rag  retrieval-augmented fine-tune (SFTJob.knowledge) answering from retrieved passages
+A +rag evaluation answers each test set from its collection in GridSpec.knowledge (one evaluation job per
+collection); its results sit beside the plain ones as eval-<test>+<collection>.json. Base cells exist per model,
+trained cells per model x method x epochs x size. Cells go through the job queue (one job at a time). Running a
+grid again submits only what has not finished (a trained cell whose evaluation is missing gets the evaluation only):
 the grid is resumable. A grid has at most MAX_CELLS cells.
 
-    python -m eval.grid --preset small --plan          # list the cells and estimate the time
+    python -m eval.grid --preset small --plan          # list the cells and estimate the time (eval/grid_plan.py)
+    python -m eval.grid --preset facts --plan          # the five conditions on the sample data
     python -m eval.grid --preset small --wait          # queue them and wait, printing results
     python -m eval.grid --models bundled:smollm2-135m-instruct --epochs 1 3 --sizes 0.5 1.0 --name mine
 """
@@ -16,18 +23,23 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chat import access, models
+from chat.knowledge import SAMPLE_FAQ, SAMPLE_FILES, SAMPLE_POLICY, KnowledgeError, check_name, names
+from eval.evaluate import result_path
 from training import data, jobs, runs
 from training.configs import TEST_SETS, ConfigError, EvalJob, SFTJob
 
 METHODS = ("lora", "qlora")
+CONDITIONS = ("base", "ft", "base+rag", "ft+rag", "raft+rag")
+"""Conditions in the order they are listed and charted (module docstring)."""
+BASE_CONDITIONS = ("base", "base+rag")
+SAMPLE_KNOWLEDGE = {"assets/test_brief.csv": SAMPLE_FAQ, "assets/test_detailed.csv": SAMPLE_FAQ,
+                    "assets/test_policy.csv": SAMPLE_POLICY}
 MAX_CELLS = 64
 """Cells one grid may have: each trains for minutes to hours on a CPU, and they all wait in the one queue."""
 
@@ -49,7 +61,13 @@ class GridSpec:
     tests: list[str] = field(default_factory=lambda: list(TEST_SETS))
     """Test sets every cell is evaluated on."""
     include_base: bool = True
-    """Also evaluate each model untrained (epochs 0)."""
+    """Also evaluate each model untrained (epochs 0): False drops the base condition."""
+    conditions: list[str] = field(default_factory=lambda: ["base", "ft"])
+    """Conditions to measure: base, ft, base+rag, ft+rag, raft+rag (module docstring)."""
+    knowledge: dict[str, str] = field(default_factory=lambda: dict(SAMPLE_KNOWLEDGE))
+    """+rag conditions: the knowledge collection each test file is answered from (test file -> collection)."""
+    train_knowledge: str = SAMPLE_FAQ
+    """raft+rag: the collection each training example's passages are retrieved from (SFTJob.knowledge)."""
     job: dict = field(default_factory=dict)
     """Other SFTJob fields shared by every cell (learning_rate, batch_size, lora_r, ...)."""
 
@@ -58,6 +76,15 @@ class GridSpec:
             raise ConfigError("a grid needs at least one model, method, epoch count and training size")
         if not set(self.methods) <= set(METHODS):
             raise ConfigError(f"methods are {', '.join(METHODS)}, not {self.methods}")
+        if not self.conditions or not set(self.conditions) <= set(CONDITIONS):
+            raise ConfigError(f"conditions are one or more of {', '.join(CONDITIONS)}, not {self.conditions}")
+        if any(c.endswith("+rag") for c in self.conditions):
+            unmapped = [t for t in self.tests if not self.knowledge.get(t)]
+            if unmapped:
+                raise ConfigError(f"the +rag conditions need a knowledge collection for every test set; none is "
+                                  f"named for {', '.join(unmapped)} (GridSpec.knowledge: test file -> collection)")
+            for name in {*self.knowledge.values(), self.train_knowledge}:
+                check_name(name)
         SFTJob.from_dict({**self.job, "model": self.models[0], "data": self.data})  # shared fields are valid
         count = len(cells(self))
         if count > MAX_CELLS:
@@ -72,9 +99,14 @@ PRESETS = {
                                               "bundled:qwen2.5-coder-0.5b-instruct"],
                        epochs=[1, 3], train_sizes=[200, 400, 800]),
     "quick": GridSpec(name="quick", models=["bundled:smollm2-135m-instruct"], epochs=[1], train_sizes=[0.5, 1.0]),
+    "facts": GridSpec(name="facts", models=["bundled:smollm2-135m-instruct", "bundled:qwen2.5-coder-0.5b-instruct"],
+                      epochs=[1], train_sizes=[1.0], conditions=list(CONDITIONS),
+                      tests=[*TEST_SETS, "assets/test_policy.csv"]),
 }
 """report: the research report's grid shape (200/400/800 examples x 1/3 epochs); needs data with 800+ training
-examples, e.g. your own FAQ. small: finishes on a 2-core CPU in well under an hour with the sample data."""
+examples, e.g. your own FAQ. small: finishes on a 2-core CPU in well under an hour with the sample data.
+facts: what lifts fact accuracy: the five conditions for SmolLM2 and Qwen2.5-0.5B, one epoch on the whole FAQ,
+on the brief, detailed and policy test sets (the policy set against the policy wording)."""
 
 
 @dataclass(frozen=True)
@@ -83,37 +115,75 @@ class Cell:
     method: str
     epochs: int
     train_size: float
+    condition: str = "ft"
+
+    @classmethod
+    def from_key(cls, key: dict) -> Cell:
+        """The cell a run's config names; cells stored before conditions existed are base or ft."""
+        return cls(**{"condition": "base" if key.get("method") == "base" else "ft", **key})
 
     def key(self) -> dict:
         return dataclasses.asdict(self)
 
+    def training_key(self) -> tuple | None:
+        """The training run this cell evaluates (ft and ft+rag share one), None for base conditions."""
+        if self.condition in BASE_CONDITIONS:
+            return None
+        return self.model, self.method, self.epochs, self.train_size, self.condition == "raft+rag"
+
     def label(self) -> str:
         if self.method == "base":
-            return f"{self.model.split(':')[-1]} · base (not fine-tuned)"
+            return f"{self.model.split(':')[-1]} · {self.condition} (not fine-tuned)"
         size = f"{self.train_size:.0%}" if self.train_size <= 1 else f"{int(self.train_size)} examples"
-        return f"{self.model.split(':')[-1]} · {self.method} · {self.epochs} epoch(s) · {size}"
+        return f"{self.model.split(':')[-1]} · {self.condition} · {self.method} · {self.epochs} epoch(s) · {size}"
 
 
 def cells(spec: GridSpec) -> list[Cell]:
     found = []
+    conditions = [c for c in CONDITIONS if c in spec.conditions and (spec.include_base or c != "base")]
     for model in spec.models:
-        if spec.include_base:
-            found.append(Cell(model, "base", 0, 0))
+        found += [Cell(model, "base", 0, 0, c) for c in conditions if c in BASE_CONDITIONS]
         for method in spec.methods:
             for epochs in spec.epochs:
                 for size in spec.train_sizes:
-                    found.append(Cell(model, method, int(epochs), float(size)))
+                    found += [Cell(model, method, int(epochs), float(size), c) for c in conditions
+                              if c not in BASE_CONDITIONS]
     return found
 
 
-def job_for(spec: GridSpec, cell: Cell) -> SFTJob | EvalJob:
+def eval_groups(spec: GridSpec, cell: Cell) -> dict[str, list[str]]:
+    """The cell's evaluations: collection ("" = none) -> the test sets answered from it."""
+    if not cell.condition.endswith("+rag"):
+        return {"": list(spec.tests)}
+    groups: dict[str, list[str]] = {}
+    for test in spec.tests:
+        groups.setdefault(spec.knowledge[test], []).append(test)
+    return groups
+
+
+def job_for(spec: GridSpec, cell: Cell, collection: str | None = None) -> SFTJob | EvalJob:
+    """A trained cell's SFT job (ft keeps the queue's own follow-up evaluation), or a base cell's evaluation job
+    on the test sets of `collection` (default: its first)."""
     extra = {"grid": spec.name, "cell": cell.key()}
     if cell.method == "base":
-        return EvalJob(model=cell.model, tests=list(spec.tests), extra=extra).validate()
+        groups = eval_groups(spec, cell)
+        collection = next(iter(groups)) if collection is None else collection
+        return EvalJob(model=cell.model, tests=groups[collection], knowledge=collection or None,
+                       extra={**extra, "knowledge": collection} if collection else extra).validate()
     size = int(cell.train_size) if cell.train_size > 1 else cell.train_size
+    raft = {"knowledge": spec.train_knowledge} if cell.condition == "raft+rag" else {}
     return SFTJob.from_dict({**spec.job, "model": cell.model, "data": spec.data, "epochs": cell.epochs,
-                             "train_size": size, "qlora": cell.method == "qlora", "eval_tests": list(spec.tests),
-                             "early_stopping_patience": 0, "extra": extra})
+                             "train_size": size, "qlora": cell.method == "qlora",
+                             "eval_tests": list(spec.tests) if cell.condition == "ft" else [],
+                             "early_stopping_patience": 0, "extra": extra, **raft})
+
+
+def evaluation_for(spec: GridSpec, cell: Cell, collection: str, training: Path, after: str) -> EvalJob:
+    """The evaluation of a trained cell's adapter on the test sets of `collection` ("" = without retrieval)."""
+    extra = {"grid": spec.name, "cell": cell.key(), **({"knowledge": collection} if collection else {})}
+    return EvalJob(model=f"adapter:{training.resolve()}", tests=eval_groups(spec, cell)[collection],
+                   knowledge=collection or None, after_run=after, extra=extra,
+                   system_prompt=runs.read_config(training).system_prompt).validate()
 
 
 def check(spec: GridSpec) -> int:
@@ -126,6 +196,13 @@ def check(spec: GridSpec) -> int:
             raise ConfigError(f"{entry.name} is unavailable: {entry.reason}")
     for test in spec.tests:
         data.load_file(test)
+    wanted = {*(spec.knowledge[t] for t in spec.tests if any(c.endswith("+rag") for c in spec.conditions)),
+              *([spec.train_knowledge] if "raft+rag" in spec.conditions else [])}
+    missing = sorted(wanted - set(SAMPLE_FILES) - set(names()))  # the samples are built on first use
+    if missing:
+        raise ConfigError(f"no knowledge collection named {', '.join(missing)}; existing: "
+                          f"{', '.join(names()) or 'none'} (the samples {', '.join(SAMPLE_FILES)} are built "
+                          "when first used)")
     records = data.load_file(spec.data).records
     train, _ = data.split(records, SFTJob().val_fraction, SFTJob().seed)
     too_big = [s for s in spec.train_sizes if s > 1 and s > len(train)]
@@ -135,42 +212,80 @@ def check(spec: GridSpec) -> int:
     return len(train)
 
 
-def _scan(spec: GridSpec, root: Path | None) -> tuple[dict[Cell, jobs.RunInfo], dict[str, jobs.RunInfo]]:
-    """The newest run of each cell of this grid (by the grid name and cell in its config), and the newest
-    evaluation queued after each training run (by training run id)."""
-    found: dict[Cell, jobs.RunInfo] = {}
-    follow_ups: dict[str, jobs.RunInfo] = {}
+@dataclass
+class Found:
+    """The newest runs of a grid, by what they are for."""
+
+    trainings: dict[tuple, jobs.RunInfo] = field(default_factory=dict)
+    """Training runs by Cell.training_key()."""
+    evaluations: dict[tuple[Cell, str], jobs.RunInfo] = field(default_factory=dict)
+    """The grid's own evaluation runs by (cell, collection or "")."""
+    follow_ups: dict[str, jobs.RunInfo] = field(default_factory=dict)
+    """Evaluations the queue made behind a training run (no grid tag), by training run id."""
+    with_eval_tests: set[str] = field(default_factory=set)
+    """Training runs with eval_tests: the queue makes their plain evaluation itself."""
+
+
+def scan_runs(spec: GridSpec, root: Path | None) -> Found:
+    """The newest run of each cell of this grid (by the grid name and cell in its config)."""
+    found = Found()
     for info in sorted(jobs.list_runs(root), key=lambda r: r.created):
-        if info.after:
-            follow_ups[info.after] = info
-            continue
         try:
-            extra = getattr(runs.read_config(info.path), "extra", {})
-        except ConfigError:
-            continue
-        if extra.get("grid") == spec.name and isinstance(extra.get("cell"), dict):
-            found[Cell(**extra["cell"])] = info
-    return found, follow_ups
+            cfg = runs.read_config(info.path)
+            extra = getattr(cfg, "extra", {})
+            cell = Cell.from_key(extra["cell"]) if extra.get("grid") == spec.name else None
+        except (ConfigError, KeyError, TypeError):
+            cell = None
+        if cell is None:
+            if info.after:
+                found.follow_ups[info.after] = info
+        elif isinstance(cfg, SFTJob):
+            found.trainings[cell.training_key()] = info
+            if cfg.eval_tests:
+                found.with_eval_tests.add(info.id)
+        else:
+            found.evaluations[(cell, extra.get("knowledge") or "")] = info
+    return found
 
 
-def find_runs(spec: GridSpec, root: Path | None = None) -> dict[Cell, jobs.RunInfo]:
-    return _scan(spec, root)[0]
+def _has_results(folder: Path, tests: list[str], collection: str) -> bool:
+    return all(result_path(folder, test, collection or None).exists() for test in tests)
 
 
-def _evaluated(info: jobs.RunInfo, spec: GridSpec) -> bool:
-    return info.state == "finished" and all(runs.eval_result_path(info.path, t).exists() for t in spec.tests)
+def _group_states(cell: Cell, found: Found, spec: GridSpec) -> dict[str, str]:
+    """Each evaluation group's state: done, queued, running, failed, stopped or "not queued"."""
+    training = found.trainings.get(cell.training_key()) if cell.training_key() else None
+    states = {}
+    for collection, tests in eval_groups(spec, cell).items():
+        evaluation = found.evaluations.get((cell, collection))
+        if training is not None and not evaluation and not collection:
+            evaluation = found.follow_ups.get(training.id)
+        folder = training.path if training is not None else evaluation.path if evaluation else None
+        finished = (training or evaluation) is not None and (training or evaluation).state == "finished"
+        if folder is not None and finished and _has_results(folder, tests, collection):
+            states[collection] = "done"
+        elif evaluation is None and training is not None and training.id in found.with_eval_tests \
+                and not collection and training.state in ("queued", "running"):
+            states[collection] = training.state  # the queue adds the evaluation behind the training itself
+        elif evaluation is None or evaluation.state == "finished":
+            states[collection] = "not queued"
+        else:
+            states[collection] = evaluation.state
+    return states
 
 
-def cell_state(info: jobs.RunInfo | None, follow_ups: dict[str, jobs.RunInfo], spec: GridSpec) -> str:
-    """done, queued, running, failed, stopped, or "not queued" (also: trained, but its evaluation is missing)."""
-    if info is None:
-        return "not queued"
-    if _evaluated(info, spec):
+def cell_state(cell: Cell, found: Found, spec: GridSpec) -> str:
+    """done, queued, running, failed, stopped, or "not queued" (also: trained, but an evaluation is missing)."""
+    states = set(_group_states(cell, found, spec).values())
+    if states == {"done"}:
         return "done"
-    if info.state != "finished" or info.kind == "evaluation":
-        return info.state
-    follow_up = follow_ups.get(info.id)
-    return follow_up.state if follow_up and follow_up.state != "finished" else "not queued"
+    training = found.trainings.get(cell.training_key()) if cell.training_key() else None
+    if cell.training_key() and training is None:
+        return "not queued"
+    if training is not None and training.state != "finished":
+        pending = states <= {"done", "queued", "running"}
+        return training.state if pending or training.state in ("failed", "stopped") else "not queued"
+    return next((s for s in ("running", "queued", "failed", "stopped") if s in states), "not queued")
 
 
 def queue_room() -> int:
@@ -179,107 +294,73 @@ def queue_room() -> int:
     return jobs.max_queued() if access.shared_mode() else max(jobs.max_queued(), MAX_CELLS)
 
 
+def _plan(spec: GridSpec, found: Found, to_queue: list[Cell]) -> list[tuple[Cell, str, str | None]]:
+    """What to submit, in order: (cell, "train" or "evaluate", collection). Trainings shared by ft and ft+rag are
+    planned once; an evaluation follows its training in the queue."""
+    planned, trainings = [], set()
+    for cell in to_queue:
+        key = cell.training_key()
+        training = found.trainings.get(key) if key else None
+        new_training = key is not None and key not in trainings and (
+            training is None or training.state in ("failed", "stopped"))
+        if new_training:
+            planned.append((cell, "train", None))
+            trainings.add(key)
+        for collection, state in _group_states(cell, found, spec).items():
+            follows = new_training and cell.condition == "ft" and not collection  # the queue's own follow-up
+            if state not in ("done", "queued", "running") and not follows:
+                planned.append((cell, "evaluate", collection))
+    return planned
+
+
 def submit(spec: GridSpec, root: Path | None = None) -> dict[str, list[str]]:
     """Queue every cell that has not finished (nor is queued or running). Returns cell labels by what happened.
 
     The whole grid is refused, before anything is queued, when it would take the queue past queue_room().
     """
     check(spec)
-    existing, follow_ups = _scan(spec, root)
+    found = scan_runs(spec, root)
     outcome = {"queued": [], "done": [], "in progress": []}
     to_queue = []
     for cell in cells(spec):
-        state = cell_state(existing.get(cell), follow_ups, spec)
+        state = cell_state(cell, found, spec)
         if state == "done":
             outcome["done"].append(cell.label())
         elif state in ("queued", "running"):
             outcome["in progress"].append(cell.label())
         else:
             to_queue.append(cell)
+    planned = _plan(spec, found, to_queue)
     room = queue_room()
     waiting = sum(1 for r in jobs.list_runs(root) if r.state == "queued" and not r.after)
-    if waiting + len(to_queue) > room:
-        raise ConfigError(f"{waiting} jobs already wait in the queue and this grid would add {len(to_queue)}, over "
+    adding = sum(1 for cell, what, _ in planned if what == "train" or cell.training_key() is None)
+    if waiting + adding > room:
+        raise ConfigError(f"{waiting} jobs already wait in the queue and this grid would add {adding}, over "
                           f"the limit of {room}: let the queue run down first")
-    for cell in to_queue:
-        info = existing.get(cell)
-        if info and info.state == "finished" and cell.method != "base":  # trained: evaluate only
-            jobs.submit(EvalJob(model=f"adapter:{info.path.resolve()}", tests=list(spec.tests), after_run=info.id,
-                                system_prompt=runs.read_config(info.path).system_prompt), root, max_waiting=room)
-            outcome["queued"].append(cell.label() + " (evaluation only)")
+    trained: dict[tuple, str] = {}
+    labels: dict[Cell, str] = {}
+    for cell, what, collection in planned:
+        key = cell.training_key()
+        if what == "train":
+            trained[key] = jobs.submit(job_for(spec, cell), root, max_waiting=room)
+        elif key is None:
+            jobs.submit(job_for(spec, cell, collection), root, max_waiting=room)
         else:
-            jobs.submit(job_for(spec, cell), root, max_waiting=room)
-            outcome["queued"].append(cell.label())
+            run_id = trained.get(key) or found.trainings[key].id
+            jobs.submit(evaluation_for(spec, cell, collection, (root or runs.root()) / run_id, run_id), root,
+                        max_waiting=room)
+            if key not in trained and found.trainings[key].state == "finished":
+                labels.setdefault(cell, cell.label() + " (evaluation only)")
+        labels.setdefault(cell, cell.label())
+    outcome["queued"] = list(labels.values())
     return outcome
 
 
 def progress(spec: GridSpec, root: Path | None = None) -> dict:
-    existing, follow_ups = _scan(spec, root)
-    states = [cell_state(existing.get(c), follow_ups, spec) for c in cells(spec)]
+    found = scan_runs(spec, root)
+    states = [cell_state(c, found, spec) for c in cells(spec)]
     return {"cells": len(states), "finished": states.count("done"), "failed": states.count("failed"),
             "stopped": states.count("stopped"), "running": states.count("running"), "queued": states.count("queued")}
-
-
-# ------------------------------------------------------------------------------------------------- estimates
-
-
-def _measured_speeds(root: Path | None) -> dict[str, dict[str, float]]:
-    """Per model, the median training tokens/s and answering tokens/s of its earlier finished runs."""
-    found: dict[str, dict[str, list[float]]] = {}
-    for info in jobs.list_runs(root):
-        if info.state != "finished":
-            continue
-        speeds = found.setdefault(info.model, {"train": [], "eval": []})
-        if trained := runs.read_json(info.path / runs.SUMMARY).get("tokens_per_s"):
-            speeds["train"].append(trained)
-        answered = [runs.read_json(p).get("tokens_per_s") for p in runs.eval_result_files(info.path)]
-        if answered := [v for v in answered if v]:
-            speeds["eval"].append(statistics.median(answered))
-    return {model: {kind: statistics.median(values) for kind, values in speeds.items() if values}
-            for model, speeds in found.items()}
-
-
-def estimate_seconds(spec: GridSpec, root: Path | None = None) -> tuple[float, dict[str, float]]:
-    """Rough time for the cells still to run, from earlier runs' speeds where there are any.
-
-    Without history: training ~60,000 / (millions of parameters) tokens/s and answering ~12,000 / (millions of
-    parameters) tokens/s, as measured for SmolLM2 on a 2-core CPU (QLoRA on a CPU about half as fast).
-    """
-    records = data.load_file(spec.data).records
-    train_count = len(data.split(records, SFTJob().val_fraction, SFTJob().seed)[0])
-    chars = statistics.mean(len(r.get("question", "")) + len(r.get("answer", "")) for r in records) if records else 0
-    tokens_per_example = chars / 4 + 40  # ~4 characters a token, plus the prompt template and system prompt
-    questions = sum(len(data.load_file(t).records) for t in spec.tests)
-    existing = find_runs(spec, root)
-    measured = _measured_speeds(root)
-    millions = {m: max(1.0, models.describe(models.ModelRef.parse(m)).params / 1e6) for m in spec.models}
-    per_model: dict[str, float] = {}
-    for cell in cells(spec):
-        if cell in existing and _evaluated(existing[cell], spec):
-            continue
-        speeds = measured.get(cell.model, {})
-        train_speed = speeds.get("train") or 60_000 / millions[cell.model]
-        answer_speed = speeds.get("eval") or 12_000 / millions[cell.model]
-        seconds = 30 + questions * 80 / answer_speed  # model loading, then ~80 tokens per answer
-        if cell.method != "base" and not (cell in existing and existing[cell].state == "finished"):
-            examples = cell.train_size if cell.train_size > 1 else cell.train_size * train_count
-            seconds += examples * cell.epochs * tokens_per_example / (train_speed / (2 if cell.method == "qlora" else 1))
-        per_model[cell.model] = per_model.get(cell.model, 0.0) + seconds
-    return sum(per_model.values()), per_model
-
-
-def describe_plan(spec: GridSpec, root: Path | None = None) -> str:
-    train_count = check(spec)
-    total, per_model = estimate_seconds(spec, root)
-    existing, follow_ups = _scan(spec, root)
-    lines = [f"Grid '{spec.name}': {len(cells(spec))} cells ({train_count} training examples in {spec.data}; "
-             f"tests: {', '.join(Path(t).stem for t in spec.tests)})."]
-    for cell in cells(spec):
-        state = cell_state(existing.get(cell), follow_ups, spec).replace("not queued", "to run")
-        lines.append(f"  {cell.label():60s} {state}")
-    lines.append(f"Estimated time for the cells still to run: about {math.ceil(total / 60)} min "
-                 f"({', '.join(f'{m.split(chr(58))[-1]} {math.ceil(s / 60)} min' for m, s in per_model.items())}).")
-    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------------- CLI
@@ -295,23 +376,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", nargs="+", type=int)
     parser.add_argument("--sizes", nargs="+", type=float, help="fractions (0.25) or counts (200)")
     parser.add_argument("--data")
+    parser.add_argument("--conditions", nargs="+", choices=CONDITIONS)
     parser.add_argument("--job", help='other SFTJob fields as JSON, e.g. \'{"learning_rate": 0.0005}\'')
     parser.add_argument("--plan", action="store_true", help="print the cells and the time estimate only")
     parser.add_argument("--wait", action="store_true", help="wait for every cell and print the results")
     args = parser.parse_args(argv)
     spec = dataclasses.replace(PRESETS[args.preset])
     for name, value in [("name", args.name), ("models", args.models), ("methods", args.methods),
-                        ("epochs", args.epochs), ("train_sizes", args.sizes), ("data", args.data)]:
+                        ("epochs", args.epochs), ("train_sizes", args.sizes), ("data", args.data),
+                        ("conditions", args.conditions)]:
         if value:
             setattr(spec, name, value)
     if args.job:
         spec.job = json.loads(args.job)
     try:
+        from eval.grid_plan import describe_plan
+
         print(describe_plan(spec))
         if args.plan:
             return 0
         outcome = submit(spec)
-    except (ConfigError, data.DataError, models.ModelError, runs.RunError) as e:
+    except (ConfigError, data.DataError, models.ModelError, runs.RunError, KnowledgeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"queued {len(outcome['queued'])} cells; {len(outcome['done'])} already done; "
@@ -329,8 +414,9 @@ def main(argv: list[str] | None = None) -> int:
 
         table = results.collect()
         table = table[table["grid"] == spec.name]
-        print(table[["model_name", "method", "epochs", "train_examples", "test_set", "rougeL", "rougeL_low",
-                     "rougeL_high", "runtime_s"]].to_string(index=False))
+        print(table[["model_name", "condition", "method", "epochs", "train_examples", "test_set", "rougeL",
+                     "rougeL_low", "rougeL_high", "facts", "facts_low", "facts_high", "hit3",
+                     "runtime_s"]].round(2).to_string(index=False))
     return 0
 
 

@@ -10,7 +10,7 @@ import gradio as gr
 import pandas as pd
 
 from chat import access, models
-from eval import grid, results
+from eval import grid, grid_plan, results
 from eval.rouge import HEADLINE_LABEL
 from training import data, jobs, runs
 from training.configs import ConfigError, MemoryBenchJob
@@ -41,6 +41,8 @@ def spec_from(preset: str = "small", **fields) -> grid.GridSpec:
         values["data"] = values["data"] or base.data
     if "models" in values:
         values["models"] = list(values["models"] or [])
+    if "conditions" in values:
+        values["conditions"] = list(values["conditions"] or [])
     if "methods" in values:
         values["methods"] = [methods.get(str(m).lower(), str(m).lower()) for m in values["methods"] or []]
     for name, kind in (("epochs", int), ("train_sizes", float)):
@@ -51,7 +53,7 @@ def spec_from(preset: str = "small", **fields) -> grid.GridSpec:
 
 def plan_grid(**form) -> str:
     try:
-        return "```\n" + grid.describe_plan(spec_from(**form)) + "\n```"
+        return "```\n" + grid_plan.describe_plan(spec_from(**form)) + "\n```"
     except GRID_ERRORS as e:
         raise gr.Error(str(e), print_exception=False) from e
 
@@ -68,10 +70,10 @@ def run_grid(**form) -> str:
 
 
 def preset_values(preset: str) -> tuple:
-    """The grid form (name, models, methods, epochs, train_sizes, data) showing preset `preset`."""
+    """The grid form (name, models, methods, epochs, train_sizes, data, conditions) showing preset `preset`."""
     spec = grid.PRESETS[preset]
     return (spec.name, spec.models, [METHOD_LABELS[m] for m in spec.methods], " ".join(map(str, spec.epochs)),
-            " ".join(f"{s:g}" for s in spec.train_sizes), spec.data)
+            " ".join(f"{s:g}" for s in spec.train_sizes), spec.data, list(spec.conditions))
 
 
 def grid_status(**form) -> str:
@@ -90,7 +92,8 @@ def grid_status(**form) -> str:
 def refresh():
     table = results.collect()
     bench = results.collect_memory_bench()
-    run_choices = sorted({f"{r.run} · {r.test_set}" for r in table.itertuples()}, reverse=True)
+    run_choices = sorted({" · ".join(filter(None, [r.run, r.test_set, r.knowledge])) for r in table.itertuples()},
+                         reverse=True)
     return (*results.figures(table, bench), results.rounded(table),
             gr.Dropdown(choices=run_choices, value=run_choices[0] if run_choices else None))
 
@@ -102,12 +105,15 @@ def export_csv() -> str:
 
 
 def drill_down(choice: str | None) -> pd.DataFrame:
-    """One run's answers on one test set; `choice` is "<run id> · <test set>" and the run id must name a run."""
+    """One run's answers on one test set: their scores, missed key facts and sources. `choice` is
+    "<run id> · <test set>", or "<run id> · <test set> · <collection>" when answered with retrieval; the run id
+    must name a run."""
     if not choice:
         return pd.DataFrame()
-    run, _, test_set = choice.partition(" · ")
+    run, _, rest = choice.partition(" · ")
+    test_set, _, collection = rest.partition(" · ")
     try:
-        return results.per_question(runs.run_path(run), test_set)
+        return results.per_question(runs.run_path(run), test_set, collection)
     except runs.RunError as e:
         raise gr.Error(str(e), print_exception=False) from e
 
@@ -132,13 +138,15 @@ def start_memory_bench(**form) -> str:
 def build_results_tab(tab: gr.Tab | None = None) -> dict[str, gr.components.Component]:
     """The tab's content; `tab` (the enclosing gr.Tab) refreshes the results whenever it is opened.
     Returns the grid form: its widgets by name (preset, then GridSpec fields)."""
-    gr.Markdown(f"Headline score everywhere: **{HEADLINE_LABEL}** (`rouge-score`, stemming on), with a 95% "
-                "bootstrap interval over the test questions. Two held-out test sets: *detailed* (long answers) and "
-                "*brief* (one sentence or yes/no).")
+    gr.Markdown(f"Scores everywhere: **{HEADLINE_LABEL}** (`rouge-score`, stemming on) and **key facts stated** "
+                "(the share of a reference's numbers, amounts, durations, names and yes/no that the answer states), "
+                "each with a 95% bootstrap interval over the test questions. Test sets: *detailed* (long answers), "
+                "*brief* (one sentence or yes/no) and *policy* (answers only in the policy wording). Conditions: "
+                "base, ft (fine-tuned), +rag (answered from retrieved passages), raft (fine-tuned with them).")
     with gr.Row():
         refresh_button = gr.Button("Refresh results", variant="primary")
         auto = gr.Checkbox(False, label="Refresh every 15 s (while a grid runs)")
-    plots = []
+    plots = [gr.Plot(show_label=False)]  # what lifts facts, full width
     for _ in range(3):
         with gr.Row():
             plots += [gr.Plot(show_label=False), gr.Plot(show_label=False)]
@@ -148,7 +156,7 @@ def build_results_tab(tab: gr.Tab | None = None) -> dict[str, gr.components.Comp
     with gr.Accordion("One run, question by question", open=False):
         pick = gr.Dropdown([], label="Run · test set")
         questions = gr.Dataframe(interactive=False, wrap=True, max_height=500)
-    with gr.Accordion("Experiment grid: models x epochs x training-set sizes", open=False):
+    with gr.Accordion("Experiment grid: models x epochs x training-set sizes x conditions", open=False):
         choices = [(e.label, str(e.ref)) for e in models.catalogue() if e.ref.kind != "adapter"]
         default = grid.PRESETS["small"]
         with gr.Row():
@@ -164,6 +172,8 @@ def build_results_tab(tab: gr.Tab | None = None) -> dict[str, gr.components.Comp
             sizes = gr.Textbox(" ".join(f"{s:g}" for s in default.train_sizes), label="Training sizes",
                                info="fractions (0.25 0.5 1) or counts (200 400 800)")
         grid_data = gr.Textbox(default.data, label="Q/A data (file path)")
+        conditions = gr.CheckboxGroup(list(grid.CONDITIONS), value=list(default.conditions), label="Conditions",
+                                      info="+rag: answer from the sample collections; raft: fine-tune with retrieval")
         with gr.Row():
             plan = gr.Button("Plan and estimate time")
             start = gr.Button("Run grid", variant="primary")
@@ -192,7 +202,7 @@ def build_results_tab(tab: gr.Tab | None = None) -> dict[str, gr.components.Comp
     pick.change(drill_down, pick, questions, api_name="per_question")
     # the grid form by name (preset, then GridSpec fields); the order is /plan_grid's and /run_grid's parameters
     form = {"preset": preset, "name": name, "models": grid_models, "methods": methods, "epochs": epochs,
-            "train_sizes": sizes, "data": grid_data}
+            "train_sizes": sizes, "data": grid_data, "conditions": conditions}
     preset.change(preset_values, preset, [w for key, w in form.items() if key != "preset"], api_visibility="private")
     plan.click(plan_grid, inputs_kwargs=form, outputs=grid_message, api_name="plan_grid")
     start.click(run_grid, inputs_kwargs=form, outputs=grid_message, api_name="run_grid").then(

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from chat import models
-from eval import evaluate, grid, results
+from eval import evaluate, grid, grid_plan, results
 from training import jobs, runs
 from training.configs import ConfigError, EvalJob, SFTJob
 
@@ -74,7 +74,7 @@ def test_a_two_cell_grid_trains_evaluates_and_fills_the_results(tiny_models, qa_
                          data=str(train), tests=tests, include_base=True,
                          job={"batch_size": 4, "threads": 1, "learning_rate": 0.01})
     assert len(grid.cells(spec)) == 3  # base + two sizes
-    plan = grid.describe_plan(spec, root)
+    plan = grid_plan.describe_plan(spec, root)
     assert "3 cells" in plan and "Estimated time" in plan
     outcome = grid.submit(spec, root)
     assert len(outcome["queued"]) == 3
@@ -118,14 +118,21 @@ def test_every_grid_preset_is_valid():
     for spec in grid.PRESETS.values():
         spec.validate()
         for cell in grid.cells(spec):
-            job = grid.job_for(spec, cell)
-            assert job.extra == {"grid": spec.name, "cell": cell.key()}
             if cell.method == "base":
-                assert type(job) is EvalJob and job.model == cell.model and job.tests == spec.tests
+                for collection, tests in grid.eval_groups(spec, cell).items():
+                    job = grid.job_for(spec, cell, collection)
+                    assert job.extra == {"grid": spec.name, "cell": cell.key(),
+                                         **({"knowledge": collection} if collection else {})}
+                    assert type(job) is EvalJob and job.model == cell.model and job.tests == tests
+                    assert job.knowledge == (collection or None)
             else:
+                job = grid.job_for(spec, cell)
+                assert job.extra == {"grid": spec.name, "cell": cell.key()}
                 assert type(job) is SFTJob and (job.model, job.epochs, job.qlora) == (
                     cell.model, cell.epochs, cell.method == "qlora")
-                assert job.train_size == cell.train_size and job.eval_tests == spec.tests
+                assert job.train_size == cell.train_size
+                assert job.eval_tests == (spec.tests if cell.condition == "ft" else [])
+                assert job.knowledge == (spec.train_knowledge if cell.condition == "raft+rag" else None)
 
 
 def test_a_grid_past_the_cell_cap_is_refused_naming_its_size():
@@ -183,3 +190,153 @@ def test_empty_results_give_explaining_figures(tmp_path):
     assert table.empty
     for figure in results.figures(table, results.collect_memory_bench(tmp_path)):
         assert figure.layout.annotations
+
+
+# ------------------------------------------------------------------------------------------------ conditions
+
+
+def condition_spec(tiny_models, qa_files, conditions=grid.CONDITIONS):
+    train, tests = qa_files
+    return grid.GridSpec(name="c", models=[f"folder:{tiny_models['llama']}"], epochs=[1], train_sizes=[1.0],
+                         data=str(train), tests=tests, conditions=list(conditions),
+                         knowledge={tests[0]: "sample-faq", tests[1]: "sample-policy"})
+
+
+def queued_configs(root) -> list[tuple[jobs.RunInfo, object]]:
+    return [(info, runs.read_config(info.path)) for info in sorted(jobs.list_runs(root), key=lambda r: r.created)]
+
+
+def test_each_condition_queues_its_jobs(tiny_models, qa_files, tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)
+    spec = condition_spec(tiny_models, qa_files)
+    assert [c.condition for c in grid.cells(spec)] == ["base", "base+rag", "ft", "ft+rag", "raft+rag"]
+    outcome = grid.submit(spec, root)
+    assert len(outcome["queued"]) == 5
+    found = queued_configs(root)
+    trainings = [(info, cfg) for info, cfg in found if isinstance(cfg, SFTJob)]
+    assert [(cfg.knowledge, cfg.eval_tests) for _, cfg in trainings] == [(None, spec.tests), ("sample-faq", [])]
+    plain_id, raft_id = (info.id for info, _ in trainings)
+    evaluations = sorted((cfg.extra.get("cell", {}).get("condition", "follow-up"), cfg.knowledge, tuple(cfg.tests),
+                          info.after) for info, cfg in found if isinstance(cfg, EvalJob))
+    detailed, brief = ((t,) for t in spec.tests)
+    assert evaluations == sorted([
+        ("base", None, tuple(spec.tests), ""),
+        ("base+rag", "sample-faq", detailed, ""), ("base+rag", "sample-policy", brief, ""),
+        ("follow-up", None, tuple(spec.tests), plain_id),  # ft: the queue's own evaluation after training
+        ("ft+rag", "sample-faq", detailed, plain_id), ("ft+rag", "sample-policy", brief, plain_id),  # same adapter
+        ("raft+rag", "sample-faq", detailed, raft_id), ("raft+rag", "sample-policy", brief, raft_id)])
+    again = grid.submit(spec, root)
+    assert again["queued"] == [] and len(again["in progress"]) == 5, "queued once, not again"
+
+
+def fake_result(test: str, collection: str | None, rouge_l: float, facts: float | None) -> dict:
+    agg = {m: {"mean": rouge_l, "low": rouge_l - 0.1, "high": rouge_l + 0.1}
+           for m in ("rouge1", "rouge2", "rougeL", "rougeLsum")}
+    if facts is not None:
+        agg["facts"] = {"mean": facts, "low": facts - 0.2, "high": facts + 0.1, "scored": 4, "skipped": 0}
+    return {"test_set": evaluate.test_set_name(test), "aggregate": agg, "knowledge": collection, "questions": 4,
+            "retrieval": {"hit@1": 0.5, "hit@3": 1.0, "with_source": 4} if collection else None,
+            "created_at": 1.0, "rows": [{"question": "q", "reference": "r", "answer": "a", "rouge1": rouge_l,
+                                         "rouge2": rouge_l, "rougeL": rouge_l, "rougeLsum": rouge_l}]}
+
+
+def finish_everything(root, score=lambda cfg: (0.3, 0.25)) -> None:
+    """Every queued run marked finished, with the result files an evaluation would have written."""
+    for info, cfg in queued_configs(root):
+        if isinstance(cfg, EvalJob):
+            folder = runs.eval_results_folder(cfg.model, info.path)
+            for test in cfg.tests:
+                runs.write_json(evaluate.result_path(folder, test, cfg.knowledge),
+                                fake_result(test, cfg.knowledge, *score(cfg)))
+        runs.update_status(info.path, state="finished")
+
+
+def test_a_rerun_skips_finished_condition_cells_and_redoes_a_missing_evaluation(tiny_models, qa_files, tmp_path,
+                                                                                 monkeypatch):
+    root = tmp_path / "runs"
+    monkeypatch.setenv("CQA_RUNS_DIR", str(root))
+    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)
+    spec = condition_spec(tiny_models, qa_files)
+    grid.submit(spec, root)
+    finish_everything(root)
+    assert grid.progress(spec, root)["finished"] == 5
+    assert grid.submit(spec, root)["queued"] == []
+    raft = next(info for info, cfg in queued_configs(root) if isinstance(cfg, SFTJob) and cfg.knowledge)
+    evaluate.result_path(raft.path, spec.tests[1], "sample-policy").unlink()
+    [label] = grid.submit(spec, root)["queued"]
+    assert "raft+rag" in label and label.endswith("(evaluation only)")
+    _, cfg = queued_configs(root)[-1]
+    assert (cfg.knowledge, cfg.tests, cfg.after_run) == ("sample-policy", [spec.tests[1]], raft.id)
+
+
+def test_results_name_each_condition_and_chart_what_lifts_facts(tiny_models, qa_files, tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    monkeypatch.setenv("CQA_RUNS_DIR", str(root))
+    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)
+    grid.submit(condition_spec(tiny_models, qa_files), root)
+    finish_everything(root, lambda cfg: (0.6, 0.8) if cfg.knowledge else (0.3, 0.2))
+    table = results.collect(root)
+    assert sorted(table["condition"].unique()) == sorted(grid.CONDITIONS)
+    assert len(table) == 10  # 5 conditions x 2 test sets
+    grounded = table[table["condition"].str.endswith("+rag")]
+    assert (grounded["facts"].round(6) == 80).all() and (grounded["hit3"] == 1.0).all()
+    assert (table[~table["condition"].str.endswith("+rag")]["facts"].round(6) == 20).all()
+    figure = results.what_lifts_facts(table)
+    bars = {(trace.name, trace.xaxis): dict(zip(trace.x, trace.y)) for trace in figure.data}
+    assert len(bars) == 4 and {name for name, _ in bars} == {results.HEADLINE_LABEL, results.FACTS_LABEL}
+    for (name, _), values in bars.items():  # one bar per condition, the facts' and ROUGE's own values
+        assert values == pytest.approx({"base": 20, "ft": 20, "base+rag": 80, "ft+rag": 80, "raft+rag": 80}
+                                       if name == results.FACTS_LABEL else
+                                       {"base": 30, "ft": 30, "base+rag": 60, "ft+rag": 60, "raft+rag": 60})
+    facts = next(t for t in figure.data if t.name == results.FACTS_LABEL)
+    assert list(facts.error_y.array) == pytest.approx([10] * 5)  # high - mean
+    assert list(facts.error_y.arrayminus) == pytest.approx([20] * 5)  # mean - low
+    assert list(figure.layout.xaxis.categoryarray) == results.CONDITION_ORDER
+    drill = results.per_question(root / grounded.iloc[0]["run"], grounded.iloc[0]["test_set"],
+                                 grounded.iloc[0]["knowledge"])
+    assert list(drill["question"]) == ["q"] and "missed_facts" in drill.columns
+
+
+def test_old_result_files_without_facts_still_load(tmp_path):
+    run_dir = tmp_path / "old-eval"
+    run_dir.mkdir()
+    EvalJob(model="bundled:smollm2-135m-instruct").save(run_dir / runs.CONFIG)
+    old = fake_result("assets/test_brief.csv", None, 0.3, None)
+    del old["knowledge"], old["retrieval"]
+    runs.write_json(runs.eval_result_path(run_dir, "assets/test_brief.csv"), old)
+    table = results.collect(tmp_path)
+    assert list(table["condition"]) == ["base"] and table["facts"].isna().all() and table["hit3"].isna().all()
+    assert results.rounded(table)["facts"].isna().all()
+    drill = results.per_question(run_dir, "brief")
+    assert drill["facts"].isna().all() and list(drill["missed_facts"]) == [""]
+    for figure in results.figures(table, results.collect_memory_bench(tmp_path)):
+        assert figure.to_dict()["data"] or figure.layout.annotations
+
+
+def test_the_facts_preset_plans_all_five_conditions_with_a_time(tmp_path):
+    spec = grid.PRESETS["facts"]
+    assert set(spec.conditions) == set(grid.CONDITIONS) and "assets/test_policy.csv" in spec.tests
+    assert len(grid.cells(spec)) == 10 <= grid.MAX_CELLS
+    plan = grid_plan.describe_plan(spec, tmp_path)
+    assert "10 cells" in plan and "raft+rag" in plan and "Estimated time" in plan
+
+
+def test_rag_conditions_need_a_collection_for_every_test(tiny_models, qa_files):
+    spec = condition_spec(tiny_models, qa_files, ["base", "base+rag"])
+    spec.knowledge = {spec.tests[0]: "sample-faq"}
+    with pytest.raises(ConfigError, match="none is named for .*test_brief.csv"):
+        spec.validate()
+    spec.conditions = ["base", "best"]
+    with pytest.raises(ConfigError, match="conditions are one or more of"):
+        spec.validate()
+
+
+def test_a_rag_grid_naming_a_collection_that_does_not_exist_is_refused(tiny_models, qa_files, tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.setenv("CQA_KNOWLEDGE_DIR", str(tmp_path / "knowledge"))
+    spec = condition_spec(tiny_models, qa_files, ["base", "base+rag"])
+    spec.knowledge = {spec.tests[0]: "sample-faq", spec.tests[1]: "mine"}
+    with pytest.raises(ConfigError, match="no knowledge collection named mine"):
+        grid.submit(spec, tmp_path / "runs")
+    assert not (tmp_path / "runs").exists() or not jobs.list_runs(tmp_path / "runs")

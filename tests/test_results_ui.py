@@ -9,7 +9,7 @@ import pytest
 from gradio_client import Client
 
 import app
-from eval import grid
+from eval import evaluate, grid
 from eval import ui as results_ui
 from training import jobs, runs
 from training.configs import ConfigError
@@ -148,3 +148,30 @@ def test_csv_export_escapes_cells_a_spreadsheet_would_run_as_formulas(monkeypatc
     exported = pd.read_csv(results_ui.export_csv())
     assert exported["run"].tolist() == ["'=HYPERLINK(\"http://x\")", "plain"]
     assert exported["rougeL_x100"].tolist() == [12.5, -3.0]
+
+
+def test_conditions_from_the_form_reach_the_grid():
+    spec = results_ui.spec_from(preset="quick", conditions=["base", "base+rag"])
+    assert spec.conditions == ["base", "base+rag"] and results_ui.preset_values("facts")[-1] == list(grid.CONDITIONS)
+    with pytest.raises(gr.Error, match="conditions are one or more of"):
+        results_ui.plan_grid(preset="quick", conditions=["rag"])
+
+
+def test_drill_down_picks_the_answers_given_with_a_collection(tmp_path, monkeypatch):
+    use_runs(monkeypatch, tmp_path)
+    run_dir = tmp_path / "base-eval"
+    run_dir.mkdir()
+    row = {"question": "q", "reference": "Wait 30 days.", "rouge1": 0.5, "rouge2": 0.5, "rougeL": 0.5,
+           "rougeLsum": 0.5}
+    for collection, answer, facts, missed in [(None, "Wait 10 days.", 0.0, ["30 days"]),
+                                              ("sample-faq", "Wait 30 days.", 1.0, [])]:
+        result = {"test_set": "brief", "knowledge": collection, "aggregate": {},
+                  "rows": [{**row, "answer": answer, "facts": facts, "missed_facts": missed,
+                            **({"sources": ["insurer_faq.csv row 3"]} if collection else {})}]}
+        runs.write_json(evaluate.result_path(run_dir, "test_brief.csv", collection), result)
+    plain = results_ui.drill_down("base-eval · brief")
+    grounded = results_ui.drill_down("base-eval · brief · sample-faq")
+    assert (plain.loc[0, "answer"], plain.loc[0, "facts"], plain.loc[0, "missed_facts"]) == ("Wait 10 days.", 0.0,
+                                                                                             "30 days")
+    assert (grounded.loc[0, "facts"], grounded.loc[0, "sources"]) == (100.0, "insurer_faq.csv row 3")
+    assert list(plain.columns[:6]) == ["question", "reference", "answer", "rougeL", "facts", "missed_facts"]

@@ -1,0 +1,81 @@
+"""The experiment grid's plan: its cells with their states, and a rough time for the cells still to run."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+
+from chat import models
+from eval.grid import GridSpec, cell_state, cells, check, eval_groups, scan_runs
+from training import data, jobs, runs
+from training.configs import SFTJob
+
+
+def _measured_speeds(root: Path | None) -> dict[str, dict[str, float]]:
+    """Per model, the median training tokens/s and answering tokens/s of its earlier finished runs."""
+    found: dict[str, dict[str, list[float]]] = {}
+    for info in jobs.list_runs(root):
+        if info.state != "finished":
+            continue
+        speeds = found.setdefault(info.model, {"train": [], "eval": []})
+        if trained := runs.read_json(info.path / runs.SUMMARY).get("tokens_per_s"):
+            speeds["train"].append(trained)
+        answered = [runs.read_json(p).get("tokens_per_s") for p in runs.eval_result_files(info.path)]
+        if answered := [v for v in answered if v]:
+            speeds["eval"].append(statistics.median(answered))
+    return {model: {kind: statistics.median(values) for kind, values in speeds.items() if values}
+            for model, speeds in found.items()}
+
+
+def estimate_seconds(spec: GridSpec, root: Path | None = None) -> tuple[float, dict[str, float]]:
+    """Rough time for the cells still to run, from earlier runs' speeds where there are any.
+
+    Without history: training ~60,000 / (millions of parameters) tokens/s and answering ~12,000 / (millions of
+    parameters) tokens/s, as measured for SmolLM2 on a 2-core CPU (QLoRA on a CPU about half as fast).
+    """
+    records = data.load_file(spec.data).records
+    train_count = len(data.split(records, SFTJob().val_fraction, SFTJob().seed)[0])
+    chars = statistics.mean(len(r.get("question", "")) + len(r.get("answer", "")) for r in records) if records else 0
+    tokens_per_example = chars / 4 + 40  # ~4 characters a token, plus the prompt template and system prompt
+    questions = sum(len(data.load_file(t).records) for t in spec.tests)
+    found = scan_runs(spec, root)
+    measured = _measured_speeds(root)
+    millions = {m: max(1.0, models.describe(models.ModelRef.parse(m)).params / 1e6) for m in spec.models}
+    per_model: dict[str, float] = {}
+    counted: set[tuple] = set()
+    for cell in cells(spec):
+        if cell_state(cell, found, spec) == "done":
+            continue
+        speeds = measured.get(cell.model, {})
+        train_speed = speeds.get("train") or 60_000 / millions[cell.model]
+        answer_speed = speeds.get("eval") or 12_000 / millions[cell.model]
+        # model loading, then ~80 tokens per answer; a +rag prompt adds ~3 passages of ~200 tokens, guessed to
+        # be read about 10x faster than answer tokens are generated (not measured)
+        context = questions * 600 / (10 * answer_speed) if cell.condition.endswith("+rag") else 0
+        seconds = 30 * len(eval_groups(spec, cell)) + questions * 80 / answer_speed + context
+        key = cell.training_key()
+        training = found.trainings.get(key) if key else None
+        if key and key not in counted and not (training and training.state == "finished"):
+            counted.add(key)  # ft and ft+rag share one training
+            examples = cell.train_size if cell.train_size > 1 else cell.train_size * train_count
+            per_example = tokens_per_example + (600 if cell.condition == "raft+rag" else 0)
+            seconds += examples * cell.epochs * per_example / (train_speed / (2 if cell.method == "qlora" else 1))
+        per_model[cell.model] = per_model.get(cell.model, 0.0) + seconds
+    return sum(per_model.values()), per_model
+
+
+def describe_plan(spec: GridSpec, root: Path | None = None) -> str:
+    train_count = check(spec)
+    total, per_model = estimate_seconds(spec, root)
+    found = scan_runs(spec, root)
+    lines = [f"Grid '{spec.name}': {len(cells(spec))} cells ({train_count} training examples in {spec.data}; "
+             f"tests: {', '.join(Path(t).stem for t in spec.tests)})."]
+    for cell in cells(spec):
+        state = cell_state(cell, found, spec).replace("not queued", "to run")
+        lines.append(f"  {cell.label():72s} {state}")
+    lines.append(f"Estimated time for the cells still to run: about {math.ceil(total / 60)} min "
+                 f"({', '.join(f'{m.split(chr(58))[-1]} {math.ceil(s / 60)} min' for m, s in per_model.items())}).")
+    return "\n".join(lines)
+
+
