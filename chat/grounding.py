@@ -81,7 +81,8 @@ class Grounding:
     passages: list[Passage] = field(default_factory=list)
     """The passages given to the model: empty when none had support."""
     best_score: float = 0.0
-    """The best cosine similarity among the retrieved passages, supported or not."""
+    """The cosine similarity that decided support: the best retrieved passage's, or for a follow-up searched with
+    earlier turns, the best one of the question as typed (see the module docstring)."""
     system_prompt: str = ""
     seconds: float = 0.0
     """Retrieval time (query embedding included)."""
@@ -145,11 +146,10 @@ def ground(config: KnowledgeConfig, question: str, earlier: list[str], system_pr
     query, rewrite_seconds = standalone(config, question, earlier, rewrite)
     start = time.perf_counter()
     found = knowledge.retrieve(config.collection, query, config.k, config.mode)
-    supported = knowledge.has_support(found, config.threshold)
-    if supported and query != question:  # the earlier turns alone must not make an off-topic question supported
-        supported = knowledge.has_support(knowledge.retrieve(config.collection, question, 1, "dense"),
-                                          config.threshold)
-    seconds = time.perf_counter() - start
-    used = found if supported else []
     best = max((p.dense_score for p in found), default=0.0)
+    if best >= config.threshold and query != question:
+        # the earlier turns alone must not make an off-topic question supported: the question as typed decides
+        best = max((p.dense_score for p in knowledge.retrieve(config.collection, question, 1, "dense")), default=0.0)
+    seconds = time.perf_counter() - start
+    used = found if found and best >= config.threshold else []
     return Grounding(query, used, best, knowledge.grounded_prompt(used, system_prompt), seconds, rewrite_seconds)

@@ -49,17 +49,21 @@ def test_smollm2_fine_tunes_on_the_sample_data_and_chats_through_its_adapter(tmp
     assert reply.reply and reply.stats.new_tokens > 0
 
 
-def test_smollm2_follow_up_retrieves_the_passage_it_needs(tmp_path, monkeypatch):
+@pytest.mark.parametrize("ref", [str(models.DEFAULT_MODEL), "bundled:qwen2.5-coder-0.5b-instruct"])
+def test_a_follow_up_retrieves_the_passage_it_needs(tmp_path, monkeypatch, ref):
     """Two turns over the sample policy wording: the follow-up names neither maternity nor the policy, and its
-    sources must still hold the maternity passage ("2 deliveries") it needs."""
+    sources must still hold the maternity passage ("2 deliveries") it needs. Run with -s to see the answers."""
     from pathlib import Path
 
     from chat import knowledge
     from chat.grounding import KnowledgeConfig
 
+    entry = models.describe(models.ModelRef.parse(ref))
+    if not entry.available:
+        pytest.skip(entry.reason)
     monkeypatch.setenv("CQA_KNOWLEDGE_DIR", str(tmp_path / "knowledge"))
     knowledge.create("policy", [Path(__file__).parent.parent / "assets" / "policy_wording.md"])
-    loaded = models.load_model(models.DEFAULT_MODEL)
+    loaded = models.load_model(models.ModelRef.parse(ref))
     config, state = KnowledgeConfig("policy"), MemoryState()
     turns = []
     for text in ["What is the waiting period for maternity benefits?", "And how many deliveries are covered?"]:

@@ -91,5 +91,5 @@ def search(name: str | None, question: str, k: int = 3) -> str:
             "⚠️ No passage scores above the support threshold: chat would answer \"I have no source for that\".\n\n")
     return head + "\n\n".join(
         f"**[{n}] {html.escape(p.citation, quote=False)}** · similarity {p.dense_score:.2f}\n\n"
-        + "\n".join("> " + html.escape(line, quote=False) for line in p.text.splitlines() if line.strip())
+        + "  \n".join("> " + html.escape(line, quote=False) for line in p.text.splitlines() if line.strip())
         for n, p in enumerate(found, 1))
