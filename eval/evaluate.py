@@ -44,6 +44,9 @@ from training.configs import EvalJob, SFTJob
 log = logging.getLogger("evaluate")
 EVAL = EvalJob()
 """Evaluation defaults (batch size, precision, answer length) shared by the CLI, the grid and post-training."""
+MAX_BATCH_PROMPT_TOKENS = 8192
+"""Prompt tokens one generation batch may hold (fewer questions per batch when prompts are long): 24 grounded
+prompts of ~1,000 tokens in one batch took Qwen2.5-0.5B past 9 GB of RAM and got it killed for memory."""
 
 
 def test_set_name(test: str | Path) -> str:
@@ -87,8 +90,7 @@ def _generate_answers(loaded, questions, settings, batch_size, system_prompts=No
     order = sorted(range(len(questions)), key=lambda i: len(encoded[i]))  # similar lengths share a batch
     answers, generated = [""] * len(questions), 0
     start = time.perf_counter()
-    for first in range(0, len(order), batch_size):
-        rows = order[first:first + batch_size]
+    for rows in _batches(order, [len(ids) for ids in encoded], batch_size):
         width = max(len(encoded[i]) for i in rows)
         ids = torch.full((len(rows), width), tokenizer.pad_token_id)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -108,6 +110,18 @@ def _generate_answers(loaded, questions, settings, batch_size, system_prompts=No
     seconds = time.perf_counter() - start
     return answers, {"seconds": round(seconds, 2), "generated_tokens": generated,
                      "tokens_per_s": round(generated / max(seconds, 1e-9), 1), "batch_size": batch_size}
+
+
+def _batches(order: list[int], lengths: list[int], batch_size: int) -> list[list[int]]:
+    """`order` cut into batches of at most `batch_size` questions and MAX_BATCH_PROMPT_TOKENS padded prompt tokens
+    (`order` is sorted by length, so a batch's last prompt is its widest)."""
+    batches, current = [], []
+    for i in order:
+        if current and (len(current) == batch_size or (len(current) + 1) * lengths[i] > MAX_BATCH_PROMPT_TOKENS):
+            batches.append(current)
+            current = []
+        current.append(i)
+    return batches + [current] if current else batches
 
 
 def reference_perplexity(loaded: models.LoadedModel, questions: list[str], references: list[str],

@@ -2,6 +2,7 @@
 shipped test_policy.csv with its named sources."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -81,7 +82,8 @@ def test_test_policy_loads_and_names_a_source_for_every_question():
     records = data.load_file("assets/test_policy.csv").records
     sources = evaluate.question_sources("assets/test_policy.csv", len(records))
     assert len(records) == len(sources) == 24 and all(sources)
-    headings = {line.lstrip("#").strip() for line in open("assets/policy_wording.md") if line.startswith("#")}
+    lines = Path("assets/policy_wording.md").read_text().splitlines()
+    headings = {line.lstrip("#").strip() for line in lines if line.startswith("#")}
     assert all(section in headings and page >= 1 for section, page in sources)
     assert sources[1] == ("1. Preamble", 1)
     assert evaluate.question_sources("assets/test_brief.csv", 3) == [None, None, None]
@@ -177,3 +179,13 @@ def test_sample_collections_are_built_once(tmp_path, monkeypatch):
     assert found and all(p.file == "policy_wording.pdf" and p.page for p in found)
     with pytest.raises(knowledge.KnowledgeError, match="not a sample collection"):
         knowledge.sample_collection("mine")
+
+
+@pytest.mark.parametrize("lengths, batch_size, expected", [
+    ([10, 10, 10, 10], 2, [[0, 1], [2, 3]]),                  # the batch size alone
+    ([3000, 3000, 3000, 3000], 32, [[0, 1], [2, 3]]),         # long prompts: at most 8192 prompt tokens a batch
+    ([100, 4000, 5000], 32, [[0, 1], [2]]),                   # padded to the widest
+    ([9000, 9000], 32, [[0], [1]]),                           # one over the budget still gets a batch of its own
+])
+def test_long_prompts_get_smaller_batches(lengths, batch_size, expected):
+    assert evaluate._batches(list(range(len(lengths))), lengths, batch_size) == expected
