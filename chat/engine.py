@@ -306,7 +306,11 @@ def chat_turn(
         yield TurnUpdate(reply, "", state=record(reply), grounding=found)
         return
     system_prompt = found.system_prompt if found and found.supported else settings.system_prompt
-    prompt = render_prompt(loaded, context + [{"role": "user", "content": user_text}], system_prompt)
+    messages = context + [{"role": "user", "content": user_text}]
+    if found and found.supported and loaded.entry.prompt_style == "turns":
+        # DialoGPT-style prompts drop the system prompt but keep system messages (memory summaries) as turns
+        messages = [{"role": "system", "content": knowledge.grounded_prompt(found.passages)}] + messages
+    prompt = render_prompt(loaded, messages, system_prompt)
     stream = ReplyStream(loaded, prompt, settings)
     for text in stream:
         yield TurnUpdate(text, stream.prompt_text, state=provisional(text), sources=sources, grounding=found)

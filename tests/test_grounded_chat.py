@@ -48,6 +48,12 @@ def test_the_right_passage_goes_into_the_system_prompt_and_memory_keeps_only_the
     assert last.stats.new_tokens > 0 and last.grounding.seconds > 0
 
 
+def test_a_model_without_a_system_prompt_still_reads_the_passages(club, tiny_models):
+    dialogpt = models.load_model(f"folder:{tiny_models['gpt2']}", precision="float32")
+    last = turn(dialogpt, MemoryState(), "How much is the yearly fee for a junior?", KnowledgeConfig("club", k=1))
+    assert "400 rupees for juniors" in last.prompt and "Be brief." not in last.prompt
+
+
 @pytest.mark.parametrize("strategy, memory, query", [
     ("append", "buffer", "Tell me about the Sunday ride.\nWhat time does it leave?"),
     ("append", "none", "What time does it leave?"),  # no memory: no earlier turns
