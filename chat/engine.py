@@ -326,7 +326,9 @@ def _ground(loaded: LoadedModel, earlier: list[str], question: str, settings: Ge
     """The knowledge step for `question` after the `earlier` user turns that memory keeps (no memory: the
     question alone is searched). It runs on the model thread: the query embedding is a PyTorch forward pass, and every thread
     that runs one keeps its own OpenMP team spinning (see runtime.submit_to_model_thread). It has to finish before
-    the prompt exists anyway, so running it there costs the turn nothing."""
+    the prompt exists anyway, so running it there costs the turn nothing. Measured over the 12 follow-ups of
+    bench/followup_rewrite.py (two searches each: the query and the question as typed), 2 busy CPU cores: p50 52 ms /
+    p95 61 ms on the model thread, 52 / 74 ms on the calling thread."""
     if knowledge_config is None or not knowledge_config.collection:
         return None
 
