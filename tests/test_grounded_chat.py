@@ -32,8 +32,8 @@ def llama(tiny_models):
     return models.load_model(f"folder:{tiny_models['llama']}", precision="float32")
 
 
-def turn(loaded, state, text, config=None, memory=MemoryConfig("buffer"), settings=SHORT):
-    updates = list(chat_turn(loaded, memory, state, text, settings, config))
+def turn(loaded, state, text, config=None, memory=None, settings=SHORT):
+    updates = list(chat_turn(loaded, memory or MemoryConfig("buffer"), state, text, settings, config))
     return updates[-1]
 
 
@@ -160,7 +160,7 @@ def test_chat_picks_a_collection_by_name_and_shows_each_replys_sources(server):
     from gradio_client import Client
 
     client = Client(server, verbose=False)
-    ask = dict(knowledge_collection="club", knowledge_k=1, max_new_tokens=8, api_name="/chat")
+    ask = {"knowledge_collection": "club", "knowledge_k": 1, "max_new_tokens": 8, "api_name": "/chat"}
     chatbot, _, prompt, _, stats, *_ = client.submit("How much is the yearly fee for a junior?", **ask).result(120)
     assert [m["role"] for m in chatbot] == ["user", "assistant", "assistant"]
     assert chatbot[2]["metadata"]["title"] == "Sources: [1] handbook.md § 1.1 Fees"
@@ -238,7 +238,7 @@ def test_knowledge_tab_refuses_a_bad_file_or_name_and_leaves_the_collection_unch
     bad = tmp_path / ("notes.pdf" if isinstance(content, bytes) else "notes.txt")
     bad.write_bytes(content) if isinstance(content, bytes) else bad.write_text(content)
     before = {p.name: p.read_bytes() for p in (club / "club").iterdir()}
-    message, table, *_ = Client(server, verbose=False).predict(name, [], [handle_file(str(bad))],
+    message, *_ = Client(server, verbose=False).predict(name, [], [handle_file(str(bad))],
                                                                 api_name="/knowledge_add")
     assert message.startswith("⚠️ **Nothing was added.**") and expected in message
     assert {p.name: p.read_bytes() for p in (club / "club").iterdir()} == before

@@ -10,8 +10,7 @@ import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 
-from chat import access, models
-from chat import documents
+from chat import access, documents, models
 from training import conversations, data, jobs, knowledge_form, runs
 from training.configs import MODES, ConfigError, SFTJob, field_docs
 
