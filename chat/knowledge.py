@@ -399,8 +399,6 @@ GROUNDING_INSTRUCTIONS = (
     "Answer the question using only the numbered sources below. Cite the sources you used by their numbers, "
     "like [1] or [2]. If the sources do not contain the answer, say that you have no source for that, and do "
     "not guess.")
-NO_SOURCE_REPLY = "I have no source for that in this knowledge collection."
-"""What a reply says, without asking the model, when `has_support` is False."""
 NO_SOURCE_INSTRUCTIONS = ("No source in the knowledge collection answers this question. Say that you have no "
                           "source for that, and do not guess.")
 
@@ -426,6 +424,7 @@ def standalone_query(question: str, earlier_user_turns: list[str], turns: int = 
 
 def _ask(name: str, question: str, model: str, k: int, mode: str, threshold: float) -> None:
     from chat.engine import DEFAULT_SYSTEM_PROMPT, GenerationSettings, chat_turn
+    from chat.grounding import no_source_reply
     from chat.memory import MemoryConfig, MemoryState
     from chat.models import load_model
 
@@ -433,7 +432,7 @@ def _ask(name: str, question: str, model: str, k: int, mode: str, threshold: flo
     if not has_support(passages, threshold):
         # Not left to the model: asked to admit it had no source, Qwen2.5-0.5B still answered from memory.
         best = max((p.dense_score for p in passages), default=0.0)
-        print(f"{NO_SOURCE_REPLY}\n\n(best passage cosine {best:.2f} < threshold {threshold:.2f})")
+        print(f"{no_source_reply(name)}\n\n(best passage cosine {best:.2f} < threshold {threshold:.2f})")
         return
     loaded = load_model(model, progress=lambda m: print(m, file=sys.stderr))
     settings = GenerationSettings(system_prompt=grounded_prompt(passages, DEFAULT_SYSTEM_PROMPT), temperature=0.0,

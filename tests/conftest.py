@@ -29,3 +29,18 @@ def empty_model_cache():
 
     yield
     models._cache.clear()
+
+
+@pytest.fixture(scope="module")
+def club(tmp_path_factory):
+    """A knowledge collection over the test club's handbook and FAQ (real all-MiniLM-L6-v2), in a knowledge folder
+    of its own for the module."""
+    from chat import knowledge
+
+    data = Path(__file__).parent / "data" / "knowledge"
+    root = tmp_path_factory.mktemp("knowledge")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("CQA_KNOWLEDGE_DIR", str(root))
+    knowledge.create("club", [data / "handbook.md", data / "club_faq.csv"])
+    yield root
+    patch.undo()

@@ -17,16 +17,6 @@ DATA = Path(__file__).parent / "data" / "knowledge"
 SHORT = GenerationSettings(max_new_tokens=6, system_prompt="Be brief.")
 
 
-@pytest.fixture(scope="module")
-def club(tmp_path_factory):
-    root = tmp_path_factory.mktemp("knowledge")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("CQA_KNOWLEDGE_DIR", str(root))
-    knowledge.create("club", [DATA / "handbook.md", DATA / "club_faq.csv"])
-    yield root
-    patch.undo()
-
-
 @pytest.fixture
 def llama(tiny_models):
     return models.load_model(f"folder:{tiny_models['llama']}", precision="float32")

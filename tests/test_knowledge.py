@@ -26,17 +26,6 @@ QUESTIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def club(tmp_path_factory):
-    """A collection over the handbook and the club FAQ, in a knowledge folder of its own."""
-    root = tmp_path_factory.mktemp("knowledge")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("CQA_KNOWLEDGE_DIR", str(root))
-    knowledge.create("club", [DATA / "handbook.md", DATA / "club_faq.csv"])
-    yield root
-    patch.undo()
-
-
 @pytest.fixture
 def copy_of_club(club, tmp_path, monkeypatch):
     """A private copy of the club collection that a test may change."""
@@ -207,7 +196,7 @@ def test_ask_without_support_answers_no_source_and_loads_no_model(club, capsys, 
 
     monkeypatch.setattr(chat.models, "load_model", lambda *a, **k: pytest.fail("no model is needed"))
     assert knowledge.main(["ask", "club", "What is the capital of France?"]) == 0
-    assert capsys.readouterr().out.startswith(knowledge.NO_SOURCE_REPLY)
+    assert capsys.readouterr().out.startswith("I have no source for that in club.")  # the chat's own reply
 
 
 def test_ask_answers_with_a_model_and_lists_the_sources(club, tiny_models, capsys):

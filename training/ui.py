@@ -275,7 +275,8 @@ def build_training_tab() -> dict[str, gr.components.Component]:
             log_tail = gr.Textbox(label="Log (last lines)", lines=10, max_lines=10, autoscroll=True, interactive=False)
             with gr.Accordion("Run details", open=False):
                 details = gr.JSON()
-    dataset.change(show_dataset, dataset, [preview, data_message], api_visibility="private")
+    # .input, not .change: adding a file selects it, and its "Added ..." message must stay on the page
+    dataset.input(show_dataset, dataset, [preview, data_message], api_visibility="private")
     add.click(add_dataset, [upload, question_column, answer_column], [dataset, preview, data_message],
               api_name="add_dataset")
     make.click(make_dialogue_data, [dataset, writer, model, pairs], [dataset, preview, data_message, mode],
