@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chat import embeddings, knowledge
+from chat import documents, embeddings, knowledge
 from chat.knowledge import KnowledgeError
 
 from tests.test_documents import BAD_INPUTS, make_bad, make_docx
@@ -101,7 +101,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def test_bad_input_leaves_the_collection_unchanged(kind, copy_of_club, tmp_path, monkeypatch):
     before_files, before_answers = snapshot(copy_of_club), answers("club")
     if kind == "too_large":
-        monkeypatch.setattr(knowledge.documents, "MAX_FILE_BYTES", 100)
+        monkeypatch.setattr(documents, "MAX_FILE_BYTES", 100)
         bad, message = DATA / "notes.txt", "more than the limit"
     elif kind == "same_name":
         bad, message = DATA / "handbook.md", "already in collection 'club'"
