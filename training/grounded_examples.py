@@ -29,8 +29,8 @@ Measured (SmolLM2, insurer_faq collection, asked 5 paraphrased assets/test_brief
 epoch with gold_drop 0.2 (54 of 395 targets the no-source reply) answered all 5 "I have no source for that", yet
 copied the answer when asked a training question word for word: in a collection built from the training file the
 kept gold passage repeats the example's own question, so the model learned "my question verbatim in the sources ->
-copy, else refuse". gold_drop 0 (25 steps) stated the right fact in 5 of 5. For Q/A collections that hold the
-training file, train with gold_drop 0 until the no-source rule is revisited.
+copy, else refuse". gold_drop 0 (25 steps) stated the right facts in 5 of 5 (one began with a wrong "Yes."). For
+Q/A collections that hold the training file, train with gold_drop 0 until the no-source rule is revisited.
 """
 
 from __future__ import annotations
