@@ -67,7 +67,7 @@ def test_config_round_trips_with_knowledge_and_old_configs_still_load(tmp_path):
     for name in ("knowledge", "knowledge_k", "gold_drop"):
         del old[name]
     loaded = SFTJob.from_dict(old)
-    assert (loaded.knowledge, loaded.knowledge_k, loaded.gold_drop) == (None, 3, 0.2)
+    assert (loaded.knowledge, loaded.knowledge_k, loaded.gold_drop) == (None, 3, 0.0)
     assert SFTJob.from_dict({"knowledge": ""}).knowledge is None, "the form's 'None' choice sends an empty value"
 
 
@@ -195,7 +195,7 @@ def test_a_dropped_example_keeps_its_reference_when_a_paraphrase_carries_the_fac
 
 def test_two_steps_with_knowledge_change_lora_weights_and_record_the_examples(faq, tiny_models, tmp_path):
     cfg = job(faq, model=f"folder:{tiny_models['llama']}", batch_size=4, max_steps=2, learning_rate=1e-2,
-              threads=1, max_length=256)
+              threads=1, max_length=256, gold_drop=0.2)
     summary = sft.run(cfg, tmp_path)
     assert summary["state"] == "finished" and summary["steps"] == 2
     weights = load_file(tmp_path / runs.ADAPTER / "adapter_model.safetensors")

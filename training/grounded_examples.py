@@ -30,7 +30,8 @@ epoch with gold_drop 0.2 (54 of 395 targets the no-source reply) answered all 5 
 copied the answer when asked a training question word for word: in a collection built from the training file the
 kept gold passage repeats the example's own question, so the model learned "my question verbatim in the sources ->
 copy, else refuse". gold_drop 0 (25 steps) stated the right facts in 5 of 5 (one began with a wrong "Yes."). For
-Q/A collections that hold the training file, train with gold_drop 0 until the no-source rule is revisited.
+Q/A collections that hold the training file, train with gold_drop 0 (the default) until the no-source rule is
+revisited.
 """
 
 from __future__ import annotations
