@@ -110,7 +110,9 @@ _ABBREVIATIONS = frozenset({"rs", "re", "e.g", "i.e", "vs", "dr", "mr", "mrs", "
 _POLARITY = re.compile(r"^\W*(?:(yes|yeah|yep|yup|correct)\b|(no|nope)(?=\s*[.,!;:—–]|\s+-\s|\s*$))", re.I)
 _ANSWER_LEAD = re.compile(r"^\W*(?:unfortunately|sadly|sorry|well|actually|so|i'm afraid)\W+", re.I)
 _FIRST_SENTENCE = re.compile(r"^.*?(?:[.!?](?=\s)|$)", re.S)
-_UNSURE = re.compile(r"\b(?:(?:do not|don['’]t|dont) know|not sure|unsure|can(?:not|['’]t) say|no information)\b")
+_UNSURE = re.compile(r"\b(?:(?:do not|don['’]t|dont) know|not sure|unsure|can(?:not|['’]t) say|no information|"
+                     r"no (?:source|sources)\b)")
+"""An answer that declines: it states neither yes nor no ("No source for that." is no "No")."""
 _NEGATION = re.compile(r"\b(?:no|not|never|none|nothing|neither|nor|cannot)\b|n['’]t\b|\bexclud")
 
 
@@ -317,11 +319,13 @@ def _polarity(text: str) -> tuple[str, str] | None:
 
 
 def _answer_polarity(answer: str) -> str | None:
+    first_sentence = _FIRST_SENTENCE.match(answer.strip().lower()).group(0)
+    if _UNSURE.search(first_sentence):
+        return None
     lead = _ANSWER_LEAD.match(answer)
     if explicit := _polarity(answer[lead.end():] if lead else answer):
         return explicit[0]
-    first_sentence = _FIRST_SENTENCE.match(answer.strip().lower()).group(0)
-    if not first_sentence.strip() or _UNSURE.search(first_sentence):
+    if not first_sentence.strip():
         return None
     return "no" if _NEGATION.search(first_sentence) else "yes"
 
