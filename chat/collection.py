@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -85,6 +86,7 @@ def _index_text(p: Passage | Chunk) -> str:
 def _tokens(texts: list[str]) -> list[list[str]]:
     import bm25s
 
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
     return bm25s.tokenize(texts, token_pattern=TOKEN_PATTERN, stopwords="english", return_ids=False,
                           show_progress=False)
 
