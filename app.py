@@ -44,7 +44,7 @@ def build_app(default_model: str = str(models.DEFAULT_MODEL), compare_model: str
         with gr.Tab("Compare"):
             build_compare_tab(default_model, compare_model)
         with gr.Tab("Training"):
-            build_training_tab()
+            build_training_tab(default_model)
         with gr.Tab("Knowledge"):
             build_knowledge_tab()
         with gr.Tab("Results") as results_tab:

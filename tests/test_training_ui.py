@@ -191,3 +191,17 @@ def test_qa_pairs_become_conversations_for_dialogue_mode(server):
     assert "Made" in message and "conversations from 395 Q/A pairs" in message and mode == "dialogue"
     made = [d for d in data.list_registered(root / "data") if d["name"] == "insurer_faq_conversations"]
     assert made and made[0]["kind"] == "conversations" and 100 <= made[0]["rows"] <= 150
+
+
+QWEN = "bundled:qwen2.5-coder-0.5b-instruct"
+
+
+@pytest.mark.parametrize("app_model, expected", [(QWEN, QWEN), ("adapter:runs/x", SFTJob().model),
+                                                 ("/not/a/model", SFTJob().model)])
+def test_the_base_model_starts_at_the_apps_model_when_it_can_be_trained(tmp_path, app_model, expected):
+    patch = pytest.MonkeyPatch()
+    use_folders(patch, tmp_path)
+    with gr.Blocks():
+        form = training_ui.build_training_tab(app_model)
+    patch.undo()
+    assert form["model"].value == expected

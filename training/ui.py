@@ -200,8 +200,11 @@ def resume_run(run_id: str | None) -> str:
 # ------------------------------------------------------------------------------------------------------- tab
 
 
-def build_training_tab() -> dict[str, gr.components.Component]:
-    """The tab's content. Returns the job form: its widgets by SFTJob field name."""
+def build_training_tab(default_model: str = DEFAULTS.model) -> dict[str, gr.components.Component]:
+    """The tab's content. Returns the job form: its widgets by SFTJob field name. `default_model` (the app's chat
+    model, e.g. Qwen on a Space without SmolLM2) is the preselected base model when it can be trained."""
+    choices = trainable_models()
+    start_model = default_model if default_model in {value for _, value in choices} else DEFAULTS.model
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
             gr.Markdown("### 1. Data")
@@ -227,7 +230,7 @@ def build_training_tab() -> dict[str, gr.components.Component]:
             gr.Markdown("### 2. Job")
             # the job form, keyed by SFTJob field name; the order is the order of /start_training's parameters
             job: dict[str, gr.components.Component] = {}
-            job["model"] = model = gr.Dropdown(trainable_models(), value=DEFAULTS.model, label="Base model",
+            job["model"] = model = gr.Dropdown(choices, value=start_model, label="Base model",
                                                allow_custom_value=True, info=DOCS["model"])
             job["data"] = dataset
             job["qlora"] = gr.Radio(["LoRA", "QLoRA"], value="QLoRA" if DEFAULTS.qlora else "LoRA", label="Method",
