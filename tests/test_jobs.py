@@ -114,3 +114,11 @@ def test_an_evaluation_waits_for_its_training_and_stops_with_it(job, tmp_path, m
     final = status(root, evaluation.id)
     assert final["state"] == "stopped"
     assert final["message"] == f"Not evaluated: training run {run_id} stopped (Stopped on request.)."
+
+
+@pytest.mark.parametrize("model, slug", [("bundled:smollm2-135m-instruct", "smollm2-135m-instruct"),
+                                         ("adapter:runs/20261126-152923-smollm2-135m-instruct-lora/",
+                                          "smollm2-135m-instruct-lora"),
+                                         ("folder:/models/My Model", "my-model"), ("folder:///", "model")])
+def test_run_ids_name_the_model_once(model, slug):
+    assert jobs._slug(model) == slug

@@ -69,7 +69,9 @@ def max_queued() -> int:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9.]+", "-", text.lower().split(":")[-1].split("/")[-1]).strip("-")[:40] or "model"
+    """The model part of a run id; an adapter's run id loses its own time stamp ("20261126-152923-smollm2-...")."""
+    name = re.sub(r"^\d{8}-\d{6}-", "", text.lower().split(":")[-1].rstrip("/").split("/")[-1])
+    return re.sub(r"[^a-z0-9.]+", "-", name).strip("-")[:40] or "model"
 
 
 def _create(cfg: JobConfig, root: Path) -> str:
