@@ -80,6 +80,17 @@ def _number(name: str, value) -> int | float:
     return value
 
 
+def read_config_values(path: str | Path) -> dict:
+    """A config file's JSON object; ConfigError when it cannot be read or holds something else."""
+    try:
+        values = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ConfigError(f"cannot read config {path}: {e}") from e
+    if not isinstance(values, dict):
+        raise ConfigError(f"config {path} must hold a JSON object")
+    return values
+
+
 class JobConfig:
     """JSON round-trip shared by every job kind; MODULE is what `python -m` runs with the config file."""
 
@@ -136,13 +147,7 @@ class JobConfig:
 
     @classmethod
     def load(cls, path: str | Path):
-        try:
-            values = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise ConfigError(f"cannot read config {path}: {e}") from e
-        if not isinstance(values, dict):
-            raise ConfigError(f"config {path} must hold a JSON object")
-        return cls.from_dict(values)
+        return cls.from_dict(read_config_values(path))
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

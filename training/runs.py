@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chat import paths
-from training.configs import JOB_KINDS, ConfigError, JobConfig
+from training.configs import JOB_KINDS, ConfigError, JobConfig, read_config_values
 
 CONFIG = "config.json"
 STATUS = "status.json"
@@ -139,12 +139,7 @@ def infer_kind(values: dict) -> str:
 def read_config(run_dir: Path) -> JobConfig:
     """The run's job config, typed by its kind (SFTJob, EvalJob, MemoryBenchJob)."""
     path = Path(run_dir) / CONFIG
-    try:
-        values = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ConfigError(f"cannot read config {path}: {e}") from e
-    if not isinstance(values, dict):
-        raise ConfigError(f"config {path} must hold a JSON object")
+    values = read_config_values(path)
     kind = values.get("kind") or infer_kind(values)
     if kind not in JOB_KINDS:
         raise ConfigError(f"{path}: unknown job kind {kind!r}; known kinds are {', '.join(JOB_KINDS)}")
