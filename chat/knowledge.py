@@ -134,7 +134,7 @@ def retrieve(name: str, query: str, k: int = 3, mode: str = DEFAULT_MODE) -> lis
 
 def retrieve_many(name: str, queries: list[str], k: int = 3, mode: str = DEFAULT_MODE) -> list[list[Passage]]:
     """`retrieve` for many queries, their embeddings computed in batches (4x faster per query on one CPU thread
-    than one by one): retrieval-augmented fine-tuning retrieves for every training example."""
+    than one by one): retrieval-augmented fine-tuning and evaluation retrieve for every question at once."""
     from chat.embeddings import embedder
 
     collection = _load(name)

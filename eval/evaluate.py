@@ -182,12 +182,9 @@ def ground_questions(questions: list[str], system_prompt: str, collection: str, 
     max(HIT_AT) of them, for hit@k; the prompt holds the first `k`, or none without support)."""
     if collection in knowledge.SAMPLE_FILES:
         knowledge.sample_collection(collection)
-    prompts, retrieved = [], []
-    for question in questions:
-        found = knowledge.retrieve(collection, question, max(k, *HIT_AT), mode)
-        used = found[:k] if knowledge.has_support(found[:k]) else []
-        prompts.append(knowledge.grounded_prompt(used, system_prompt))
-        retrieved.append(found)
+    retrieved = knowledge.retrieve_many(collection, questions, max(k, *HIT_AT), mode)  # query embeddings batched
+    prompts = [knowledge.grounded_prompt(found[:k] if knowledge.has_support(found[:k]) else [], system_prompt)
+               for found in retrieved]
     return prompts, retrieved
 
 
