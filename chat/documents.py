@@ -26,8 +26,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
-
 MAX_FILE_BYTES = 50 * 1024 * 1024
 CHUNK_CHARS = 800
 CHUNK_OVERLAP = 100
@@ -38,6 +36,8 @@ DOCUMENT_SUFFIXES = (".pdf", ".docx", ".md", ".markdown", ".txt", ".html", ".htm
 QA_SUFFIXES = (".csv", ".jsonl", ".json")
 SUFFIXES = DOCUMENT_SUFFIXES + QA_SUFFIXES
 QUESTION_NAMES = ("question", "q", "prompt", "instruction", "query", "input")
+"""Tried in this order; "instruction" comes before "input" because Alpaca files have both and input is context.
+training/data.py reads Q/A files for training with the same names."""
 ANSWER_NAMES = ("answer", "a", "response", "output", "reply", "completion")
 TURNS_NAMES = ("turns", "messages", "conversations")
 
@@ -118,6 +118,8 @@ def _decode(data: bytes, path: Path) -> str:
 
 def split_blocks(blocks: list[Block], file: str, chunk_chars: int = CHUNK_CHARS,
                  chunk_overlap: int = CHUNK_OVERLAP) -> list[Chunk]:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter  # here: training reads the column names above
+
     splitter = RecursiveCharacterTextSplitter(chunk_size=chunk_chars, chunk_overlap=chunk_overlap)
     chunks = []
     for block in blocks:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pandas
 
+from chat.documents import ANSWER_NAMES, QUESTION_NAMES, TURNS_NAMES
 from training.data_files import (  # noqa: F401 - DataError, MAX_* and csv_safe* are part of this module's interface
     MAX_ERRORS,
     MAX_FILE_BYTES,
@@ -47,10 +48,7 @@ from training.data_files import (  # noqa: F401 - DataError, MAX_* and csv_safe*
 MAX_FIELD_CHARS = 4000
 NON_FINITE = re.compile(r"[+-]?(nan|inf|infinity)", re.IGNORECASE)
 """A whole cell like this is a number gone wrong (a missing value exported by pandas), never a question or answer."""
-QUESTION_NAMES = ("question", "q", "prompt", "instruction", "query", "input")
-"""Tried in this order; "instruction" comes before "input" because Alpaca files have both and input is context."""
-ANSWER_NAMES = ("answer", "a", "response", "output", "reply", "completion")
-TURNS_NAMES = ("turns", "messages", "conversations")
+# The column names a Q/A file may use are the knowledge collections' too: one definition, in chat/documents.py.
 ROLES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant", "bot": "assistant",
          "agent": "assistant", "model": "assistant"}
 
