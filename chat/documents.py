@@ -2,7 +2,7 @@
 
 Documents are cut into blocks that share one location, then each block into chunks with langchain's
 RecursiveCharacterTextSplitter:
-  PDF (pypdf)              one block per page: page = 1-based page number
+  PDF (pypdf)              page = 1-based page number; lines set larger than the body text are headings
   DOCX (python-docx)       Heading/Title paragraph styles start sections; tables are read in document order
   Markdown                 "#" headings (outside code fences) start sections
   HTML (beautifulsoup4)    h1-h6 start sections; head, script, style, noscript and template are dropped
@@ -143,20 +143,64 @@ def _pdf_blocks(data: bytes, name: str) -> list[Block]:
         if reader.is_encrypted and not _opens_without_password(reader):
             raise DocumentError(f"{name}: the PDF is encrypted (password-protected); save an unprotected copy "
                                 "and add that")
-        blocks = [Block(page.extract_text() or "", page=number) for number, page in enumerate(reader.pages, 1)]
+        pages = [_pdf_page_lines(page) for page in reader.pages]
     except DocumentError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as e:
         raise DocumentError(f"{name}: not a readable PDF ({e})") from e
     except Exception as e:  # pypdf raises many kinds on damaged files; "dependency missing" ones included
         raise DocumentError(f"{name}: cannot read this PDF ({type(e).__name__}: {e})") from e
-    if not blocks:
+    if not pages:
         raise DocumentError(f"{name}: the PDF has no pages")
-    blocks = [b for b in blocks if b.text.strip()]
-    if not blocks:
+    if not any(text.strip() for lines in pages for text, _ in lines):
         raise DocumentError(f"{name}: the PDF has no text layer (scanned?). Run it through OCR first, then add "
                             "the result")
-    return blocks
+    return _sectioned(_pdf_headings(pages))
+
+
+def _pdf_page_lines(page) -> list[tuple[str, float]]:
+    """The page's text lines (pypdf's layout), each with the largest font size used on it (0 when unknown)."""
+    sizes: list[tuple[str, float]] = []
+
+    def visit(text, cm, tm, font, size):
+        if text.strip():
+            scale = (tm[0] ** 2 + tm[1] ** 2) ** 0.5 * (cm[0] ** 2 + cm[1] ** 2) ** 0.5
+            sizes.append((" ".join(text.split()), round(float(size) * (scale or 1.0), 1)))
+
+    text = page.extract_text(visitor_text=visit) or ""
+    lines, runs = [], iter(sizes)
+    run = next(runs, None)
+    for line in text.splitlines():
+        flat, largest = " ".join(line.split()), 0.0
+        # the runs arrive in the same order as the text: consume those that make up this line
+        while run is not None and flat and run[0] in flat:
+            largest = max(largest, run[1])
+            flat = flat.split(run[0], 1)[1]
+            run = next(runs, None)
+        lines.append((line, largest))
+    return lines
+
+
+def _pdf_headings(pages: list[list[tuple[str, float]]]) -> list[tuple[int, str, int]]:
+    """Lines (heading level or 0, text, page): short lines set larger than the body text are headings, the
+    largest size level 1; consecutive lines of one heading size (a wrapped title) are one heading."""
+    weight: dict[float, int] = {}
+    for lines in pages:
+        for text, size in lines:
+            weight[size] = weight.get(size, 0) + len(text)
+    body = max(weight, key=weight.get) if weight else 0.0
+    heading_sizes = sorted({size for lines in pages for text, size in lines
+                            if body and size >= body * 1.08 and len(text.strip()) <= 120}, reverse=True)
+    levels = {size: n for n, size in enumerate(heading_sizes, 1)}
+    out: list[tuple[int, str, int]] = []
+    for number, lines in enumerate(pages, 1):
+        for text, size in lines:
+            level = levels.get(size, 0) if len(text.strip()) <= 120 else 0
+            if level and out and out[-1][0] == level and out[-1][2] == number and out[-1][3]:
+                out[-1] = (level, f"{out[-1][1]} {text.strip()}", number, True)
+                continue
+            out.append((level, text.strip() if level else text, number, bool(level)))
+    return [(level, text, page) for level, text, page, _ in out]
 
 
 def _opens_without_password(reader) -> bool:
@@ -228,16 +272,21 @@ def _html_blocks(text: str) -> list[Block]:
     return _sectioned(lines)
 
 
-def _sectioned(lines: list[tuple[int, str]]) -> list[Block]:
-    """Lines (heading level or 0, text) -> one block per section body, with the heading path above it."""
+def _sectioned(lines: list[tuple]) -> list[Block]:
+    """Lines (heading level or 0, text[, page]) -> one block per section body (and page), with the heading path
+    above it; a section that runs onto the next page keeps its headings there."""
     blocks, path, body = [], [], []
+    page = None
 
     def flush():
         if "\n".join(body).strip():
-            blocks.append(Block("\n".join(body).strip(), headings=tuple(title for _, title in path)))
+            blocks.append(Block("\n".join(body).strip(), page=page, headings=tuple(title for _, title in path)))
         body.clear()
 
-    for level, line in lines:
+    for level, line, *where in lines:
+        if where and where[0] != page:
+            flush()
+            page = where[0]
         if level:
             flush()
             while path and path[-1][0] >= level:

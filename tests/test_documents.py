@@ -81,10 +81,32 @@ def test_docx_heading_styles_are_sections_and_tables_are_read(tmp_path):
     assert "Large | 500 rupees" in lockers.text
 
 
-def test_pdf_chunks_carry_their_page_number():
+def test_pdf_chunks_carry_their_page_number_and_the_headings_set_in_larger_type():
     chunks = read_file(ASSETS / "policy_wording.pdf")
     assert {c.page for c in chunks} == set(range(1, 11))
-    assert find(chunks, "5.2 Specific illnesses").page == 5
+    specific = find(chunks, "covered only after 24 months of continuous cover")
+    assert (specific.page, specific.section) == (5, "5.2 Specific illnesses and procedures")
+    assert specific.heading_path.endswith("5. Waiting Periods > 5.2 Specific illnesses and procedures")
+    assert "5.2 Specific" not in specific.text  # the heading labels the passage, it is not its text
+    # the wrapped two-line title is one heading; the definitions run onto page 2 and keep their section there
+    insured = find(chunks, "A person named in the policy schedule as covered")
+    assert (insured.page, insured.section) == (2, "2. Definitions")
+    assert insured.heading_path == "Nilgiri Health Insurance Ltd.: Family Health Shield Policy Wording > 2. Definitions"
+
+
+def test_pdf_in_one_type_size_has_no_headings(tmp_path):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    for text in ("Opening hours", "The workshop opens at 9 AM.", "Prices", "A tune-up costs 500 rupees."):
+        pdf.add_page()
+        pdf.multi_cell(0, 6, text)
+    pdf.output(str(tmp_path / "flat.pdf"))
+    chunks = read_file(tmp_path / "flat.pdf")
+    assert [(c.page, c.section, c.text) for c in chunks] == [
+        (1, "", "Opening hours"), (2, "", "The workshop opens at 9 AM."), (3, "", "Prices"),
+        (4, "", "A tune-up costs 500 rupees.")]
 
 
 def test_text_file_is_one_block():
