@@ -1,32 +1,42 @@
-"""Decode speed of the app's chat path versus raw `model.generate`, measured alternately in one run.
+"""Decode speed of the app's chat path on each engine versus llama.cpp's own generation, in alternating rounds.
 
-The chat path is everything a Chat-tab turn does: memory picks the context, the prompt is rendered and
-tokenised, the reply streams token by token through a thread with stop checks. The raw path is one
-`model.generate` call on the very token ids the chat path produced, with the same settings and token count.
+For each model, and each model with a LoRA adapter (`--adapter BASE=RUN_FOLDER`):
+  ours                  a Chat-tab turn (chat_turn: memory, prompt rendering, streaming thread, stop checks) on the
+                        llama.cpp engine with the app's settings (reply-only repetition penalty 1.05), N tokens
+  ours, penalty 1.0     the same turn without the repetition penalty (what the penalty costs)
+  llama.cpp             llama_cpp.Llama.create_completion on the same GGUF file (and adapter), the same token ids
+                        and thread count, greedy, N tokens: llama.cpp's own generation loop
+  transformers          the same chat turn on the transformers engine (adapter merged)
+Then time to first token for a ~1,000-token prompt (a conversation filling the memory), cold (nothing cached)
+and as the next turn of the same chat, and peak RAM per engine (each measured in a fresh process).
 
     python bench/chat_speed.py                      # SmolLM2 and Qwen2.5-Coder-0.5B, 128 tokens, 3 rounds
-    python bench/chat_speed.py --models bundled:smollm2-135m-instruct --tokens 64 --rounds 5
+    python bench/chat_speed.py --models bundled:smollm2-135m-instruct --adapter \
+        bundled:smollm2-135m-instruct=runs/<run> --tokens 64 --rounds 5
 
-Ends with `ratio: X` = the lowest (chat path tok/s) / (raw generate tok/s) over the models; goal X >= 0.9.
+Ends with `ratio: X` = the lowest (ours tok/s) / (llama.cpp tok/s) over all models and adapters; goal X >= 1.0.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
-
-from chat import models, runtime  # noqa: E402
-from chat.engine import GenerationSettings, chat_turn  # noqa: E402
-from chat.memory import MemoryConfig, MemoryState  # noqa: E402
+from chat import llama_engine, models, runtime
+from chat.engine import GenerationSettings, ReplyStream, chat_turn, history_token_counter, render_prompt
+from chat.memory import MemoryConfig, MemoryState, context
 
 HISTORY = MemoryState(messages=[
     {"role": "user", "content": "My name is Priya and I bought the Gold Plus plan last month."},
@@ -35,73 +45,180 @@ HISTORY = MemoryState(messages=[
     {"role": "assistant", "content": "Yes. There is a 30-day initial waiting period except for accidents."},
 ])
 QUESTION = "Tell me a long story about a girl who learns to read the stars, with many details."
+LONG_PROMPT_TOKENS = 1000
 
 
-def chat_path(loaded, settings) -> tuple[float, int, list[int]]:
+def chat_path(loaded, settings, history=HISTORY, question=QUESTION) -> tuple[float, int, float, MemoryState]:
+    """(seconds, new tokens, seconds to the first reply text, memory after the turn) of one chat turn."""
     start = time.perf_counter()
-    for update in chat_turn(loaded, MemoryConfig("buffer"), HISTORY, QUESTION, settings):
-        pass
-    return time.perf_counter() - start, update.stats.new_tokens, update.stats.prompt_tokens
+    first = None
+    for update in chat_turn(loaded, MemoryConfig("buffer"), history, question, settings):
+        if first is None and update.reply:
+            first = time.perf_counter() - start
+    return time.perf_counter() - start, update.stats.new_tokens, first or 0.0, update.state
 
 
-def raw_generate(loaded, input_ids, settings) -> tuple[float, int]:
-    """model.generate on the same compute thread the chat path uses, timed from the caller as the chat path is."""
-    threads = runtime.pick_threads() if loaded.device == "cpu" else torch.get_num_threads()
+def prompt_ids(loaded, settings, history=HISTORY, question=QUESTION) -> list[int]:
+    """The exact token ids the chat path feeds the model, so every row does the same work."""
+    kept = context(MemoryConfig("buffer"), history, history_token_counter(loaded, settings.system_prompt))
+    prompt = render_prompt(loaded, kept + [{"role": "user", "content": question}], settings.system_prompt)
+    return ReplyStream(loaded, prompt, settings).prompt_ids
+
+
+def raw_llama(llm, ids: list[int], tokens: int) -> tuple[float, int]:
+    """llama-cpp-python's own completion loop, timed from the caller on the model thread like ours."""
+    def run():
+        out = llm.create_completion(prompt=ids, max_tokens=tokens, temperature=0.0, repeat_penalty=1.0)
+        return out["usage"]["completion_tokens"]
+
     start = time.perf_counter()
-    out = runtime.on_model_thread(generate, loaded, input_ids, settings, threads)
-    return time.perf_counter() - start, out.shape[1] - input_ids.shape[1]
+    count = runtime.on_model_thread(run)
+    return time.perf_counter() - start, count
 
 
-def generate(loaded, input_ids, settings, threads):
-    runtime.use_threads(threads)
-    with torch.inference_mode():
-        return loaded.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-                                    max_new_tokens=settings.max_new_tokens, min_new_tokens=settings.min_new_tokens,
-                                    do_sample=False, repetition_penalty=settings.repetition_penalty,
-                                    pad_token_id=loaded.tokenizer.pad_token_id)
+def raw_first_token(llm, ids: list[int]) -> float:
+    def run():
+        llm.reset()
+        start = time.perf_counter()
+        for _ in llm.create_completion(prompt=ids, max_tokens=8, temperature=0.0, repeat_penalty=1.0, stream=True):
+            return time.perf_counter() - start
+
+    return runtime.on_model_thread(run)
 
 
-def bench_model(ref: str, tokens: int, rounds: int, precision: str) -> float:
-    loaded = models.load_model(ref, precision)
+def long_history(loaded, settings) -> MemoryState:
+    """Insurer FAQ exchanges until the earlier turns take about LONG_PROMPT_TOKENS tokens."""
+    count = history_token_counter(loaded, settings.system_prompt)
+    messages = []
+    with (ROOT / "assets" / "insurer_faq.csv").open() as f:
+        for row in csv.DictReader(f):
+            messages += [{"role": "user", "content": row["question"]}, {"role": "assistant", "content": row["answer"]}]
+            if count(messages) >= LONG_PROMPT_TOKENS:
+                break
+    return MemoryState(messages=messages)
+
+
+def first_token_times(loaded, raw, settings) -> dict:
+    """Seconds to the first reply text for a ~1,000-token prompt: cold and as the next turn of the same chat."""
+    history, question = long_history(loaded, settings), "Summarise what we discussed."
+    short = GenerationSettings(max_new_tokens=8, repetition_penalty=settings.repetition_penalty)
+    if loaded.engine == "llama.cpp":
+        loaded.model.reset()  # nothing cached: the whole prompt is read
+    _, _, cold, after = chat_path(loaded, short, history, question)
+    _, _, warm, _ = chat_path(loaded, short, after, "And the waiting periods?")
+    ids = prompt_ids(loaded, short, history, question)
+    result = {"prompt_tokens": len(ids), "cold_s": cold, "next_turn_s": warm}
+    if raw is not None:
+        result["llama_cpp_cold_s"] = raw_first_token(raw, ids)
+    return result
+
+
+def peak_ram(ref: str, engine: str, tokens: int) -> float:
+    """Peak resident memory (GB) of a fresh process that loads `ref` on `engine` and answers one long-prompt turn."""
+    out = subprocess.run([sys.executable, __file__, "--peak-ram-of", ref, engine, "--tokens", str(tokens)],
+                         capture_output=True, text=True, check=True, env=os.environ)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def measure_peak_ram(ref: str, engine: str, tokens: int) -> None:
+    loaded = models.load_model(ref, "auto", progress=lambda m: None, engine=engine)
     settings = GenerationSettings(max_new_tokens=tokens, min_new_tokens=tokens)
-    # The exact ids the chat path feeds the model, so both paths do the same work.
-    from chat.engine import ReplyStream, history_token_counter, render_prompt
-    from chat.memory import context
+    chat_path(loaded, settings, long_history(loaded, settings), "Summarise what we discussed.")
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)  # kB on Linux
 
-    history = context(MemoryConfig("buffer"), HISTORY, history_token_counter(loaded, settings.system_prompt))
-    prompt = render_prompt(loaded, history + [{"role": "user", "content": QUESTION}], settings.system_prompt)
-    input_ids = ReplyStream(loaded, prompt, settings).input_ids
-    chat_path(loaded, GenerationSettings(max_new_tokens=8))  # warm-up both paths
-    raw_generate(loaded, input_ids, GenerationSettings(max_new_tokens=8))
-    chat_speeds, raw_speeds = [], []
+
+def bench_model(ref: str, tokens: int, rounds: int, with_transformers: bool) -> dict:
+    import llama_cpp
+
+    loaded = models.load_model(ref, "auto", engine="llama.cpp")
+    threads = runtime.pick_threads()
+    raw = llama_cpp.Llama(model_path=str(loaded.gguf), lora_path=str(loaded.adapter) if loaded.adapter else None,
+                          n_ctx=loaded.context, n_threads=threads, n_threads_batch=threads, verbose=False)
+    settings = GenerationSettings(max_new_tokens=tokens, min_new_tokens=tokens)
+    plain = GenerationSettings(max_new_tokens=tokens, min_new_tokens=tokens, repetition_penalty=1.0)
+    ids = prompt_ids(loaded, settings)
+    slow = models.load_model(ref, "auto", engine="transformers") if with_transformers else None
+    warm_up = GenerationSettings(max_new_tokens=8)
+    chat_path(loaded, warm_up)
+    raw_llama(raw, ids, 8)
+    if slow:
+        chat_path(slow, warm_up)
+    speeds: dict[str, list[float]] = {"ours": [], "ours, penalty 1.0": [], "llama.cpp": [], "transformers": []}
     for r in range(rounds):
-        seconds, new_tokens, prompt_tokens = chat_path(loaded, settings)
-        chat_speeds.append(new_tokens / seconds)
-        raw_seconds, raw_tokens = raw_generate(loaded, input_ids, settings)
-        raw_speeds.append(raw_tokens / raw_seconds)
-        print(f"  round {r + 1}: chat path {new_tokens} tokens in {seconds:.2f} s = {chat_speeds[-1]:.1f} tok/s | "
-              f"raw generate {raw_tokens} tokens in {raw_seconds:.2f} s = {raw_speeds[-1]:.1f} tok/s "
-              f"(prompt {prompt_tokens} tokens)", flush=True)
-    chat_median, raw_median = statistics.median(chat_speeds), statistics.median(raw_speeds)
-    threads = f", {torch.get_num_threads()} threads" if loaded.device == "cpu" else ""
-    print(f"{loaded.entry.name} on {loaded.device} ({loaded.precision}{threads}): chat path {chat_median:.1f} tok/s, "
-          f"raw generate {raw_median:.1f} tok/s, ratio {chat_median / raw_median:.3f}", flush=True)
-    return chat_median / raw_median
+        line = []
+        for name, run in (("ours", lambda: chat_path(loaded, settings)[:2]),
+                          ("llama.cpp", lambda: raw_llama(raw, ids, tokens)),
+                          ("ours, penalty 1.0", lambda: chat_path(loaded, plain)[:2]),
+                          ("transformers", (lambda: chat_path(slow, settings)[:2]) if slow else None)):
+            if run is None:
+                continue
+            seconds, count = run()
+            speeds[name].append(count / seconds)
+            line.append(f"{name} {count} tok in {seconds:.2f} s = {speeds[name][-1]:.1f} tok/s")
+        print(f"  round {r + 1}: " + " | ".join(line), flush=True)
+    result = {"model": loaded.entry.name, "ref": ref, "gguf": loaded.gguf.name, "weights": loaded.precision,
+              "adapter": loaded.adapter.name if loaded.adapter else None, "threads": threads, "prompt_tokens": len(ids),
+              "tok_s": {name: statistics.median(values) for name, values in speeds.items() if values},
+              "transformers_precision": slow.precision if slow else None}
+    result["ratio"] = result["tok_s"]["ours"] / result["tok_s"]["llama.cpp"]
+    result["first_token"] = first_token_times(loaded, raw, settings)
+    if slow:
+        result["first_token_transformers"] = first_token_times(slow, None, settings)
+    raw.close()
+    return result
+
+
+def print_table(results: list[dict]) -> None:
+    print("\n| model | adapter | ours tok/s | ours, penalty 1.0 | llama.cpp tok/s | ratio | transformers tok/s | "
+          "TTFT ~1k prompt: ours cold / next turn / llama.cpp cold / transformers cold | peak RAM llama.cpp / "
+          "transformers |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        s, f, t = r["tok_s"], r["first_token"], r.get("first_token_transformers") or {}
+        trans = f"{s['transformers']:.1f}" if "transformers" in s else "-"
+        ttft = (f"{f['prompt_tokens']} tok: {f['cold_s']:.2f} / {f['next_turn_s']:.2f} / {f['llama_cpp_cold_s']:.2f} / "
+                + (f"{t['cold_s']:.2f} s" if t else "- s"))
+        ram = " / ".join(f"{gb:.2f}" for gb in r.get("peak_ram_gb", {}).values()) or "-"
+        print(f"| {r['model']} ({r['weights']}) | {r['adapter'] or '-'} | {s['ours']:.1f} | {s['ours, penalty 1.0']:.1f} "
+              f"| {s['llama.cpp']:.1f} | {r['ratio']:.3f} | {trans} | {ttft} | {ram} GB |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+",
                         default=["bundled:smollm2-135m-instruct", "bundled:qwen2.5-coder-0.5b-instruct"])
+    parser.add_argument("--adapter", action="append", default=[],
+                        help="BASE=ADAPTER_FOLDER: also measure this fine-tuned adapter (repeatable)")
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--precision", default="auto", choices=runtime.PRECISIONS)
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for every engine (default: idle cores)")
+    parser.add_argument("--no-transformers", action="store_true", help="skip the transformers engine rows")
+    parser.add_argument("--no-ram", action="store_true", help="skip the peak RAM processes")
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--peak-ram-of", nargs=2, metavar=("REF", "ENGINE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    ratios = []
-    for ref in args.models:
-        print(f"{ref}: {args.tokens} new tokens, {args.rounds} alternating rounds", flush=True)
-        ratios.append(bench_model(ref, args.tokens, args.rounds, args.precision))
-    print(f"ratio: {min(ratios):.3f}")
+    if args.peak_ram_of:
+        measure_peak_ram(*args.peak_ram_of, args.tokens)
+        return
+    if problem := llama_engine.llama_cpp_problem():
+        sys.exit(f"llama.cpp is not available: {problem}")
+    os.environ["OMP_NUM_THREADS"] = str(args.threads or runtime.pick_threads())  # the same count for every engine
+    refs = list(args.models) + [f"adapter:{a.split('=', 1)[1]}" for a in args.adapter]
+    results = []
+    for ref in refs:
+        print(f"{ref}: {args.tokens} new tokens, {args.rounds} alternating rounds, "
+              f"{os.environ['OMP_NUM_THREADS']} threads", flush=True)
+        result = bench_model(ref, args.tokens, args.rounds, not args.no_transformers)
+        if not args.no_ram:
+            engines = ["llama.cpp"] + ([] if args.no_transformers else ["transformers"])
+            result["peak_ram_gb"] = {engine: peak_ram(ref, engine, args.tokens) for engine in engines}
+        print(json.dumps(result), flush=True)
+        results.append(result)
+        models._cache.clear()
+    print_table(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    print(f"ratio: {min(r['ratio'] for r in results):.3f}")
 
 
 if __name__ == "__main__":

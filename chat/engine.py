@@ -63,13 +63,16 @@ class ReplyStats:
     new_tokens: int
     prompt_tokens: int
     truncated_prompt: bool
+    engine: str = ""
+    """The engine that generated the reply ("llama.cpp" or "transformers")."""
 
     @property
     def tokens_per_second(self) -> float:
         return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
 
     def describe(self) -> str:
-        text = (f"{self.seconds:.1f} s · {self.new_tokens} tokens · {self.tokens_per_second:.1f} tok/s · "
+        text = (f"{self.engine} · " if self.engine else "") + (
+                f"{self.seconds:.1f} s · {self.new_tokens} tokens · {self.tokens_per_second:.1f} tok/s · "
                 f"prompt {self.prompt_tokens} tokens · first token {self.first_token_seconds:.2f} s")
         return text + (" · prompt was cut to fit the model's context" if self.truncated_prompt else "")
 
@@ -155,43 +158,68 @@ def _holdback(text: str, stops: list[str]) -> str:
 class ReplyStream:
     """Iterate for the reply so far (cumulative text); afterwards `.text` and `.stats` hold the result.
 
-    Leaving the loop early (a closed browser tab, a Stop click) stops generation within one token.
+    Leaving the loop early (a closed browser tab, a Stop click) stops generation within one token. The model's
+    engine generates: transformers' generate, or chat/llama_engine.py on llama.cpp; prompts, stop strings and
+    stats are the same for both.
     """
 
     def __init__(self, loaded: LoadedModel, prompt: str, settings: GenerationSettings):
         self.loaded, self.settings = loaded, settings
         self.stops = STOP_STRINGS[loaded.entry.prompt_style]
         tokenizer = loaded.tokenizer
-        ids = torch.tensor([encode_prompt(tokenizer, loaded.entry.prompt_style, prompt)])
+        ids = encode_prompt(tokenizer, loaded.entry.prompt_style, prompt)
         limit = max(16, loaded.max_positions - (0 if loaded.entry.seq2seq else settings.max_new_tokens))
-        self.truncated = ids.shape[1] > limit
-        self.input_ids = ids[:, -limit:].to(loaded.device)
-        self.prompt_text = tokenizer.decode(self.input_ids[0])
+        self.truncated = len(ids) > limit
+        self.prompt_ids: list[int] = ids[-limit:]
+        self.input_ids = torch.tensor([self.prompt_ids]).to(loaded.device)
+        self.prompt_text = tokenizer.decode(self.prompt_ids)
         """The exact text the model receives (after any cut to fit its context), special tokens included."""
         self.text = ""
         self.stats: ReplyStats | None = None
 
-    def __iter__(self) -> Iterator[str]:
-        loaded, s = self.loaded, self.settings
+    def _transformers_run(self, stop: threading.Event, result: dict):
+        loaded = self.loaded
         threads = runtime.pick_threads() if loaded.device == "cpu" else None
-        tokenizer = loaded.tokenizer
-        streamer = _TokenStreamer(tokenizer)
-        stop = threading.Event()
-        kwargs = generation_kwargs(loaded, s, self.input_ids.shape[1])
+        streamer = _TokenStreamer(loaded.tokenizer)
+        kwargs = generation_kwargs(loaded, self.settings, self.input_ids.shape[1])
         kwargs.update(input_ids=self.input_ids, attention_mask=torch.ones_like(self.input_ids), streamer=streamer,
                       stopping_criteria=StoppingCriteriaList([_StopWhenSet(stop)]))
-        result: dict = {}
 
         def run() -> None:
             try:
                 if threads:
                     runtime.use_threads(threads)
                 with torch.inference_mode():
-                    result["output"] = loaded.model.generate(**kwargs)
+                    output = loaded.model.generate(**kwargs)
+                result["new_tokens"] = output.shape[1] - (1 if loaded.entry.seq2seq else self.input_ids.shape[1])
             except BaseException as e:  # noqa: BLE001 - re-raised in the consumer thread
                 result["error"] = e
                 streamer.end()
 
+        return streamer, run
+
+    def _llama_run(self, stop: threading.Event, result: dict):
+        from chat import llama_engine
+
+        streamer = llama_engine.TokenQueue(self.loaded.tokenizer)
+
+        def run() -> None:
+            try:
+                result["new_tokens"] = llama_engine.generate(self.loaded, self.prompt_ids, self.settings, stop,
+                                                             streamer.put)
+            except BaseException as e:  # noqa: BLE001 - re-raised in the consumer thread
+                result["error"] = e
+            finally:
+                streamer.end()
+
+        return streamer, run
+
+    def __iter__(self) -> Iterator[str]:
+        loaded = self.loaded
+        stop = threading.Event()
+        result: dict = {}
+        start_worker = self._llama_run if loaded.engine == "llama.cpp" else self._transformers_run
+        streamer, run = start_worker(stop, result)
         start = time.perf_counter()
         first_token = None
         worker = runtime.submit_to_model_thread(run)
@@ -215,17 +243,15 @@ class ReplyStream:
             worker.result()
         if "error" in result:
             error = result["error"]
-            if isinstance(error, torch.OutOfMemoryError):
+            if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
                 raise ModelError(f"Out of memory while generating with {loaded.entry.name}. Try a shorter "
                                  "conversation, fewer new tokens or a smaller model.") from error
             raise error
         self.text = cut_at_stop(raw, self.stops)[0].strip()
         yield self.text
-        output = result["output"]
-        new_tokens = output.shape[1] - (1 if loaded.entry.seq2seq else self.input_ids.shape[1])
         seconds = time.perf_counter() - start
-        self.stats = ReplyStats(seconds, first_token or seconds, int(new_tokens), self.input_ids.shape[1],
-                                self.truncated)
+        self.stats = ReplyStats(seconds, first_token or seconds, int(result["new_tokens"]), len(self.prompt_ids),
+                                self.truncated, loaded.engine)
 
 
 def complete(loaded: LoadedModel, messages: list[Message], settings: GenerationSettings,

@@ -367,6 +367,9 @@ class LoadedModel:
     tokenizer: object
     device: str
     precision: str
+    engine: str = "transformers"
+    engine_note: str = ""
+    """Why this model runs on transformers although llama.cpp was meant ("auto"), when it does."""
 
     @property
     def max_positions(self) -> int:
@@ -439,14 +442,26 @@ def _load(ref: ModelRef, precision: str, progress: Callable[[str], None]) -> Loa
     return LoadedModel(entry, model, tokenizer, device, precision)
 
 
-_cache: OrderedDict[tuple[ModelRef, str], LoadedModel] = OrderedDict()
+_cache: OrderedDict[tuple[ModelRef, str, str], LoadedModel] = OrderedDict()
+"""(reference, precision ("gguf" on llama.cpp), engine) -> the loaded model."""
 _cache_lock = threading.Lock()
+_llama_failures: dict[ModelRef, str] = {}
+"""Models "auto" tried on llama.cpp and had to load on transformers, with why (not tried again)."""
 
 
-def load_model(ref: ModelRef | str, precision: str = "auto", progress: Callable[[str], None] = print) -> LoadedModel:
-    """Load (or fetch from the per-process cache) a model; at most MAX_LOADED_MODELS stay loaded (LRU)."""
+def load_model(ref: ModelRef | str, precision: str = "auto", progress: Callable[[str], None] = print,
+               engine: str = "auto") -> LoadedModel:
+    """Load (or fetch from the per-process cache) a model; at most MAX_LOADED_MODELS stay loaded (LRU).
+
+    `engine`: "transformers", "llama.cpp" (chat/llama_engine.py; `precision` is then the GGUF file's) or "auto":
+    llama.cpp when it is installed and runs the model, else transformers with the reason in `engine_note`."""
+    from chat import llama_engine
+
     ref = ModelRef.parse(ref) if isinstance(ref, str) else ref
-    key = (ref, precision)
+    chosen, note = llama_engine.resolve_engine(describe(ref), engine)
+    if engine == "auto" and ref in _llama_failures:
+        chosen, note = "transformers", _llama_failures[ref]
+    key = (ref, precision if chosen == "transformers" else "gguf", chosen)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -456,11 +471,22 @@ def load_model(ref: ModelRef | str, precision: str = "auto", progress: Callable[
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-        loaded = runtime.on_model_thread(_load, ref, precision, progress)
+        if chosen == "llama.cpp":
+            try:
+                loaded = runtime.on_model_thread(llama_engine.load, ref, progress)
+            except ModelError as e:
+                if engine == "llama.cpp":
+                    raise
+                chosen, note = "transformers", str(e)
+                _llama_failures[ref] = note
+                key = (ref, precision, chosen)
+        if chosen == "transformers":
+            loaded = runtime.on_model_thread(_load, ref, precision, progress)
+            loaded.engine_note = note
         _cache[key] = loaded
         return loaded
 
 
 def loaded_refs() -> list[tuple[ModelRef, str]]:
     with _cache_lock:
-        return list(_cache)
+        return [(ref, precision) for ref, precision, _ in _cache]

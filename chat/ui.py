@@ -18,7 +18,7 @@ import typing
 
 import gradio as gr
 
-from chat import access, knowledge, models, runtime
+from chat import access, knowledge, llama_engine, models, runtime
 from chat.engine import ChatError, GenerationSettings, TurnUpdate, chat_turn, check_message
 from chat.grounding import FOLLOW_UP_LABELS, FOLLOW_UPS, KnowledgeConfig, KnowledgeSettingsError
 from chat.memory import MEMORY_KINDS, MEMORY_LABELS, MemoryConfig, MemoryState
@@ -50,7 +50,17 @@ def describe_model(ref_text: str) -> str:
 
 def runtime_line(loaded: models.LoadedModel) -> str:
     threads = f" · {runtime.pick_threads()} CPU threads" if loaded.device == "cpu" else ""
-    return f"Running on **{loaded.device}** · **{loaded.precision}**{threads}"
+    why = f" (not llama.cpp: {loaded.engine_note})" if loaded.engine_note else ""
+    return f"Running on **{loaded.device}** · engine **{loaded.engine}**{why} · **{loaded.precision}**{threads}"
+
+
+def engine_line() -> str:
+    """Whether the fast engine can be used in this app, and why not."""
+    problem = llama_engine.llama_cpp_problem()
+    if problem:
+        return f"⚠️ **llama.cpp engine unavailable**: {problem}. Models run on transformers (PyTorch)."
+    return ("**llama.cpp engine available**: with engine \"auto\" (Chat settings) the models it runs are answered "
+            "by llama.cpp; the others, and any model with engine \"transformers\", by PyTorch.")
 
 
 def memory_widgets() -> dict[str, gr.components.Component]:
@@ -110,8 +120,18 @@ def generation_widgets() -> dict[str, gr.components.Component]:
                                      info="auto: bf16 on GPUs and on CPUs where bf16 is fast, else fp32; int8: CPU "
                                           "only, about 2x faster decoding but visibly worse answers from the "
                                           "smallest models"),
+            "engine": gr.Dropdown([(llama_engine.ENGINE_LABELS[e], e) for e in llama_engine.ENGINES], value="auto",
+                                  label="Engine", info="llama.cpp runs GGUF weights several times faster on a CPU; "
+                                  "precision applies to transformers only. The stats line says which engine ran"),
         }
     return widgets
+
+
+def settings_widgets(memory: dict, collection: gr.Dropdown) -> dict[str, gr.components.Component]:
+    """Every chat setting by name, "engine" last (API callers passing settings by position keep working)."""
+    generation = generation_widgets()
+    engine = generation.pop("engine")
+    return {**memory, **generation, **knowledge_widgets(collection), "engine": engine}
 
 
 def _filled(cls, values: dict):
@@ -124,13 +144,15 @@ def chat_settings(form: dict) -> tuple[MemoryConfig, GenerationSettings, str, Kn
     """The settings widgets' values by name (see the module docstring) -> memory, generation settings, precision,
     knowledge.
 
-    A name that is neither a settings field nor "precision" is refused, so a renamed widget cannot be ignored."""
+    A name that is neither a settings field nor "precision" or "engine" (read by `_load`'s callers) is refused, so
+    a renamed widget cannot be ignored."""
     groups = {"memory_": {}, "knowledge_": {}, "": {}}
     for name, value in form.items():
         prefix = next(p for p in groups if name.startswith(p))
         groups[prefix][name.removeprefix(prefix)] = value
     memory, knowledge_form, generation = groups["memory_"], groups["knowledge_"], groups[""]
     generation.pop("precision", None)
+    generation.pop("engine", None)
     unknown = sorted(set(generation) - {f.name for f in dataclasses.fields(GenerationSettings)})
     unknown += sorted("knowledge_" + name for name in
                       set(knowledge_form) - {f.name for f in dataclasses.fields(KnowledgeConfig)})
@@ -154,10 +176,11 @@ def model_picker(label: str, value: str) -> gr.Dropdown:
     return picker
 
 
-def _load(ref_text: str, precision: str) -> models.LoadedModel:
+def _load(ref_text: str, precision: str, engine: str = "auto") -> models.LoadedModel:
     try:
         access.check_model_ref(ref_text)
-        return models.load_model(ModelRef.parse(ref_text), precision, progress=lambda msg: gr.Info(msg))
+        return models.load_model(ModelRef.parse(ref_text), precision, progress=lambda msg: gr.Info(msg),
+                                  engine=engine or "auto")
     except (ModelError, access.AccessError) as e:
         raise gr.Error(str(e), print_exception=False) from e
 
@@ -228,7 +251,7 @@ def respond(message: str, model: str, state: MemoryState, sources: dict | None =
     _check(message)
     config, settings, precision, knowledge_config = chat_settings(form)
     yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), "Loading the model...", gr.skip(), gr.skip()
-    loaded = _load(model, precision)
+    loaded = _load(model, precision, form.get("engine", "auto"))
     where = runtime_line(loaded)
     for update, shown_sources in _turns(loaded, config, state, message, settings, knowledge_config, sources or {}):
         stats = _turn_stats(update, knowledge_config.collection)
@@ -248,7 +271,7 @@ def build_chat_tab(default_model: str = str(models.DEFAULT_MODEL)) -> None:
             info = gr.Markdown(describe_model(default_model))
             memory = memory_widgets()
             collection = knowledge_picker()
-            settings = {**memory, **generation_widgets(), **knowledge_widgets(collection)}
+            settings = settings_widgets(memory, collection)
         with gr.Column(scale=3):
             chatbot = gr.Chatbot(label="Conversation", height=440, buttons=["copy"])
             with gr.Row():
@@ -262,7 +285,9 @@ def build_chat_tab(default_model: str = str(models.DEFAULT_MODEL)) -> None:
                 prompt = gr.Textbox(show_label=False, lines=10, max_lines=30, buttons=["copy"], interactive=False)
                 summary = gr.Textbox(label="Memory summary (summary memories only)", lines=2, interactive=False)
     picker.change(describe_model, picker, info, api_visibility="private")
-    inputs = {"message": box, "model": picker, **settings, "state": state, "sources": sources}  # /chat's parameters
+    engine = settings.pop("engine")
+    inputs = {"message": box, "model": picker, **settings, "state": state, "sources": sources,  # /chat's parameters
+              "engine": engine}
     outputs = [chatbot, box, prompt, summary, stats, state, sources]
     sent = send.click(respond, inputs_kwargs=inputs, outputs=outputs, api_name="chat", **GENERATE)
     submitted = box.submit(respond, inputs_kwargs=inputs, outputs=outputs, api_visibility="private", **GENERATE)
@@ -285,7 +310,8 @@ def compare(message: str, model_a: str, model_b: str, state_a: MemoryState, stat
     _check(message)
     config, settings, precision, knowledge_config = chat_settings(form)
     yield gr.skip(), gr.skip(), "Loading...", "Loading...", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    loaded_a, loaded_b = _load(model_a, precision), _load(model_b, precision)
+    engine = form.get("engine", "auto")
+    loaded_a, loaded_b = _load(model_a, precision, engine), _load(model_b, precision, engine)
     sources_a, sources_b = sources_a or {}, sources_b or {}
     shown_a, stats_a, state_a_now, sources_a_now = [dict(m) for m in state_a.messages], "", state_a, sources_a
     for update, sources_a_now in _turns(loaded_a, config, state_a, message, settings, knowledge_config, sources_a):
@@ -310,7 +336,7 @@ def build_compare_tab(default_a: str = str(models.DEFAULT_MODEL), default_b: str
     with gr.Row():
         memory = memory_widgets()
         collection = knowledge_picker()
-    settings = {**memory, **generation_widgets(), **knowledge_widgets(collection)}
+    settings = settings_widgets(memory, collection)
     with gr.Row():
         with gr.Column():
             chat_a = gr.Chatbot(label="Model A", height=380)
@@ -323,8 +349,9 @@ def build_compare_tab(default_a: str = str(models.DEFAULT_MODEL), default_b: str
         send = gr.Button("Send to both", variant="primary", scale=1)
         stop = gr.Button("Stop", scale=1)
         clear = gr.Button("Clear", scale=1)
+    engine = settings.pop("engine")
     inputs = {"message": box, "model_a": picker_a, "model_b": picker_b, **settings,  # /compare's parameters
-              "state_a": state_a, "state_b": state_b, "sources_a": sources_a, "sources_b": sources_b}
+              "state_a": state_a, "state_b": state_b, "sources_a": sources_a, "sources_b": sources_b, "engine": engine}
     outputs = [chat_a, chat_b, stats_a, stats_b, state_a, state_b, box, sources_a, sources_b]
     sent = send.click(compare, inputs_kwargs=inputs, outputs=outputs, api_name="compare", **GENERATE)
     submitted = box.submit(compare, inputs_kwargs=inputs, outputs=outputs, api_visibility="private", **GENERATE)
@@ -338,11 +365,17 @@ def build_compare_tab(default_a: str = str(models.DEFAULT_MODEL), default_b: str
 # ---------------------------------------------------------------------------------------------------- Models
 
 
+def _auto_engine(entry: models.ModelEntry) -> str:
+    """The engine "auto" picks for a model, with why it is not llama.cpp when llama.cpp is installed."""
+    engine, why = llama_engine.resolve_engine(entry, "auto")
+    return f"{engine} ({why})" if why and llama_engine.llama_cpp_problem() is None else engine
+
+
 def catalogue_rows() -> list[list]:
     rows = []
     for e in models.catalogue():
         rows.append([e.name, str(e.ref), e.family, e.size, "seq2seq" if e.seq2seq else "causal", e.prompt_style,
-                     "yes" if e.available else "no", e.reason])
+                     "yes" if e.available else "no", _auto_engine(e), e.reason])
     return rows
 
 
@@ -354,7 +387,9 @@ def build_models_tab() -> None:
         "Any local model folder path typed into a model picker works too. Fine-tuned adapters from `runs/` appear "
         "here and in the pickers as soon as they are saved."
     )
-    headers = ["Model", "Reference", "Family", "Parameters", "Type", "Prompt style", "Available", "Source / reason"]
+    gr.Markdown(engine_line())
+    headers = ["Model", "Reference", "Family", "Parameters", "Type", "Prompt style", "Available", "Engine (auto)",
+               "Source / reason"]
     table = gr.Dataframe(catalogue_rows(), headers=headers, interactive=False, wrap=True,
-                         column_widths=["15%", "19%", "7%", "7%", "6%", "8%", "6%", "32%"])
+                         column_widths=["14%", "17%", "6%", "6%", "6%", "7%", "6%", "12%", "26%"])
     gr.Button("Refresh").click(catalogue_rows, None, table, api_name="models")

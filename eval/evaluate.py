@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from chat import engine, knowledge, models, runtime
+from chat import engine, knowledge, llama_engine, models, runtime
 from chat.engine import GenerationSettings
 from eval import facts, rouge
 from training import answer_loss, data, data_files, runs
@@ -75,8 +75,11 @@ def prompts_for(loaded: models.LoadedModel, questions: list[str], system_prompts
 def generate_answers(loaded: models.LoadedModel, questions: list[str], settings: GenerationSettings,
                      batch_size: int = EVAL.batch_size,
                      system_prompts: list[str] | None = None) -> tuple[list[str], dict]:
-    """Greedy answers to each question alone, `batch_size` at a time; returns answers (in order) and timings.
+    """Greedy answers to each question alone, `batch_size` at a time (one at a time on llama.cpp, through the
+    chat's own reply stream); returns answers (in order) and timings.
     `system_prompts` (one per question) replaces settings.system_prompt, e.g. with each question's sources."""
+    if loaded.engine == "llama.cpp":
+        return _answers_one_at_a_time(loaded, questions, settings, system_prompts)
     return runtime.on_model_thread(_generate_answers, loaded, questions, settings, batch_size, system_prompts)
 
 
@@ -112,6 +115,22 @@ def _generate_answers(loaded, questions, settings, batch_size, system_prompts=No
                      "tokens_per_s": round(generated / max(seconds, 1e-9), 1), "batch_size": batch_size}
 
 
+def _answers_one_at_a_time(loaded, questions, settings, system_prompts=None):
+    systems = system_prompts or [settings.system_prompt] * len(questions)
+    answers, generated = [], 0
+    start = time.perf_counter()
+    for question, system in zip(questions, systems):
+        stream = engine.ReplyStream(loaded, engine.render_prompt(loaded, [{"role": "user", "content": question}],
+                                                                 system), settings)
+        for _ in stream:
+            pass
+        answers.append(stream.text)
+        generated += stream.stats.new_tokens
+    seconds = time.perf_counter() - start
+    return answers, {"seconds": round(seconds, 2), "generated_tokens": generated,
+                     "tokens_per_s": round(generated / max(seconds, 1e-9), 1), "batch_size": 1}
+
+
 def _batches(order: list[int], lengths: list[int], batch_size: int) -> list[list[int]]:
     """`order` cut into batches of at most `batch_size` questions and MAX_BATCH_PROMPT_TOKENS padded prompt tokens
     (`order` is sorted by length, so a batch's last prompt is its widest)."""
@@ -133,6 +152,10 @@ def reference_perplexity(loaded: models.LoadedModel, questions: list[str], refer
     items = [answer_loss.tokenize(data.Example([{"role": "user", "content": q}], a), loaded.tokenizer,
                                   loaded.entry.prompt_style, loaded.entry.seq2seq, cfg, system)
              for q, a, system in zip(questions, references, systems)]
+    if loaded.engine == "llama.cpp":
+        sums = [runtime.on_model_thread(llama_engine.answer_log_likelihood, loaded, item.input_ids, item.labels)
+                for item in items]
+        return math.exp(min(sum(total for total, _ in sums) / max(1, sum(n for _, n in sums)), 50))
     pad = loaded.tokenizer.pad_token_id
     loss = runtime.on_model_thread(answer_loss.mean_loss, loaded.model, items, cfg, pad, loaded.entry.seq2seq, loaded.device,
                                    contextlib.nullcontext)
@@ -220,7 +243,8 @@ def evaluate(loaded: models.LoadedModel, test: str | Path, batch_size: int = EVA
     return {
         "model": str(loaded.entry.ref), "model_name": loaded.entry.name, "test": str(test),
         "test_set": test_set_name(test), "questions": len(records), "created_at": time.time(),
-        "precision": loaded.precision, "device": loaded.device, "max_new_tokens": max_new_tokens,
+        "precision": loaded.precision, "device": loaded.device, "engine": loaded.engine,
+        "max_new_tokens": max_new_tokens,
         "knowledge": knowledge_name, "knowledge_k": knowledge_k if knowledge_name else None,
         "knowledge_mode": knowledge_mode if knowledge_name else None,
         "aggregate": {**aggregated, "facts": fact_summary}, "rougeL_x100": round(rouge.headline(aggregated), 2),
@@ -313,7 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write the result JSON here (one test) or into this folder (several)")
     parser.add_argument("--batch-size", type=int, default=EVAL.batch_size)
     parser.add_argument("--max-new-tokens", type=int, default=EVAL.max_new_tokens)
-    parser.add_argument("--precision", default=EVAL.precision, help="float32 (default), bfloat16, auto, ...")
+    parser.add_argument("--precision", default=EVAL.precision, help="float32 (default), bfloat16, auto, ... "
+                        "(transformers engine only; llama.cpp reads the GGUF file's weights)")
+    parser.add_argument("--engine", default="auto", choices=llama_engine.ENGINES,
+                        help="auto (default): llama.cpp when it is installed and runs the model, else transformers")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--knowledge", help="answer with the passages retrieved from this collection (the samples "
                         f"{', '.join(knowledge.SAMPLE_FILES)} are built on first use)")
@@ -333,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.knowledge and args.knowledge not in knowledge.SAMPLE_FILES:
             knowledge.retrieve(args.knowledge, "check", 1)  # an unknown collection fails before the model loads
         ref = models.ModelRef("adapter", args.adapter) if args.adapter else models.ModelRef.parse(args.model)
-        loaded = models.load_model(ref, args.precision, progress=log.info)
+        loaded = models.load_model(ref, args.precision, progress=log.info, engine=args.engine)
         for test in args.test:
             result = evaluate(loaded, test, args.batch_size, args.max_new_tokens, limit=args.limit,
                               knowledge_name=args.knowledge, knowledge_k=args.knowledge_k,

@@ -132,6 +132,7 @@ def run_benchmark(
     max_new_tokens: int = 96,
     precision: str = "auto",
     progress: Callable[[str], None] | None = None,
+    engine: str = "auto",
 ) -> dict:
     """Every conversation through every memory kind (in MEMORY_KINDS order); a JSON-serialisable result."""
     conversations = load_conversations() if conversations is None else conversations
@@ -143,7 +144,7 @@ def run_benchmark(
     kinds = [kind for kind in MEMORY_KINDS if kinds is None or kind in kinds]
     progress = progress or (lambda message: None)
     configs = memory_configs(k, max_tokens)
-    loaded = models.load_model(model, precision, progress=progress)
+    loaded = models.load_model(model, precision, progress=progress, engine=engine)
     settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0)
 
     by_kind, rows = {}, []
@@ -178,6 +179,7 @@ def run_benchmark(
             "max_new_tokens": max_new_tokens,
             "precision": loaded.precision,
             "device": loaded.device,
+            "engine": loaded.engine,
             "system_prompt": settings.system_prompt,
             "repetition_penalty": settings.repetition_penalty,
             "bootstrap_seed": SEED,
@@ -269,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="token_budget and summary_buffer: token limit of earlier turns (default 192)")
     parser.add_argument("--max-new-tokens", type=int, default=96, help="answer length bound (default 96)")
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--engine", default="auto", choices=("auto", "llama.cpp", "transformers"),
+                        help="auto (default): llama.cpp when it is installed and runs the model")
     parser.add_argument("--limit", type=int, help="only the first N conversations")
     parser.add_argument("--kinds", nargs="+", choices=MEMORY_KINDS, help="memory kinds to run (default: all)")
     parser.add_argument("--bench", default=str(BENCH_FILE), help="conversations JSONL (default: the bundled one)")
@@ -277,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         conversations = load_conversations(args.bench)[: args.limit]
         result = run_benchmark(args.model, conversations, args.k, args.max_tokens, args.kinds, args.max_new_tokens,
-                               args.precision, progress=lambda message: print(message, file=sys.stderr, flush=True))
+                               args.precision, progress=lambda message: print(message, file=sys.stderr, flush=True),
+                               engine=args.engine)
     except (ValueError, OSError, models.ModelError) as e:
         print(e, file=sys.stderr)
         return 2

@@ -1,0 +1,337 @@
+"""The llama.cpp engine on a tiny GGUF model built here from the tiny random llama (tests/tiny_models.py) with the
+`gguf` package, so both engines hold the same weights: streaming, stop, stop strings, the reply-only repetition
+penalty, token counting, engine choice and fallback, adapters, a chat turn with memory. One real-model test runs
+the bundled default model. Skipped where llama-cpp-python is not installed (CI installs it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from chat import engine, llama_engine, models
+from chat.engine import GenerationSettings, ReplyStream, chat_turn
+from chat.memory import MemoryConfig, MemoryState
+from chat.models import ModelError, ModelRef
+
+llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make llama installs it)")
+gguf = pytest.importorskip("gguf")
+gguf_files = pytest.importorskip("chat.gguf_files", reason="chat/gguf_files.py (the GGUF toolchain) is missing")
+
+GREEDY = GenerationSettings(max_new_tokens=12, repetition_penalty=1.0)
+
+
+# --------------------------------------------------------------------------------------- a tiny GGUF model
+
+
+def _ggml_rows(weight: np.ndarray, heads: int) -> np.ndarray:
+    """Hugging Face llama q/k rows (rotary halves) in llama.cpp's order (rotary pairs interleaved)."""
+    rows, cols = weight.shape
+    return weight.reshape(heads, 2, rows // heads // 2, cols).swapaxes(1, 2).reshape(rows, cols)
+
+
+def write_tiny_gguf(folder: Path, path: Path) -> Path:
+    """The tiny llama in `folder` as an F32 GGUF file with its byte-level BPE vocabulary."""
+    config = json.loads((folder / "config.json").read_text())
+    tokenizer = json.loads((folder / "tokenizer.json").read_text())
+    from safetensors.numpy import load_file
+
+    tensors = load_file(str(folder / "model.safetensors"))
+    writer = gguf.GGUFWriter(str(path), "llama")
+    heads, kv_heads = config["num_attention_heads"], config["num_key_value_heads"]
+    writer.add_context_length(config["max_position_embeddings"])
+    writer.add_embedding_length(config["hidden_size"])
+    writer.add_block_count(config["num_hidden_layers"])
+    writer.add_feed_forward_length(config["intermediate_size"])
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(kv_heads)
+    writer.add_layer_norm_rms_eps(config["rms_norm_eps"])
+    writer.add_rope_freq_base(config.get("rope_theta", 10000.0))
+    writer.add_rope_dimension_count(config["hidden_size"] // heads)
+    writer.add_vocab_size(config["vocab_size"])
+    vocab = sorted(tokenizer["model"]["vocab"].items(), key=lambda item: item[1])
+    for added in tokenizer["added_tokens"]:
+        vocab[added["id"]] = (added["content"], added["id"])
+    specials = {added["id"] for added in tokenizer["added_tokens"]}
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list([token for token, _ in vocab])
+    writer.add_token_types([gguf.TokenType.CONTROL if i in specials else gguf.TokenType.NORMAL for i in range(len(vocab))])
+    writer.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in tokenizer["model"]["merges"]])
+    writer.add_bos_token_id(config["bos_token_id"])
+    writer.add_eos_token_id(config["eos_token_id"])
+    writer.add_pad_token_id(config["pad_token_id"])
+    writer.add_add_bos_token(False)
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, config["num_hidden_layers"])
+    for name, value in tensors.items():
+        value = value.astype(np.float32)
+        if name.endswith("q_proj.weight"):
+            value = _ggml_rows(value, heads)
+        elif name.endswith("k_proj.weight"):
+            value = _ggml_rows(value, kv_heads)
+        writer.add_tensor(names.get_name(name, try_suffixes=(".weight",)), value)
+    for write in (writer.write_header_to_file, writer.write_kv_data_to_file, writer.write_tensors_to_file):
+        write()
+    writer.close()
+    return path
+
+
+def write_tiny_lora(path: Path, config: dict, rank: int = 4, seed: int = 1) -> Path:
+    """A GGUF LoRA adapter on every layer's value projection of the tiny llama, random and large enough to matter."""
+    rng = np.random.default_rng(seed)
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_type(gguf.GGUFType.ADAPTER)
+    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(rank))
+    hidden = config["hidden_size"]
+    out = hidden // config["num_attention_heads"] * config["num_key_value_heads"]
+    for block in range(config["num_hidden_layers"]):
+        writer.add_tensor(f"blk.{block}.attn_v.weight.lora_a", rng.normal(0, 1, (rank, hidden)).astype(np.float32))
+        writer.add_tensor(f"blk.{block}.attn_v.weight.lora_b", rng.normal(0, 1, (out, rank)).astype(np.float32))
+    for write in (writer.write_header_to_file, writer.write_kv_data_to_file, writer.write_tensors_to_file):
+        write()
+    writer.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_gguf(tiny_models, tmp_path_factory) -> Path:
+    return write_tiny_gguf(tiny_models["llama"], tmp_path_factory.mktemp("gguf") / "tiny-llama.f32.gguf")
+
+
+@pytest.fixture
+def fast(tiny_models, tiny_gguf, monkeypatch):
+    """The tiny llama loaded on llama.cpp (its GGUF file handed over as the toolchain would convert it)."""
+    monkeypatch.setattr(gguf_files, "base_gguf", lambda ref, progress=print: tiny_gguf)
+    return models.load_model(f"folder:{tiny_models['llama']}", engine="llama.cpp")
+
+
+def pace(monkeypatch, seconds: float = 0.02) -> None:
+    """Tokens at a real model's pace: the tiny model is so fast that its whole reply is out before the consumer
+    reads the first token."""
+    real = llama_engine.pick_token
+    monkeypatch.setattr(llama_engine, "pick_token", lambda *args: time.sleep(seconds) or real(*args))
+
+
+def stream(loaded, text: str, settings: GenerationSettings = GREEDY) -> ReplyStream:
+    prompt = engine.render_prompt(loaded, [{"role": "user", "content": text}], settings.system_prompt)
+    reply = ReplyStream(loaded, prompt, settings)
+    reply.updates = list(reply)
+    return reply
+
+
+# ------------------------------------------------------------------------------------------------ the tests
+
+
+def test_both_engines_read_the_same_prompt_and_compute_the_same_logits(fast, tiny_models):
+    slow = models.load_model(f"folder:{tiny_models['llama']}", "float32", engine="transformers")
+    assert (fast.engine, slow.engine) == ("llama.cpp", "transformers") and fast.max_positions == 256
+    prompt = engine.render_prompt(fast, [{"role": "user", "content": "My name is Priya."}], "Be brief.")
+    fast_stream, slow_stream = ReplyStream(fast, prompt, GREEDY), ReplyStream(slow, prompt, GREEDY)
+    assert fast_stream.prompt_ids == slow_stream.prompt_ids and fast_stream.prompt_text == slow_stream.prompt_text
+    llama_engine._read_prompt(fast.model, fast_stream.prompt_ids)
+    with torch.inference_mode():
+        expected = slow.model(slow_stream.input_ids).logits[0, -1].numpy()
+    np.testing.assert_allclose(llama_engine._logits(fast.model), expected, atol=1e-3)
+
+
+def test_reply_streams_growing_text_with_stats(fast, monkeypatch):
+    pace(monkeypatch)
+    reply = stream(fast, "Hello there", dataclasses.replace(GREEDY, min_new_tokens=12))
+    assert len(set(reply.updates)) >= 3 and all(b.startswith(a) for a, b in zip(reply.updates, reply.updates[1:]))
+    assert reply.stats.new_tokens == 12 and reply.stats.engine == "llama.cpp"  # min_new_tokens: no early end
+    assert reply.stats.prompt_tokens == len(reply.prompt_ids) and "llama.cpp ·" in reply.stats.describe()
+    assert reply.text == reply.updates[-1]
+
+
+def test_greedy_replies_repeat_and_reuse_the_cached_prompt(fast):
+    first, second = stream(fast, "Hello there"), stream(fast, "Hello there")
+    assert first.text == second.text
+    # the same prompt again: only its last token is evaluated again
+    assert fast.model.n_tokens >= len(second.prompt_ids)
+
+
+def test_leaving_the_stream_stops_generation(fast, monkeypatch):
+    pace(monkeypatch)
+    reply = ReplyStream(fast, engine.render_prompt(fast, [{"role": "user", "content": "Hi"}], ""),
+                        GenerationSettings(max_new_tokens=200, min_new_tokens=200))
+    for _ in reply:
+        break
+    evaluated = fast.model.n_tokens - len(reply.prompt_ids)
+    assert evaluated < 10, f"{evaluated} tokens of 200 were generated: the consumer had left after the first text"
+
+
+def test_stop_strings_end_the_reply_before_them(fast, monkeypatch):
+    qa = dataclasses.replace(fast, entry=dataclasses.replace(fast.entry, prompt_style="qa"))
+    script = fast.tokenizer("Cashless claims\nQuestion: and more tokens", add_special_tokens=False).input_ids
+    picked = []
+
+    def scripted(logits, temperature, top_p, rng):
+        time.sleep(0.02)
+        picked.append(script[len(picked)])
+        return picked[-1]
+
+    monkeypatch.setattr(llama_engine, "pick_token", scripted)
+    reply = stream(qa, "What is cashless?", GenerationSettings(max_new_tokens=len(script) - 1))
+    assert reply.text == "Cashless claims" and all("Question" not in u for u in reply.updates)
+    stop_at = next(n for n in range(len(script)) if "Question:" in fast.tokenizer.decode(script[:n + 1]))
+    assert len(picked) <= stop_at + 3, "generation should stop within a token or two of the stop string"
+
+
+def test_repetition_penalty_reads_only_the_reply(fast, monkeypatch):
+    seen = []
+    real = llama_engine.pick_token
+
+    def recording(logits, temperature, top_p, rng):
+        seen.append(logits.copy())
+        return real(logits, temperature, top_p, rng)
+
+    settings = GenerationSettings(max_new_tokens=3, min_new_tokens=3, repetition_penalty=5.0)
+    monkeypatch.setattr(llama_engine, "pick_token", recording)
+    reply = stream(fast, "Hello there", settings)
+    first_reply_token = int(np.argmax(seen[0]))
+    llama_engine._read_prompt(fast.model, reply.prompt_ids)
+    raw = llama_engine._logits(fast.model).copy()
+    assert set(np.flatnonzero(np.isinf(seen[0]))) == set(fast.end_tokens)  # min_new_tokens: no end token yet
+    ok = np.isfinite(seen[0])
+    np.testing.assert_allclose(seen[0][ok], raw[ok], atol=1e-4)  # first token: nothing penalised (prompt included)
+    llama_engine._read_prompt(fast.model, reply.prompt_ids + [first_reply_token])
+    raw = llama_engine._logits(fast.model)
+    value = raw[first_reply_token]
+    assert seen[1][first_reply_token] == pytest.approx(value / 5.0 if value > 0 else value * 5.0, abs=1e-4)
+
+
+@pytest.mark.parametrize("logits, reply, penalty, expected", [
+    ([2.0, -2.0, 1.0], [0, 1, 1], 2.0, [1.0, -4.0, 1.0]),
+    ([2.0, -2.0, 1.0], [], 2.0, [2.0, -2.0, 1.0]),
+    ([2.0, -2.0, 1.0], [2], 1.0, [2.0, -2.0, 1.0]),
+])
+def test_penalty_divides_positive_and_multiplies_negative_logits(logits, reply, penalty, expected):
+    values = np.array(logits, dtype=np.float32)
+    llama_engine.penalise(values, reply, penalty)
+    assert values.tolist() == expected
+
+
+def test_sampling_keeps_to_the_top_p_nucleus():
+    logits = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
+    rng = np.random.default_rng(0)
+    picked = {llama_engine.pick_token(logits.copy(), 1.0, 0.7, rng) for _ in range(200)}
+    assert picked == {0, 1}
+    assert llama_engine.pick_token(logits.copy(), 0.0, 0.7, rng) == 0
+
+
+def test_memory_token_counts_match_the_transformers_engine(fast, tiny_models):
+    slow = models.load_model(f"folder:{tiny_models['llama']}", "float32", engine="transformers")
+    history = [{"role": "user", "content": "My name is Priya."}, {"role": "assistant", "content": "Hello Priya"}]
+    count_fast = engine.history_token_counter(fast, "Be brief.")
+    assert count_fast(history) == engine.history_token_counter(slow, "Be brief.")(history) > 0
+
+
+def test_chat_turn_with_memory_through_llama_cpp(fast):
+    config, settings = MemoryConfig("buffer"), dataclasses.replace(GREEDY, max_new_tokens=6)
+    first = list(chat_turn(fast, config, MemoryState(), "My name is Priya.", settings))[-1]
+    second = list(chat_turn(fast, config, first.state, "What is my name?", settings))[-1]
+    assert "<|im_start|>user\nMy name is Priya.<|im_end|>" in second.prompt
+    assert second.stats.engine == "llama.cpp" and len(second.state.messages) == 4
+    summary = list(chat_turn(fast, MemoryConfig("summary"), first.state, "And now?", settings))[-1]
+    assert summary.state.summarized == 4  # the summary was written by the llama.cpp engine too
+
+
+@pytest.mark.parametrize("family, seq2seq, reason", [
+    ("t5", True, "encoder-decoder"),
+    ("gpt2", False, "gpt2 model"),
+])
+def test_auto_keeps_models_llama_cpp_does_not_run_on_transformers(family, seq2seq, reason):
+    entry = models.ModelEntry(ModelRef("folder", "/x"), "x", family, 1, seq2seq, "qa", True)
+    chosen, why = llama_engine.resolve_engine(entry, "auto")
+    assert chosen == "transformers" and reason in why
+    with pytest.raises(ModelError, match=reason):
+        llama_engine.resolve_engine(entry, "llama.cpp")
+
+
+def test_engine_choice_without_llama_cpp_and_with_a_pin(monkeypatch):
+    monkeypatch.delenv("CQA_ENGINE", raising=False)
+    entry = models.ModelEntry(ModelRef("folder", "/x"), "x", "llama", 1, False, "chat", True)
+    assert llama_engine.resolve_engine(entry, "auto") == ("llama.cpp", "")
+    monkeypatch.setenv("CQA_ENGINE", "transformers")
+    assert llama_engine.resolve_engine(entry, "auto") == ("transformers", "CQA_ENGINE=transformers")
+    assert llama_engine.resolve_engine(entry, "llama.cpp") == ("llama.cpp", "")
+    monkeypatch.delenv("CQA_ENGINE")
+    monkeypatch.setattr(gguf_files, "llama_cpp_problem", lambda: "llama_cpp failed to import: libfoo missing")
+    assert llama_engine.resolve_engine(entry, "auto") == ("transformers", "llama_cpp failed to import: libfoo missing")
+    with pytest.raises(ModelError, match="libfoo missing"):
+        llama_engine.resolve_engine(entry, "llama.cpp")
+    with pytest.raises(ModelError, match="Unknown engine"):
+        llama_engine.resolve_engine(entry, "vllm")
+
+
+def test_a_model_llama_cpp_cannot_load_falls_back_with_the_reason(tiny_models, monkeypatch):
+    def broken(ref, progress=print):
+        raise gguf_files.GgufError("the converter does not know this tokenizer")
+
+    monkeypatch.setattr(gguf_files, "base_gguf", broken)
+    monkeypatch.setattr(models, "_llama_failures", {})
+    monkeypatch.delenv("CQA_ENGINE", raising=False)
+    loaded = models.load_model(f"folder:{tiny_models['llama']}", "float32")
+    assert loaded.engine == "transformers" and "does not know this tokenizer" in loaded.engine_note
+    with pytest.raises(ModelError, match="does not know this tokenizer"):
+        models.load_model(f"folder:{tiny_models['llama']}", "float32", engine="llama.cpp")
+
+
+def test_an_adapter_is_applied_by_llama_cpp(fast, tiny_models, tiny_gguf, tmp_path, monkeypatch):
+    config = json.loads((tiny_models["llama"] / "config.json").read_text())
+    lora = write_tiny_lora(tmp_path / "lora.gguf", config)
+    adapter = tmp_path / "run" / "adapter"
+    adapter.mkdir(parents=True)
+    (adapter / models.ADAPTER_CONFIG).write_text(json.dumps(
+        {"base_model_name_or_path": f"folder:{tiny_models['llama']}", "peft_type": "LORA", "r": 4}))
+    monkeypatch.setattr(gguf_files, "adapter_gguf", lambda folder, progress=print: lora)
+    tuned = models.load_model(f"adapter:{adapter.parent}", engine="llama.cpp")
+    assert tuned.adapter == lora and tuned.gguf == tiny_gguf
+    ids = ReplyStream(fast, engine.render_prompt(fast, [{"role": "user", "content": "Hi"}], ""), GREEDY).prompt_ids
+    llama_engine._read_prompt(fast.model, ids)
+    llama_engine._read_prompt(tuned.model, ids)
+    assert not np.allclose(llama_engine._logits(fast.model), llama_engine._logits(tuned.model), atol=1e-3)
+
+
+def test_answer_log_likelihood_matches_the_transformers_loss(fast, tiny_models):
+    slow = models.load_model(f"folder:{tiny_models['llama']}", "float32", engine="transformers")
+    ids = fast.tokenizer("Question: the free look period? Answer: fifteen days").input_ids
+    labels = [-100] * 6 + ids[6:]
+    total, count = llama_engine.answer_log_likelihood(fast, ids, labels)
+    with torch.inference_mode():
+        loss = slow.model(torch.tensor([ids]), labels=torch.tensor([labels])).loss.item()
+    assert count == len(ids) - 6 and total / count == pytest.approx(loss, abs=1e-3)
+
+
+@pytest.mark.skipif(models.describe(models.DEFAULT_MODEL).available is False, reason="default model not installed")
+def test_the_default_model_answers_through_llama_cpp():
+    start = time.perf_counter()
+    loaded = models.load_model(models.DEFAULT_MODEL, engine="llama.cpp")
+    update = list(chat_turn(loaded, MemoryConfig("buffer"), MemoryState(), "What is the capital of France?",
+                            GenerationSettings(max_new_tokens=24)))[-1]
+    assert loaded.engine == "llama.cpp" and update.stats.engine == "llama.cpp"
+    assert "paris" in update.reply.lower(), update.reply
+    assert time.perf_counter() - start < 60
+
+
+@pytest.mark.parametrize("stop_after", [0, 1, 3])
+def test_stop_event_is_checked_before_every_token(fast, stop_after):
+    stop, got = threading.Event(), []
+
+    def emit(token: int) -> None:
+        got.append(token)
+        if len(got) >= stop_after:
+            stop.set()
+
+    if stop_after == 0:
+        stop.set()
+    ids = ReplyStream(fast, "Hi", GREEDY).prompt_ids
+    settings = dataclasses.replace(GREEDY, min_new_tokens=GREEDY.max_new_tokens)
+    assert llama_engine.generate(fast, ids, settings, stop, emit) == stop_after == len(got)
