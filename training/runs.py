@@ -12,6 +12,8 @@ runs/<id>/
                      names the model reference it was trained on, so the folder describes itself
   checkpoint/        the latest resumable state: state.pt (tensors and plain values only, loaded weights_only)
   merged/            optional: base model with the adapter merged in
+  export/<quant>/    GGUF export (training/export.py): <run id>.<quant>.gguf, an Ollama Modelfile and export.json
+                     (what was exported and how the llama.cpp check answered); each file appears only when whole
   eval-<test>.json   evaluation results on one test set (file stem of the test set)
   memory-bench.json  a memory benchmark's result
 
@@ -54,6 +56,9 @@ ADAPTER = "adapter"
 CHECKPOINT = "checkpoint"
 CHECKPOINT_STATE = "state.pt"
 MERGED = "merged"
+EXPORT = "export"
+EXPORT_RESULT = "export.json"
+MODELFILE = "Modelfile"
 EVAL_PREFIX = "eval-"
 MEMORY_BENCH_RESULT = "memory-bench.json"
 MEMORY_BENCH_DIR = "memory-bench"
@@ -100,6 +105,15 @@ def eval_result_files(run_dir: Path) -> list[Path]:
 
 def memory_bench_dir(runs_root: Path | None = None) -> Path:
     return (runs_root or root()) / MEMORY_BENCH_DIR
+
+
+def export_dir(run_dir: Path, quant: str) -> Path:
+    """Where a run's GGUF export in quantization `quant` is written (unless the export is told another folder)."""
+    return Path(run_dir) / EXPORT / quant
+
+
+def export_gguf_name(run_id: str, quant: str) -> str:
+    return f"{run_id}.{quant}.gguf"
 
 
 def checkpoint_file(run_dir: Path) -> Path:
