@@ -214,3 +214,27 @@ def test_the_modelfile_refuses_what_it_cannot_write(tiny_llama):
         modelfile.modelfile_text("m.gguf", modelfile.CHATML, 'Say """hi"""')
     qa = modelfile.modelfile_text("m.gguf", modelfile.QA, SYSTEM)
     assert 'PARAMETER stop "Question:"' in qa and "\\n" not in qa.split("PARAMETER", 1)[1]
+
+
+# ------------------------------------------------------------------------------------------------ the button
+
+
+@needs_llama_cpp
+def test_the_training_tab_export_button_exports_the_chosen_run_and_quantization(run_dir, tmp_path, monkeypatch):
+    import gradio as gr
+    from gradio_client import Client
+
+    from training import ui as training_ui
+
+    monkeypatch.setenv("CQA_DATA_DIR", str(tmp_path / "data"))
+    with gr.Blocks() as demo:
+        training_ui.build_training_tab()
+    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(demo.local_url, verbose=False)
+        assert client.predict("no-such-run", "Q8_0", api_name="/export_gguf").startswith("⚠️ there is no run")
+        message = client.predict(RUN, "Q4_K_M", api_name="/export_gguf")
+    finally:
+        demo.close()
+    assert message.startswith("✅ Exported") and "Q4_K_M" in message
+    assert (runs.export_dir(run_dir, "Q4_K_M") / f"{RUN}.Q4_K_M.gguf").is_file()

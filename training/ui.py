@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from chat import access, documents, models
-from training import conversations, data, jobs, knowledge_form, runs
+from training import conversations, data, export, jobs, knowledge_form, runs
 from training.configs import MODES, ConfigError, SFTJob, field_docs
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -274,6 +274,9 @@ def build_training_tab(default_model: str = DEFAULTS.model) -> dict[str, gr.comp
             with gr.Row():
                 stop = gr.Button("Stop (keeps the adapter so far)")
                 resume = gr.Button("Resume from checkpoint")
+            with gr.Row():  # the export streams its progress from a background thread (training.export)
+                quant = gr.Dropdown(list(export.QUANTS), value=export.QUANTS[0], label="GGUF quantization", scale=1)
+                export_gguf = gr.Button("Export GGUF + Ollama Modelfile", scale=2)
             action_message = gr.Markdown()
             log_tail = gr.Textbox(label="Log (last lines)", lines=10, max_lines=10, autoscroll=True, interactive=False)
             with gr.Accordion("Run details", open=False):
@@ -289,6 +292,7 @@ def build_training_tab(default_model: str = DEFAULTS.model) -> dict[str, gr.comp
         refresh, run, shown, api_visibility="private")
     stop.click(stop_run, run, action_message, api_name="stop_training")
     resume.click(resume_run, run, action_message, api_name="resume_training")
+    export_gguf.click(export.export_messages, [run, quant], action_message, api_name="export_gguf")
     gr.Button("Refresh", size="sm", visible=False).click(run_status, run, details, api_name="run_status")
     run.change(refresh, run, shown, api_visibility="private")
     model.focus(lambda: gr.Dropdown(choices=trainable_models()), None, model, api_visibility="private")
