@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +32,9 @@ LLAMA_FAMILIES = {"llama", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gpt_n
 MAX_CONTEXT = 8192
 """Context (prompt + reply) allocated for a model, capped: Qwen2.5 declares 32,768 positions, whose KV cache
 would hold 400 MB for chats that stay under a few thousand tokens (memory budgets go up to 4,096)."""
+MERGED_KIND_FOR = {"Q4_K_M": "Q4_K_M", "Q8_0": "Q8_0", "F16": "F16"}
+"""The type an adapter merged into its base is quantized to, by the base file's type; other bases (SmolLM2's
+Q4_1, which llama.cpp's quantizer offers but gguf_files.QUANT_KINDS does not) get Q8_0."""
 TOP_CANDIDATES = 4096
 """Top-p sorts only the most likely tokens when they already hold the top-p mass (a full sort of a 150k
 vocabulary costs ~10 ms a token)."""
@@ -91,6 +95,7 @@ class LlamaModel:
     """The Hugging Face tokenizer: renders prompts, counts tokens for memory, decodes the reply."""
     gguf: Path
     adapter: Path | None
+    """A LoRA applied at run time (only when merging it failed; see `lora`)."""
     context: int
     precision: str
     """The GGUF file's weight type, e.g. "Q4_K_M"."""
@@ -99,6 +104,8 @@ class LlamaModel:
     device: str = "cpu"
     engine: str = "llama.cpp"
     engine_note: str = ""
+    lora: str = ""
+    """How a fine-tuned adapter is applied: merged into `gguf`, or at run time (and why)."""
     threads: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -144,20 +151,71 @@ def _end_tokens(llm) -> np.ndarray:
 
 
 def _weight_type(llm, gguf: Path) -> str:
+    """The file name's weight type when it states one, else llama.cpp's description ("qwen2 1B Q4_K - Medium")."""
     import llama_cpp
 
+    if kind := _file_type(gguf):
+        return kind
     text = ctypes.create_string_buffer(128)
     llama_cpp.llama_model_desc(llm.model, text, len(text))
-    # "qwen2 1B Q4_K - Medium" -> the file name says it more plainly when it carries the quantization
-    for kind in ("Q4_K_M", "Q4_K_S", "Q5_K_M", "Q6_K", "Q8_0", "Q4_0", "Q4_1", "F16", "BF16", "F32"):
-        if kind.lower() in gguf.name.lower():
-            return kind
     return text.value.decode(errors="replace").split(" ", 2)[-1] or "GGUF"
 
 
+def merged_gguf(ref: ModelRef, base_gguf: Path, weight_type: str, progress: Callable[[str], None] = print) -> Path:
+    """The adapter `ref` merged into its base model once (PEFT merge_and_unload in fp32, llama.cpp's converter,
+    then quantized like the base), cached by the adapter's weights: a fine-tuned run then decodes at its base's
+    speed. Applied at run time instead, a rank-16 LoRA on every projection cost SmolLM2 a third of its tok/s."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from chat import gguf_files
+
+    adapter = models.adapter_folder(ref.id)
+    kind = MERGED_KIND_FOR.get(weight_type, "Q8_0")
+    name = f"{adapter.parent.name or adapter.name}-{gguf_files.adapter_digest(adapter)[:16]}-{kind}.gguf"
+    target = gguf_files.gguf_dir() / "merged" / name
+    if target.is_file():
+        return target
+    base = models.adapter_base(ref.id)
+    folder = models.weights_folder(base, progress)
+    progress(f"Merging the adapter into {base} for llama.cpp, {kind} (once per trained adapter, about a minute)...")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".merge-") as tmp:
+        merged = Path(tmp) / "merged"
+        model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32), adapter)
+        model.merge_and_unload().save_pretrained(merged)
+        del model
+        _tokenizer(base, base_gguf, progress).save_pretrained(merged)
+        f16 = gguf_files.convert_folder(merged, Path(tmp) / "f16.gguf", progress)
+        if kind == "F16":
+            os.replace(f16, target)
+        else:
+            gguf_files.quantize_gguf(f16, target, kind)
+    return target
+
+
+def _adapter_files(ref: ModelRef, base: Path, progress: Callable[[str], None]) -> tuple[Path, Path | None, str]:
+    """(model file, run-time LoRA file or None, how the adapter is applied) for an adapter reference."""
+    from chat import gguf_files
+
+    try:
+        merged = merged_gguf(ref, base, _file_type(base), progress)
+        return merged, None, f"merged into {merged.name}"
+    except (gguf_files.GgufError, OSError, ValueError, RuntimeError) as e:
+        lora = gguf_files.adapter_gguf(models.adapter_folder(ref.id), progress)
+        return base, lora, f"applied at run time (merging failed: {e})"
+
+
+def _file_type(gguf: Path) -> str:
+    """The weight type a GGUF file name states (bundled and converted files say it), else ""."""
+    kinds = ("Q4_K_M", "Q4_K_S", "Q5_K_M", "Q6_K", "Q8_0", "Q4_0", "Q4_1", "BF16", "F16", "F32")
+    return next((kind for kind in kinds if kind.lower() in gguf.name.lower()), "")
+
+
 def load(ref: ModelRef, progress: Callable[[str], None] = print) -> LlamaModel:
-    """`ref` in llama.cpp: its GGUF file, its adapter (GGUF LoRA) when it is one, a context of at most
-    MAX_CONTEXT tokens, threads from runtime.pick_threads."""
+    """`ref` in llama.cpp: its GGUF file (an adapter merged into its base's, see merged_gguf), a context of at
+    most MAX_CONTEXT tokens, threads from runtime.pick_threads."""
     import llama_cpp
 
     from chat import gguf_files
@@ -166,16 +224,18 @@ def load(ref: ModelRef, progress: Callable[[str], None] = print) -> LlamaModel:
     if not entry.available:
         raise ModelError(f"{entry.name} is unavailable: {entry.reason}.")
     base = models.adapter_base(ref.id) if ref.kind == "adapter" else ref
+    lora, adapter = "", None
     try:
-        gguf = gguf_files.base_gguf(base, progress)
-        adapter = gguf_files.adapter_gguf(models.adapter_folder(ref.id), progress) if ref.kind == "adapter" else None
+        gguf = base_file = gguf_files.base_gguf(base, progress)
+        if ref.kind == "adapter":
+            gguf, adapter, lora = _adapter_files(ref, base_file, progress)
     except gguf_files.GgufError as e:
         raise ModelError(f"{entry.name} cannot be prepared for llama.cpp: {e}") from e
     context = min(MAX_CONTEXT, gguf_context_length(gguf) or MAX_CONTEXT)
     needed = gguf.stat().st_size + (adapter.stat().st_size if adapter else 0)
     if message := weights.ram_shortfall(entry.name, needed):
         raise ModelError(message)
-    tokenizer = _tokenizer(base, gguf, progress)
+    tokenizer = _tokenizer(base, base_file, progress)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     threads = runtime.pick_threads()
@@ -186,7 +246,7 @@ def load(ref: ModelRef, progress: Callable[[str], None] = print) -> LlamaModel:
     except (ValueError, RuntimeError) as e:
         raise ModelError(f"llama.cpp could not load {gguf}: {e}") from e
     return LlamaModel(entry, llm, tokenizer, gguf, adapter, context, _weight_type(llm, gguf), _end_tokens(llm),
-                      threads=threads)
+                      lora=lora, threads=threads)
 
 
 # ----------------------------------------------------------------------------------------------- generation

@@ -284,7 +284,8 @@ def test_a_model_llama_cpp_cannot_load_falls_back_with_the_reason(tiny_models, m
         models.load_model(f"folder:{tiny_models['llama']}", "float32", engine="llama.cpp")
 
 
-def test_an_adapter_is_applied_by_llama_cpp(fast, tiny_models, tiny_gguf, tmp_path, monkeypatch):
+def test_an_adapter_that_cannot_be_merged_is_applied_at_run_time(fast, tiny_models, tiny_gguf, tmp_path,
+                                                                 monkeypatch):
     config = json.loads((tiny_models["llama"] / "config.json").read_text())
     lora = write_tiny_lora(tmp_path / "lora.gguf", config)
     adapter = tmp_path / "run" / "adapter"
@@ -292,8 +293,14 @@ def test_an_adapter_is_applied_by_llama_cpp(fast, tiny_models, tiny_gguf, tmp_pa
     (adapter / models.ADAPTER_CONFIG).write_text(json.dumps(
         {"base_model_name_or_path": f"folder:{tiny_models['llama']}", "peft_type": "LORA", "r": 4}))
     monkeypatch.setattr(gguf_files, "adapter_gguf", lambda folder, progress=print: lora)
+
+    def cannot_merge(*args, **kwargs):
+        raise gguf_files.GgufError("the converter does not know this tokenizer")
+
+    monkeypatch.setattr(llama_engine, "merged_gguf", cannot_merge)
     tuned = models.load_model(f"adapter:{adapter.parent}", engine="llama.cpp")
     assert tuned.adapter == lora and tuned.gguf == tiny_gguf
+    assert tuned.lora.startswith("applied at run time") and "does not know this tokenizer" in tuned.lora
     ids = ReplyStream(fast, engine.render_prompt(fast, [{"role": "user", "content": "Hi"}], ""), GREEDY).prompt_ids
     llama_engine._read_prompt(fast.model, ids)
     llama_engine._read_prompt(tuned.model, ids)
@@ -335,3 +342,30 @@ def test_stop_event_is_checked_before_every_token(fast, stop_after):
     ids = ReplyStream(fast, "Hi", GREEDY).prompt_ids
     settings = dataclasses.replace(GREEDY, min_new_tokens=GREEDY.max_new_tokens)
     assert llama_engine.generate(fast, ids, settings, stop, emit) == stop_after == len(got)
+
+
+@pytest.mark.parametrize("merge", [True, False])
+def test_a_trained_adapter_answers_like_peft(gguf_cache, tiny_llama, tmp_path, monkeypatch, merge):
+    """The whole path a fine-tuned run takes with the toolchain's real converters: merged into the base
+    (convert_hf_to_gguf.py) or, when merging fails, a GGUF LoRA (convert_lora_to_gguf.py) applied at run time;
+    either way llama.cpp's logits match PEFT's merged model."""
+    from tests.tiny_gguf import save_random_lora
+
+    if not merge:
+        monkeypatch.setattr(llama_engine, "merged_gguf", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    adapter = save_random_lora(tiny_llama, tmp_path / "run" / "adapter", f"folder:{tiny_llama}")
+    fast = models.load_model(f"adapter:{adapter.parent}", engine="llama.cpp")
+    slow = models.load_model(f"adapter:{adapter.parent}", "float32", engine="transformers")
+    base = models.load_model(f"folder:{tiny_llama}", engine="llama.cpp")
+    if merge:
+        assert fast.adapter is None and fast.lora.startswith("merged into") and fast.gguf != base.gguf
+    else:
+        assert fast.adapter is not None and fast.gguf == base.gguf and "disk full" in fast.lora
+    ids = ReplyStream(fast, engine.render_prompt(fast, [{"role": "user", "content": "Hello"}], ""), GREEDY).prompt_ids
+    for loaded in (fast, base):
+        llama_engine._read_prompt(loaded.model, ids)
+    with torch.inference_mode():
+        expected = slow.model(torch.tensor([ids])).logits[0, -1].numpy()
+    tuned = llama_engine._logits(fast.model)
+    np.testing.assert_allclose(tuned, expected, atol=0.05 * np.abs(expected).max())  # F16 base weights
+    assert np.abs(tuned - llama_engine._logits(base.model)).max() > 0.1 * np.abs(expected).max()
