@@ -75,7 +75,8 @@ def test_a_finished_run_exports_a_quantized_gguf_a_modelfile_and_a_checked_answe
     assert "Q8_0" in {t.tensor_type.name for t in gguf.GGUFReader(gguf_file).tensors}
     assert json.loads((out / runs.EXPORT_RESULT).read_text()) == result
     assert result["check"]["loaded"] and result["check"]["tokens"] > 0
-    assert result["check"]["question"] == export.CHECK_QUESTION and result["prompt_format"] == "chatml"
+    assert result["check"]["question"].startswith("What is the waiting period for illness")  # a held-out one
+    assert result["prompt_format"] == "chatml"
     text = (out / runs.MODELFILE).read_text()
     assert text.startswith(f"FROM ./{RUN}.Q8_0.gguf\n")
     assert f'SYSTEM """{SYSTEM}"""' in text and 'PARAMETER stop "<|im_end|>"' in text
@@ -165,6 +166,15 @@ def test_export_says_so_when_llama_cpp_is_missing(runs_root, monkeypatch):
     with pytest.raises(export.ExportError, match="cannot export to GGUF: llama-cpp-python is not installed"):
         export.export_run(RUN, "Q8_0")
     assert sorted(p for p in (runs_root / RUN).rglob("*")) == before
+
+
+def test_the_check_asks_a_held_out_question_of_the_run_or_a_general_one_when_its_data_is_gone(runs_root):
+    cfg = runs.read_config(runs_root / RUN)
+    trained_on = {example.messages[-1]["content"] for example in sft.load_examples(cfg)[0]}
+    asked = export.check_question(cfg)
+    assert asked.startswith("What is the waiting period for illness") and asked not in trained_on
+    cfg.data = str(runs_root / "gone.csv")
+    assert export.check_question(cfg) == export.CHECK_QUESTION
 
 
 def test_the_export_button_stream_asks_for_a_run_first():

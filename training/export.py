@@ -32,6 +32,7 @@ QUANTS = ("Q8_0", "Q4_K_M", "F16")
 """Offered in the Training tab and the CLI; Q8_0 first: nearly lossless, and the quantization small models keep
 their answers best in."""
 CHECK_QUESTION = "What can you help me with?"
+"""Asked when the run's own held-out questions cannot be read (see check_question)."""
 CHECK_TOKENS = 16
 EXPORTABLE_STATES = ("finished", "stopped")
 """A stopped run keeps the adapter trained so far (the Training tab says so), so it can be exported too."""
@@ -114,7 +115,7 @@ def export_run(run_id: str, quant: str = QUANTS[0], out: str | Path | None = Non
                 f16.unlink()
             (tmp / runs.MODELFILE).write_text(modelfile.modelfile_text(name, fmt, cfg.system_prompt))
             progress("Checking that llama.cpp loads the file and answers...")
-            check = check_answers(gguf, fmt, cfg.system_prompt)
+            check = check_answers(gguf, fmt, cfg.system_prompt, check_question(cfg))
             result = {
                 "run": run_id, "quant": quant, "gguf": str(out / name), "modelfile": str(out / runs.MODELFILE),
                 "size_bytes": gguf.stat().st_size, "base_model": str(base), "prompt_format": fmt.name,
@@ -136,12 +137,27 @@ def export_run(run_id: str, quant: str = QUANTS[0], out: str | Path | None = Non
     return result
 
 
-def check_answers(gguf: Path, fmt: modelfile.ChatFormat, system_prompt: str) -> dict:
-    """Load `gguf` in llama_cpp and answer CHECK_QUESTION greedily in the model's format; ExportError when it
-    does not load or answers nothing."""
+def check_question(cfg: SFTJob) -> str:
+    """A question the run held out for validation (the same seeded split training made), so the check shows what
+    the fine-tune learned; CHECK_QUESTION when the run's data is not Q/A pairs or cannot be read any more."""
+    from training import data
+
+    try:
+        source = Path(cfg.data)
+        dataset = (data.load_file(source, cfg.question_column, cfg.answer_column) if source.exists()
+                   else data.load_registered(cfg.data))
+        held_out = data.split(dataset.records, cfg.val_fraction, cfg.seed)[1]
+    except (data.DataError, OSError, ValueError):
+        return CHECK_QUESTION
+    return held_out[0]["question"] if dataset.kind == "qa" and held_out else CHECK_QUESTION
+
+
+def check_answers(gguf: Path, fmt: modelfile.ChatFormat, system_prompt: str, question: str = CHECK_QUESTION) -> dict:
+    """Load `gguf` in llama_cpp and answer `question` greedily in the model's format; ExportError when it does not
+    load or answers nothing."""
     import llama_cpp
 
-    prompt = fmt.render(system_prompt, [{"role": "user", "content": CHECK_QUESTION}])
+    prompt = fmt.render(system_prompt, [{"role": "user", "content": question}])
     started = time.perf_counter()
     try:
         llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=1024, n_threads=max(1, len(os.sched_getaffinity(0))),
@@ -157,8 +173,8 @@ def check_answers(gguf: Path, fmt: modelfile.ChatFormat, system_prompt: str) -> 
     tokens = int(done["usage"]["completion_tokens"])
     answer = done["choices"][0]["text"]
     if tokens == 0:
-        raise ExportError(f"llama.cpp loaded {gguf.name} but it answered nothing to {CHECK_QUESTION!r}")
-    return {"question": CHECK_QUESTION, "answer": answer, "tokens": tokens, "seconds": round(seconds, 2),
+        raise ExportError(f"llama.cpp loaded {gguf.name} but it answered nothing to {question!r}")
+    return {"question": question, "answer": answer, "tokens": tokens, "seconds": round(seconds, 2),
             "loaded": True}
 
 
@@ -205,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quant", default=QUANTS[0], help=f"one of {', '.join(QUANTS)} (default {QUANTS[0]})")
     parser.add_argument("--out", help="folder to write into (default: runs/<id>/export/<quant>)")
     args = parser.parse_args(argv)
+    from training.sft import quiet_libraries
+
+    quiet_libraries()
     try:
         result = export_run(args.run_id, args.quant, args.out)
     except ExportError as e:
