@@ -33,7 +33,7 @@ $(VENV)/.dev: $(VENV)/.app requirements-dev.txt
 	touch $@
 
 # Never fails: a failed build prints one line and the app runs on the transformers engine (`make llama` retries).
-$(VENV)/.llama: $(VENV)/.app requirements-llama.txt
+$(VENV)/.llama: $(VENV)/.app requirements-llama.txt Makefile
 	@echo "llama.cpp engine: installing llama-cpp-python (the first time it builds from source, about 10 minutes; log: $(LLAMA_LOG))"
 	@{ SDIST=$$($(PY) -m chat.gguf_files sdist) && \
 	  { ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
