@@ -110,6 +110,8 @@ _ABBREVIATIONS = frozenset({"rs", "re", "e.g", "i.e", "vs", "dr", "mr", "mrs", "
 _POLARITY = re.compile(r"^\W*(?:(yes|yeah|yep|yup|correct)\b|(no|nope)(?=\s*[.,!;:—–]|\s+-\s|\s*$))", re.I)
 _ANSWER_LEAD = re.compile(r"^\W*(?:unfortunately|sadly|sorry|well|actually|so|i'm afraid)\W+", re.I)
 _FIRST_SENTENCE = re.compile(r"^.*?(?:[.!?](?=\s)|$)", re.S)
+_CITATION = re.compile(r"\[\d+\]")
+_A_WORD = re.compile(r"[^\W\d_]{2,}")
 _UNSURE = re.compile(r"\b(?:(?:do not|don['’]t|dont) know|not sure|unsure|can(?:not|['’]t) say|no information|"
                      r"no (?:source|sources)\b)")
 """An answer that declines: it states neither yes nor no ("No source for that." is no "No")."""
@@ -325,8 +327,8 @@ def _answer_polarity(answer: str) -> str | None:
     lead = _ANSWER_LEAD.match(answer)
     if explicit := _polarity(answer[lead.end():] if lead else answer):
         return explicit[0]
-    if not first_sentence.strip():
-        return None
+    if not _A_WORD.search(_CITATION.sub(" ", first_sentence)):
+        return None  # "[1] [2]" (only citations) or "..." asserts nothing
     return "no" if _NEGATION.search(first_sentence) else "yes"
 
 

@@ -142,6 +142,7 @@ def test_the_same_facts_in_other_words_score_1(reference, answer):
         ("Yes. Chemotherapy is covered.", "I don't know."),
         ("No. Cosmetic surgery is excluded.", "No source for that."),  # declining is not a "No"
         ("No. Cosmetic surgery is excluded.", "I have no source for that in sample-policy."),
+        ("Yes. Its records must be open to the Company's inspection.", "[1] [2]"),  # citations assert nothing
         ("Within 30 days of discharge.", "Send it soon after discharge."),  # missing fact
         ("Within 30 days of discharge.", "Up to 30% of the bill."),  # right number, other unit
         ("A co-payment of 20% applies.", "Pay within 20 days."),
