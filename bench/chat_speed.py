@@ -23,7 +23,6 @@ import argparse
 import csv
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -124,7 +123,10 @@ def measure_peak_ram(ref: str, engine: str, tokens: int) -> None:
     loaded = models.load_model(ref, "auto", progress=lambda m: None, engine=engine)
     settings = GenerationSettings(max_new_tokens=tokens, min_new_tokens=tokens)
     chat_path(loaded, settings, long_history(loaded, settings), "Summarise what we discussed.")
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)  # kB on Linux
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec
+    peak_kb = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
+                   if line.startswith("VmHWM:"))
+    print(peak_kb / 1e6)
 
 
 def bench_model(ref: str, tokens: int, rounds: int, with_transformers: bool) -> dict:
