@@ -54,19 +54,33 @@ def tiny_llama(tmp_path_factory) -> Path:
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama") / "tiny-llama-chat")
 
 
-@pytest.fixture
-def gguf_cache(tmp_path, monkeypatch) -> Path:
-    """An empty cache folder for the test, holding only llama.cpp's converters (unpacked from the cached source
-    package, never downloaded here); skips when that package was never fetched (`make llama` fetches it)."""
+def llama_converters() -> Path:
+    """llama.cpp's converters, unpacked from the cached source package (never downloaded by a test); skips the
+    test when that package was never fetched (`make llama` fetches it)."""
     from chat import gguf_files, paths
 
     real = paths.cache_dir()
     if not (real / "sdist" / gguf_files.SDIST_NAME).is_file() and not (
             real / f"llama.cpp-tools-{gguf_files.LLAMA_CPP_VERSION}").is_dir():
         pytest.skip("llama.cpp's converters are not in the cache: run `make llama`")
-    tools = gguf_files.converter_dir(progress=lambda message: None)
+    return gguf_files.converter_dir(progress=lambda message: None)
+
+
+@pytest.fixture
+def gguf_cache(tmp_path, monkeypatch) -> Path:
+    """An empty cache folder for the test, holding only llama.cpp's converters."""
+    tools = llama_converters()
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / tools.name).symlink_to(tools)
     monkeypatch.setenv("CQA_CACHE_DIR", str(cache))
     return cache
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_gguf(tiny_llama, tmp_path_factory) -> Path:
+    """The tiny Llama converted once to an F16 GGUF, for tests that need a GGUF file and not the conversion."""
+    from chat import gguf_files
+
+    llama_converters()
+    return gguf_files.convert_folder(tiny_llama, tmp_path_factory.mktemp("tiny-gguf") / "tiny-llama.F16.gguf")

@@ -17,7 +17,6 @@ import pytest
 from transformers import AutoTokenizer
 
 from chat import bundled, gguf_files, prompts
-from chat.models import ModelRef
 from training import export, modelfile, runs, sft
 from training.configs import EvalJob, SFTJob
 
@@ -85,13 +84,14 @@ def test_a_finished_run_exports_a_quantized_gguf_a_modelfile_and_a_checked_answe
 
 
 @needs_llama_cpp
-def test_the_cli_exports_f16_to_a_chosen_folder_with_the_adapter_merged_in(run_dir, tiny_llama, tmp_path, capsys):
+def test_the_cli_exports_f16_to_a_chosen_folder_with_the_adapter_merged_in(run_dir, tiny_llama_gguf, tmp_path,
+                                                                           capsys):
     out = tmp_path / "exported"
     assert export.main([RUN, "--quant", "F16", "--out", str(out)]) == 0
     gguf_file = out / f"{RUN}.F16.gguf"
     assert str(gguf_file) in capsys.readouterr().out
     assert not runs.export_dir(run_dir, "F16").exists()
-    base = gguf_files.base_gguf(ModelRef("folder", str(tiny_llama)))
+    base = tiny_llama_gguf
     prompt = modelfile.CHATML.render(SYSTEM, [{"role": "user", "content": "What is the waiting period?"}])
     assert not np.allclose(last_logits(gguf_file, prompt), last_logits(base, prompt), atol=1e-3)
 

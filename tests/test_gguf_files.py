@@ -191,18 +191,16 @@ def test_adapter_gguf_refuses_what_it_cannot_convert(gguf_cache, tiny_adapter, t
 
 @needs_llama_cpp
 @pytest.mark.parametrize("kind, expected", [("Q8_0", "Q8_0"), ("F16", "F16")])
-def test_quantize_writes_the_kind_asked_for(gguf_cache, tiny_llama, tmp_path, kind, expected):
-    f16 = gguf_files.base_gguf(ModelRef("folder", str(tiny_llama)))
-    out = gguf_files.quantize_gguf(f16, tmp_path / "out" / f"tiny.{kind}.gguf", kind)
+def test_quantize_writes_the_kind_asked_for(tiny_llama_gguf, tmp_path, kind, expected):
+    out = gguf_files.quantize_gguf(tiny_llama_gguf, tmp_path / "out" / f"tiny.{kind}.gguf", kind)
     assert out.is_file() and expected in tensor_types(out)
     assert sorted(p.name for p in out.parent.iterdir()) == [out.name]  # no temporary file left
 
 
 @needs_llama_cpp
-def test_quantize_refuses_unknown_kinds_and_missing_files_and_writes_nothing(gguf_cache, tiny_llama, tmp_path):
-    f16 = gguf_files.base_gguf(ModelRef("folder", str(tiny_llama)))
+def test_quantize_refuses_unknown_kinds_and_missing_files_and_writes_nothing(tiny_llama_gguf, tmp_path):
     with pytest.raises(gguf_files.GgufError, match="unknown quantization 'Q3'.*Q8_0, Q4_K_M, F16"):
-        gguf_files.quantize_gguf(f16, tmp_path / "out.gguf", "Q3")
+        gguf_files.quantize_gguf(tiny_llama_gguf, tmp_path / "out.gguf", "Q3")
     with pytest.raises(gguf_files.GgufError, match="no such file"):
         gguf_files.quantize_gguf(tmp_path / "missing.gguf", tmp_path / "out.gguf", "Q8_0")
     not_gguf = tmp_path / "not.gguf"
@@ -224,10 +222,11 @@ def test_quantize_says_so_when_llama_cpp_is_missing(monkeypatch, tmp_path):
 
 
 @needs_llama_cpp
-def test_llama_cpp_runs_the_converted_base_and_the_adapter_changes_its_output(gguf_cache, tiny_llama, tiny_adapter):
+def test_llama_cpp_runs_the_converted_base_and_the_adapter_changes_its_output(gguf_cache, tiny_llama_gguf,
+                                                                            tiny_adapter):
     import llama_cpp
 
-    base = gguf_files.base_gguf(ModelRef("folder", str(tiny_llama)))
+    base = tiny_llama_gguf
     adapter = gguf_files.adapter_gguf(tiny_adapter)
     prompt = "<|im_start|>user\nWhat is the free look period?<|im_end|>\n<|im_start|>assistant\n"
     logits = []
