@@ -39,8 +39,9 @@ LLAMA_CPP_VERSION = "0.3.36"
 SDIST_NAME = f"llama_cpp_python-{LLAMA_CPP_VERSION}.tar.gz"
 TOOL_FILES = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py")
 TOOL_FOLDERS = ("conversion", "gguf-py")
-QUANT_KINDS = ("Q8_0", "Q4_K_M", "F16")
-"""What quantize_gguf writes; the names llama.cpp and Ollama use."""
+QUANT_KINDS = ("Q8_0", "Q4_K_M", "F16", "Q4_1", "Q4_0")
+"""What quantize_gguf writes; the names llama.cpp and Ollama use. Q4_1 and Q4_0 let a merged adapter keep the
+type (and the decode speed) of a base shipped in them, as SmolLM2 is in Q4_1."""
 INSTALL_HINT = "run `make llama` (or `make run`), which builds llama-cpp-python with the pinned flags"
 CONVERT_TIMEOUT_S = 3600
 

@@ -190,7 +190,7 @@ def test_adapter_gguf_refuses_what_it_cannot_convert(gguf_cache, tiny_adapter, t
 
 
 @needs_llama_cpp
-@pytest.mark.parametrize("kind, expected", [("Q8_0", "Q8_0"), ("F16", "F16")])
+@pytest.mark.parametrize("kind, expected", [("Q8_0", "Q8_0"), ("F16", "F16"), ("Q4_1", "Q4_1")])
 def test_quantize_writes_the_kind_asked_for(tiny_llama_gguf, tmp_path, kind, expected):
     out = gguf_files.quantize_gguf(tiny_llama_gguf, tmp_path / "out" / f"tiny.{kind}.gguf", kind)
     assert out.is_file() and expected in tensor_types(out)
