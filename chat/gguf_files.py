@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -50,8 +51,22 @@ class GgufError(Exception):
     """A GGUF file that cannot be made or found; the message says what failed and what to do."""
 
 
+def cpu_lacks_avx2() -> bool:
+    """True on an x86-64 Linux CPU without AVX2: the pinned build would stop there with an illegal instruction at
+    the first decode, not at import, so this is checked before llama.cpp is used."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return False
+    try:
+        flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return bool(flags) and "avx2" not in flags.split()
+
+
 def llama_cpp_problem() -> str | None:
-    """None when `import llama_cpp` works, else one line saying why not and what to do."""
+    """None when `import llama_cpp` works on this CPU, else one line saying why not and what to do."""
+    if cpu_lacks_avx2():
+        return "this CPU has no AVX2, which the pinned llama.cpp build (Makefile LLAMA_CMAKE_ARGS) needs"
     try:
         import llama_cpp  # noqa: F401
     except ImportError as e:

@@ -59,6 +59,11 @@ def test_llama_cpp_problem_is_none_when_the_package_loads():
     assert gguf_files.llama_cpp_problem() is None
 
 
+def test_a_cpu_without_avx2_is_refused_before_llama_cpp_runs(monkeypatch):
+    monkeypatch.setattr(gguf_files, "cpu_lacks_avx2", lambda: True)
+    assert "no AVX2" in gguf_files.llama_cpp_problem()
+
+
 # ------------------------------------------------------------------------------------------------ base models
 
 
