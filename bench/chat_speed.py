@@ -4,8 +4,8 @@ For each model, and each model with a LoRA adapter (`--adapter BASE=RUN_FOLDER`)
   ours                  a Chat-tab turn (chat_turn: memory, prompt rendering, streaming thread, stop checks) on the
                         llama.cpp engine with the app's settings (reply-only repetition penalty 1.05), N tokens
   ours, penalty 1.0     the same turn without the repetition penalty (what the penalty costs)
-  llama.cpp             llama_cpp.Llama.create_completion on the same GGUF file (and adapter), the same token ids
-                        and thread count, greedy, N tokens: llama.cpp's own generation loop
+  llama.cpp             llama_cpp.Llama.generate on the same GGUF file, the same token ids and thread count,
+                        greedy, N tokens: llama-cpp-python's own generation loop (create_completion's core)
   transformers          the same chat turn on the transformers engine (adapter merged)
 Then time to first token for a ~1,000-token prompt (a conversation filling the memory), cold (nothing cached)
 and as the next turn of the same chat, and peak RAM per engine (each measured in a fresh process).
@@ -65,10 +65,15 @@ def prompt_ids(loaded, settings, history=HISTORY, question=QUESTION) -> list[int
 
 
 def raw_llama(llm, ids: list[int], tokens: int) -> tuple[float, int]:
-    """llama-cpp-python's own completion loop, timed from the caller on the model thread like ours."""
+    """llama-cpp-python's own generation loop (Llama.generate: its KV-cache reuse, llama.cpp's greedy sampler
+    chain, one decode per token), each token detokenized as a completion does, exactly `tokens` tokens (an end
+    token does not stop it, as min_new_tokens keeps ours going), timed from the caller on the model thread."""
     def run():
-        out = llm.create_completion(prompt=ids, max_tokens=tokens, temperature=0.0, repeat_penalty=1.0)
-        return out["usage"]["completion_tokens"]
+        text = b""
+        for count, token in enumerate(llm.generate(ids, temp=0.0, repeat_penalty=1.0), 1):
+            text += llm.detokenize([token])
+            if count == tokens:
+                return count
 
     start = time.perf_counter()
     count = runtime.on_model_thread(run)
@@ -129,7 +134,7 @@ def measure_peak_ram(ref: str, engine: str, tokens: int) -> None:
     print(peak_kb / 1e6)
 
 
-def bench_model(ref: str, tokens: int, rounds: int, with_transformers: bool) -> dict:
+def bench_model(ref: str, tokens: int, rounds: int, with_transformers: bool, first_token: bool = True) -> dict:
     import llama_cpp
 
     loaded = models.load_model(ref, "auto", engine="llama.cpp")
@@ -146,26 +151,25 @@ def bench_model(ref: str, tokens: int, rounds: int, with_transformers: bool) -> 
     if slow:
         chat_path(slow, warm_up)
     speeds: dict[str, list[float]] = {"ours": [], "ours, penalty 1.0": [], "llama.cpp": [], "transformers": []}
+    paths = [("ours", lambda: chat_path(loaded, settings)[:2]), ("llama.cpp", lambda: raw_llama(raw, ids, tokens)),
+             ("ours, penalty 1.0", lambda: chat_path(loaded, plain)[:2])]
+    paths += [("transformers", lambda: chat_path(slow, settings)[:2])] if slow else []
     for r in range(rounds):
         line = []
-        for name, run in (("ours", lambda: chat_path(loaded, settings)[:2]),
-                          ("llama.cpp", lambda: raw_llama(raw, ids, tokens)),
-                          ("ours, penalty 1.0", lambda: chat_path(loaded, plain)[:2]),
-                          ("transformers", (lambda: chat_path(slow, settings)[:2]) if slow else None)):
-            if run is None:
-                continue
+        for name, run in paths[r % len(paths):] + paths[: r % len(paths)]:  # each path takes each turn in order
             seconds, count = run()
             speeds[name].append(count / seconds)
             line.append(f"{name} {count} tok in {seconds:.2f} s = {speeds[name][-1]:.1f} tok/s")
         print(f"  round {r + 1}: " + " | ".join(line), flush=True)
     result = {"model": loaded.entry.name, "ref": ref, "gguf": loaded.gguf.name, "weights": loaded.precision,
-              "adapter": loaded.adapter.name if loaded.adapter else None, "threads": threads, "prompt_tokens": len(ids),
+              "adapter": loaded.lora or None, "threads": threads, "prompt_tokens": len(ids),
               "tok_s": {name: statistics.median(values) for name, values in speeds.items() if values},
               "transformers_precision": slow.precision if slow else None}
     result["ratio"] = result["tok_s"]["ours"] / result["tok_s"]["llama.cpp"]
-    result["first_token"] = first_token_times(loaded, raw, settings)
-    if slow:
-        result["first_token_transformers"] = first_token_times(slow, None, settings)
+    if first_token:
+        result["first_token"] = first_token_times(loaded, raw, settings)
+        if slow:
+            result["first_token_transformers"] = first_token_times(slow, None, settings)
     raw.close()
     return result
 
@@ -176,12 +180,13 @@ def print_table(results: list[dict]) -> None:
           "transformers |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        s, f, t = r["tok_s"], r["first_token"], r.get("first_token_transformers") or {}
+        s, f, t = r["tok_s"], r.get("first_token"), r.get("first_token_transformers") or {}
         trans = f"{s['transformers']:.1f}" if "transformers" in s else "-"
         ttft = (f"{f['prompt_tokens']} tok: {f['cold_s']:.2f} / {f['next_turn_s']:.2f} / {f['llama_cpp_cold_s']:.2f} / "
-                + (f"{t['cold_s']:.2f} s" if t else "- s"))
+                + (f"{t['cold_s']:.2f} s" if t else "- s")) if f else "-"
         ram = " / ".join(f"{gb:.2f}" for gb in r.get("peak_ram_gb", {}).values()) or "-"
-        print(f"| {r['model']} ({r['weights']}) | {r['adapter'] or '-'} | {s['ours']:.1f} | {s['ours, penalty 1.0']:.1f} "
+        adapter = (r["adapter"] or "-").split(" (")[0]
+        print(f"| {r['model']} ({r['weights']}) | {adapter} | {s['ours']:.1f} | {s['ours, penalty 1.0']:.1f} "
               f"| {s['llama.cpp']:.1f} | {r['ratio']:.3f} | {trans} | {ttft} | {ram} GB |")
 
 
@@ -196,6 +201,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for every engine (default: idle cores)")
     parser.add_argument("--no-transformers", action="store_true", help="skip the transformers engine rows")
     parser.add_argument("--no-ram", action="store_true", help="skip the peak RAM processes")
+    parser.add_argument("--no-first-token", action="store_true", help="skip the ~1,000-token first-token timings")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--peak-ram-of", nargs=2, metavar=("REF", "ENGINE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -210,7 +216,7 @@ def main() -> None:
     for ref in refs:
         print(f"{ref}: {args.tokens} new tokens, {args.rounds} alternating rounds, "
               f"{os.environ['OMP_NUM_THREADS']} threads", flush=True)
-        result = bench_model(ref, args.tokens, args.rounds, not args.no_transformers)
+        result = bench_model(ref, args.tokens, args.rounds, not args.no_transformers, not args.no_first_token)
         if not args.no_ram:
             engines = ["llama.cpp"] + ([] if args.no_transformers else ["transformers"])
             result["peak_ram_gb"] = {engine: peak_ram(ref, engine, args.tokens) for engine in engines}

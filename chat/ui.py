@@ -51,7 +51,8 @@ def describe_model(ref_text: str) -> str:
 def runtime_line(loaded: models.LoadedModel) -> str:
     threads = f" · {runtime.pick_threads()} CPU threads" if loaded.device == "cpu" else ""
     why = f" (not llama.cpp: {loaded.engine_note})" if loaded.engine_note else ""
-    return f"Running on **{loaded.device}** · engine **{loaded.engine}**{why} · **{loaded.precision}**{threads}"
+    lora = f" · adapter {loaded.lora}" if getattr(loaded, "lora", "") else ""  # llama.cpp: merged or at run time
+    return f"Running on **{loaded.device}** · engine **{loaded.engine}**{why} · **{loaded.precision}**{threads}{lora}"
 
 
 def engine_line() -> str:
