@@ -297,7 +297,7 @@ def _answer_tests(job: EvalJob, run_dir: Path, end: runs.JobEnd) -> dict:
     runs.update_status(run_dir, total_steps=len(job.tests))
     if job.knowledge and job.knowledge not in knowledge.SAMPLE_FILES:
         knowledge.retrieve(job.knowledge, "check", 1)  # an unknown collection fails before the model loads
-    loaded = models.load_model(job.model, job.precision, progress=log.info)
+    loaded = models.load_model(job.model, job.precision, progress=log.info, engine=job.engine)
     results = evaluate_into(
         folder, loaded, job.tests, job.batch_size, job.max_new_tokens, job.system_prompt, job.limit,
         progress=lambda i, test: runs.update_status(run_dir, message=f"Answering {Path(test).name}...", step=i),
@@ -356,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("give a CONFIG.json, or --test and --model (or --adapter)")
         EvalJob(model=args.model or f"adapter:{args.adapter}", tests=args.test, batch_size=args.batch_size,
                 max_new_tokens=args.max_new_tokens, limit=args.limit, knowledge=args.knowledge,
-                knowledge_k=args.knowledge_k, knowledge_mode=args.knowledge_mode).validate()  # same checks as a job
+                knowledge_k=args.knowledge_k, knowledge_mode=args.knowledge_mode,
+                engine=args.engine).validate()  # same checks as a job
         if args.knowledge and args.knowledge not in knowledge.SAMPLE_FILES:
             knowledge.retrieve(args.knowledge, "check", 1)  # an unknown collection fails before the model loads
         ref = models.ModelRef("adapter", args.adapter) if args.adapter else models.ModelRef.parse(args.model)

@@ -6,6 +6,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+# "auto" means PyTorch in tests unless a test asks for llama.cpp by name: tiny random models would otherwise be
+# converted to GGUF on machines where auto picks llama.cpp (about 6 s each)
+os.environ.setdefault("CQA_ENGINE", "transformers")
 
 from pathlib import Path  # noqa: E402
 

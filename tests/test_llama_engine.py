@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from chat import engine, llama_engine, models
+from chat import engine, llama_engine, models, runtime
 from chat.engine import GenerationSettings, ReplyStream, chat_turn
 from chat.memory import MemoryConfig, MemoryState
 from chat.models import ModelError, ModelRef
@@ -247,7 +247,7 @@ def test_chat_turn_with_memory_through_llama_cpp(fast):
     ("t5", True, "encoder-decoder"),
     ("gpt2", False, "gpt2 model"),
 ])
-def test_auto_keeps_models_llama_cpp_does_not_run_on_transformers(family, seq2seq, reason):
+def test_auto_keeps_models_llama_cpp_does_not_run_on_transformers(family, seq2seq, reason, cpu_without_fast_bf16):
     entry = models.ModelEntry(ModelRef("folder", "/x"), "x", family, 1, seq2seq, "qa", True)
     chosen, why = llama_engine.resolve_engine(entry, "auto")
     assert chosen == "transformers" and reason in why
@@ -255,7 +255,30 @@ def test_auto_keeps_models_llama_cpp_does_not_run_on_transformers(family, seq2se
         llama_engine.resolve_engine(entry, "llama.cpp")
 
 
-def test_engine_choice_without_llama_cpp_and_with_a_pin(monkeypatch):
+@pytest.fixture
+def cpu_without_fast_bf16(monkeypatch):
+    """auto, not pinned by $CQA_ENGINE, on a CPU where llama.cpp is the fast engine."""
+    monkeypatch.delenv("CQA_ENGINE", raising=False)
+    monkeypatch.setattr(runtime, "cpu_bf16_is_fast", lambda: False)
+    monkeypatch.setattr(runtime, "pick_device", lambda: "cpu")
+
+
+@pytest.mark.parametrize("device, bf16_fast, expected", [
+    ("cpu", False, ("llama.cpp", "")),
+    ("cpu", True, ("transformers", "fast bf16")),
+    ("cuda", False, ("transformers", "GPU is present")),
+])
+def test_auto_follows_the_hardware(monkeypatch, device, bf16_fast, expected):
+    monkeypatch.delenv("CQA_ENGINE", raising=False)
+    monkeypatch.setattr(runtime, "cpu_bf16_is_fast", lambda: bf16_fast)
+    monkeypatch.setattr(runtime, "pick_device", lambda: device)
+    entry = models.ModelEntry(ModelRef("folder", "/x"), "x", "llama", 1, False, "chat", True)
+    chosen, why = llama_engine.resolve_engine(entry, "auto")
+    assert chosen == expected[0] and expected[1] in why
+    assert llama_engine.resolve_engine(entry, "llama.cpp") == ("llama.cpp", "")  # asked for by name: always
+
+
+def test_engine_choice_without_llama_cpp_and_with_a_pin(monkeypatch, cpu_without_fast_bf16):
     monkeypatch.delenv("CQA_ENGINE", raising=False)
     entry = models.ModelEntry(ModelRef("folder", "/x"), "x", "llama", 1, False, "chat", True)
     assert llama_engine.resolve_engine(entry, "auto") == ("llama.cpp", "")
@@ -271,7 +294,7 @@ def test_engine_choice_without_llama_cpp_and_with_a_pin(monkeypatch):
         llama_engine.resolve_engine(entry, "vllm")
 
 
-def test_a_model_llama_cpp_cannot_load_falls_back_with_the_reason(tiny_models, monkeypatch):
+def test_a_model_llama_cpp_cannot_load_falls_back_with_the_reason(tiny_models, monkeypatch, cpu_without_fast_bf16):
     def broken(ref, progress=print):
         raise gguf_files.GgufError("the converter does not know this tokenizer")
 

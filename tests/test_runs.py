@@ -301,3 +301,14 @@ def test_a_stop_signal_ends_a_job_as_stopped_and_the_old_handler_returns(tmp_pat
     status = runs.read_status(tmp_path)
     assert (status["state"], status["message"]) == ("stopped", "Stopped on request.")
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.parametrize("engine, ok", [("auto", True), ("llama.cpp", True), ("transformers", True), ("vllm", False),
+                                        ("", False)])
+def test_an_evaluation_job_names_its_engine(engine, ok):
+    job = EvalJob(engine=engine)
+    if ok:
+        assert EvalJob.from_dict(json.loads(job.validate().to_json())).engine == engine
+    else:
+        with pytest.raises(ConfigError, match="engine is one of auto, llama.cpp, transformers"):
+            job.validate()

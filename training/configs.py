@@ -314,6 +314,8 @@ class EvalJob(JobConfig):
     """Passages retrieved per question."""
     knowledge_mode: str = "hybrid"
     """Retrieval: hybrid (dense + BM25, fused), dense or bm25."""
+    engine: str = "auto"
+    """Inference engine: auto, llama.cpp or transformers (chat/llama_engine.py says what auto picks)."""
     after_run: str = ""
     """A training run id: this evaluation waits in the queue until that run has finished (it ends too when the
     training stops or fails), then scores its adapter."""
@@ -333,6 +335,8 @@ class EvalJob(JobConfig):
         if self.knowledge_k < 1 or self.knowledge_mode not in ("hybrid", "dense", "bm25"):
             raise ConfigError("knowledge_k must be positive and knowledge_mode one of hybrid, dense, bm25, not "
                               f"{self.knowledge_k!r} and {self.knowledge_mode!r}")
+        if self.engine not in ("auto", "llama.cpp", "transformers"):
+            raise ConfigError(f"engine is one of auto, llama.cpp, transformers, not {self.engine!r}")
         self.check_limits()
         return self
 
