@@ -55,12 +55,12 @@ class Passage:
 
     @property
     def citation(self) -> str:
-        """"policy_wording.pdf p. 7", "insurer_faq.csv row 12", "policy_wording.md § 4.2 Room Rent"."""
+        """"policy_wording.pdf p. 7 § 8.1 Cashless claims", "insurer_faq.csv row 12", "policy_wording.md § 4.2 Room
+        Rent"."""
         if self.row is not None:
             return f"{self.file} {self.row_kind or 'row'} {self.row}"
-        if self.page is not None:
-            return f"{self.file} p. {self.page}"
-        return f"{self.file} § {self.section}" if self.section else self.file
+        where = f"{self.file} p. {self.page}" if self.page is not None else self.file
+        return f"{where} § {self.section}" if self.section else where
 
     def to_dict(self) -> dict:
         return asdict(self) | {"citation": self.citation}

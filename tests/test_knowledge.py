@@ -50,6 +50,7 @@ def test_retrieve_finds_the_passage_and_cites_it(club, question, citation, mode)
 
 def test_citations_name_page_section_or_row():
     cases = [(dict(page=7), "policy_wording.pdf p. 7"), (dict(section="4.2 Room Rent"), "policy_wording.pdf § 4.2 Room Rent"),
+             (dict(page=7, section="8.1 Cashless claims"), "policy_wording.pdf p. 7 § 8.1 Cashless claims"),
              (dict(row=12, row_kind="row"), "policy_wording.pdf row 12"), (dict(), "policy_wording.pdf")]
     for fields, label in cases:
         assert knowledge.Passage("text", "policy_wording.pdf", **fields).citation == label
@@ -130,7 +131,7 @@ def test_docx_and_pdf_files_are_indexed_with_their_places(copy_of_club, tmp_path
     knowledge.add_files("club", [make_docx(tmp_path / "rules.docx"), ASSETS / "policy_wording.pdf"])
     assert knowledge.retrieve("club", "How much does a locker cost?", k=1)[0].citation == "rules.docx § Lockers"
     top = knowledge.retrieve("club", "Which illnesses have a 24-month waiting period, like hernia?", k=3)
-    assert "policy_wording.pdf p. 5" in [p.citation for p in top]
+    assert "policy_wording.pdf p. 5 § 5.2 Specific illnesses and procedures" in [p.citation for p in top]
 
 
 @pytest.mark.parametrize("name", ["../escape", "a/b", "", ".hidden", "x" * 65])
