@@ -11,10 +11,12 @@ from the facts in memory), and no end token before min_new_tokens.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -266,8 +268,20 @@ def load(ref: ModelRef, progress: Callable[[str], None] = print) -> LlamaModel:
                               n_threads=threads, n_threads_batch=threads, verbose=False)
     except (ValueError, RuntimeError) as e:
         raise ModelError(f"llama.cpp could not load {gguf}: {e}") from e
+    _open_models.add(llm)
     return LlamaModel(entry, llm, tokenizer, gguf, adapter, context, _weight_type(llm, gguf), _end_tokens(llm),
                       lora=lora, threads=threads)
+
+
+_open_models: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_models() -> None:
+    """Free llama.cpp models while the library is still loaded: left to Llama.__del__ at interpreter exit, the
+    freeing runs after llama_cpp's functions are gone and prints a TypeError traceback after every CLI run."""
+    for llm in list(_open_models):
+        llm.close()
 
 
 # ----------------------------------------------------------------------------------------------- generation

@@ -351,6 +351,19 @@ def test_the_default_model_answers_through_llama_cpp():
     assert time.perf_counter() - start < 60
 
 
+@pytest.mark.skipif(models.describe(models.DEFAULT_MODEL).available is False, reason="default model not installed")
+def test_a_process_that_used_llama_cpp_exits_without_a_traceback():
+    import subprocess
+    import sys
+
+    code = ("from chat import models\n"
+            "print(models.load_model(models.DEFAULT_MODEL, engine='llama.cpp', progress=lambda s: None).engine)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0 and done.stdout.strip() == "llama.cpp"
+    assert "Traceback" not in done.stderr and "TypeError" not in done.stderr, done.stderr[-2000:]
+
+
 @pytest.mark.parametrize("stop_after", [0, 1, 3])
 def test_stop_event_is_checked_before_every_token(fast, stop_after):
     stop, got = threading.Event(), []
