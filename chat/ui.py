@@ -60,6 +60,9 @@ def engine_line() -> str:
     problem = llama_engine.llama_cpp_problem()
     if problem:
         return f"⚠️ **llama.cpp engine unavailable**: {problem}. Models run on transformers (PyTorch)."
+    if reason := llama_engine.hardware_prefers_pytorch():
+        return (f"**llama.cpp engine available**; engine \"auto\" uses PyTorch on this machine: {reason}. Pick "
+                "\"llama.cpp\" in the Chat settings to use it.")
     return ("**llama.cpp engine available**: with engine \"auto\" (Chat settings) the models it runs are answered "
             "by llama.cpp; the others, and any model with engine \"transformers\", by PyTorch.")
 

@@ -405,3 +405,16 @@ def test_a_trained_adapter_answers_like_peft(gguf_cache, tiny_llama, tmp_path, m
     tuned = llama_engine._logits(fast.model)
     np.testing.assert_allclose(tuned, expected, atol=0.05 * np.abs(expected).max())  # F16 base weights
     assert np.abs(tuned - llama_engine._logits(base.model)).max() > 0.1 * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("problem, hardware, expected", [
+    ("llama_cpp failed to import", None, "unavailable**: llama_cpp failed to import"),
+    (None, "a GPU is present", "\"auto\" uses PyTorch on this machine: a GPU is present"),
+    (None, None, "the models it runs are answered by llama.cpp"),
+])
+def test_the_models_tab_says_what_auto_does_here(monkeypatch, problem, hardware, expected):
+    from chat import ui
+
+    monkeypatch.setattr(llama_engine, "llama_cpp_problem", lambda: problem)
+    monkeypatch.setattr(llama_engine, "hardware_prefers_pytorch", lambda: hardware)
+    assert expected in ui.engine_line()
