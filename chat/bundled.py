@@ -139,16 +139,11 @@ def prepare_bundled(key: str, progress: Callable[[str], None] = print) -> Path:
         if len(found) == 1:
             gguf = found[0]
             progress(f"Checking {model.name} weights (sha256)...")
-            digest = _sha256(found)
+            digest = verify_sha256(model, found)
         else:
             gguf = tmp / model.gguf_name
             progress(f"Joining {len(found)} packaged parts of {model.name} and checking sha256...")
-            digest = _sha256(found, copy_to=gguf)
-        if digest != model.sha256:
-            raise BundledError(
-                f"{model.name}: packaged weights fail their sha256 check (got {digest[:12]}..., expected "
-                f"{model.sha256[:12]}...). Reinstall with: {model.install}"
-            )
+            digest = verify_sha256(model, found, copy_to=gguf)
         progress(f"Converting {model.name} to a plain cached folder (one time, about a minute)...")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -172,6 +167,15 @@ def prepare_bundled(key: str, progress: Callable[[str], None] = print) -> Path:
         out.rename(target)
     progress(f"{model.name} is ready in {target}.")
     return target
+
+
+def verify_sha256(model: BundledModel, files: list[Path], copy_to: Path | None = None) -> str:
+    """The sha256 of the packaged file(s), joined into `copy_to` when given; BundledError unless it is the pinned one."""
+    digest = _sha256(files, copy_to=copy_to)
+    if digest != model.sha256:
+        raise BundledError(f"{model.name}: packaged weights fail their sha256 check (got {digest[:12]}..., expected "
+                           f"{model.sha256[:12]}...). Reinstall with: {model.install}")
+    return digest
 
 
 def _sha256(files: list[Path], copy_to: Path | None = None) -> str:

@@ -197,8 +197,7 @@ def _bundled_gguf(key: str, progress: Callable[[str], None]) -> Path:
     progress(f"Joining {len(found)} packaged parts of {model.name} into one GGUF file (once)...")
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{key}-") as tmp:
         joined = Path(tmp) / model.gguf_name
-        digest = bundled._sha256(found, copy_to=joined)
-        _require_digest(model, digest)
+        _verify_sha256(model, found, copy_to=joined)
         os.replace(joined, target)
     return target
 
@@ -214,15 +213,16 @@ def _check_shipped_file(model: bundled.BundledModel, path: Path, progress: Calla
     except (OSError, ValueError):
         pass
     progress(f"Checking {model.name} weights (sha256)...")
-    _require_digest(model, bundled._sha256([path]))
+    _verify_sha256(model, [path])
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(seen))
 
 
-def _require_digest(model: bundled.BundledModel, digest: str) -> None:
-    if digest != model.sha256:
-        raise GgufError(f"{model.name}: packaged weights fail their sha256 check (got {digest[:12]}..., expected "
-                        f"{model.sha256[:12]}...). Reinstall with: {model.install}")
+def _verify_sha256(model: bundled.BundledModel, files: list[Path], copy_to: Path | None = None) -> None:
+    try:
+        bundled.verify_sha256(model, files, copy_to=copy_to)
+    except bundled.BundledError as e:
+        raise GgufError(str(e)) from e
 
 
 def _folder_key(folder: Path) -> str:
