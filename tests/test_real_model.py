@@ -24,7 +24,7 @@ def converse(loaded, kind, messages):
 
 
 def test_smollm2_remembers_a_name_with_buffer_memory_and_not_without():
-    loaded = models.load_model(models.DEFAULT_MODEL)
+    loaded = models.load_model("bundled:smollm2-135m-instruct")
     assert loaded.entry.name == "SmolLM2-135M-Instruct" and loaded.entry.family == "llama"
     remembered = converse(loaded, "buffer", ["My name is Priya.", "What is my name?"])
     assert "Priya" in remembered.prompt
@@ -49,7 +49,7 @@ def test_smollm2_fine_tunes_on_the_sample_data_and_chats_through_its_adapter(tmp
     assert reply.reply and reply.stats.new_tokens > 0
 
 
-@pytest.mark.parametrize("ref", [str(models.DEFAULT_MODEL), "bundled:qwen2.5-coder-0.5b-instruct"])
+@pytest.mark.parametrize("ref", ["bundled:smollm2-135m-instruct", "bundled:qwen2.5-coder-0.5b-instruct"])
 def test_a_follow_up_retrieves_the_passage_it_needs(tmp_path, monkeypatch, ref):
     """Two turns over the sample policy wording: the follow-up names neither maternity nor the policy, and its
     sources must still hold the maternity passage ("2 deliveries") it needs. Run with -s to see the answers."""

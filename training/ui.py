@@ -201,10 +201,12 @@ def resume_run(run_id: str | None) -> str:
 
 
 def build_training_tab(default_model: str = DEFAULTS.model) -> dict[str, gr.components.Component]:
-    """The tab's content. Returns the job form: its widgets by SFTJob field name. `default_model` (the app's chat
-    model, e.g. Qwen on a Space without SmolLM2) is the preselected base model when it can be trained."""
+    """The tab's content. Returns the job form: its widgets by SFTJob field name. The preselected base model is
+    SFTJob's default (SmolLM2: an epoch takes minutes on a CPU) when it is installed, else `default_model` (the
+    app's chat model, e.g. Qwen on a Space without SmolLM2)."""
     choices = trainable_models()
-    start_model = default_model if default_model in {value for _, value in choices} else DEFAULTS.model
+    installed = {value for label, value in choices if "unavailable" not in label}
+    start_model = DEFAULTS.model if DEFAULTS.model in installed or default_model not in installed else default_model
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
             gr.Markdown("### 1. Data")

@@ -88,7 +88,7 @@ def shown_prompt(page, panel, last_message: str) -> str:
 
 def test_chat_remembers_the_first_turn(page):
     panel = open_tab(page, "Chat")
-    assert panel.get_by_role("combobox", name="Model").input_value().startswith("SmolLM2-135M-Instruct")
+    assert panel.get_by_role("combobox", name="Model").input_value().startswith("Qwen2.5-Coder-0.5B")
     assert panel.get_by_role("combobox", name="Memory").input_value() == "Full buffer (every turn)"
     page.shot("chat-0-open")
 
@@ -112,7 +112,7 @@ def test_compare_shows_both_answers(page):
     panel = open_tab(page, "Compare")
     model_a = panel.get_by_role("combobox", name="Model A").input_value()
     model_b = panel.get_by_role("combobox", name="Model B").input_value()
-    assert model_a.startswith("SmolLM2") and model_b.startswith("Qwen2.5"), (model_a, model_b)
+    assert model_a.startswith("Qwen2.5") and model_b.startswith("SmolLM2"), (model_a, model_b)
     open_accordion(panel, "Generation settings")
     panel.get_by_role("spinbutton", name="Max new tokens").fill("24")
     panel.get_by_role("spinbutton", name="Max new tokens").press("Enter")
