@@ -1,4 +1,5 @@
-"""ROUGE with Google's `rouge-score` (stemming on), per item and aggregated with a seeded bootstrap 95% interval.
+"""ROUGE with Google's `rouge-score` (stemming on), per item (training/rouge_scores.py, shared with the RLHF rewards)
+and aggregated here with a seeded bootstrap 95% interval.
 
 Argument order is always (targets, predictions), as in rouge_scorer.score(target, prediction). The headline
 number everywhere in the app is ROUGE-L F1 x 100.
@@ -6,33 +7,11 @@ number everywhere in the app is ROUGE-L F1 x 100.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
-from rouge_score import rouge_scorer
 
-METRICS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
-HEADLINE = "rougeL"
-HEADLINE_LABEL = "ROUGE-L F1 x 100"
+from training.rouge_scores import HEADLINE, HEADLINE_LABEL, METRICS, score
 
-_scorer = rouge_scorer.RougeScorer(list(METRICS), use_stemmer=True)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-
-def _sentences(text: str) -> str:
-    """ROUGE-Lsum reads one sentence per line; split on sentence ends (nltk's punkt data is not available offline)."""
-    return "\n".join(s for s in _SENTENCE_END.split(text.strip()) if s)
-
-
-def score(targets: list[str], predictions: list[str]) -> list[dict[str, float]]:
-    """F1 of each metric for each (target, prediction) pair."""
-    if len(targets) != len(predictions):
-        raise ValueError(f"{len(targets)} targets but {len(predictions)} predictions")
-    results = []
-    for target, prediction in zip(targets, predictions):
-        scores = _scorer.score(_sentences(target), _sentences(prediction))
-        results.append({metric: scores[metric].fmeasure for metric in METRICS})
-    return results
+__all__ = ["HEADLINE", "HEADLINE_LABEL", "METRICS", "aggregate", "bootstrap", "headline", "score"]
 
 
 def bootstrap(values, seed: int = 0, resamples: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -265,7 +265,7 @@ def test_the_runner_starts_only_the_module_of_the_config_kind(root, monkeypatch)
     assert [command[1:3] for command in started] == [["-m", "eval.memory_bench"]]
     assert runs.read_status(root / "unknown")["state"] == "failed"
     assert "Not started" in runs.read_status(root / "unknown")["message"]
-    assert set(jobs.JOB_MODULES.values()) == {"training.sft", "eval.evaluate", "eval.memory_bench"}
+    assert set(jobs.JOB_MODULES.values()) == {"training.sft", "training.rlhf", "eval.evaluate", "eval.memory_bench"}
 
 
 def test_the_queue_refuses_more_than_its_cap(root, monkeypatch):

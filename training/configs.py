@@ -7,77 +7,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from chat.engine import DEFAULT_SYSTEM_PROMPT
+from training.config_values import ConfigError, coerce_value
 
 MODES = ("qa", "dialogue")
 TEST_SETS = ["assets/test_detailed.csv", "assets/test_brief.csv"]
 PRECISIONS = ("auto", "float32", "bfloat16")
-
-
-class ConfigError(ValueError):
-    """A config that cannot run; the message names the field and the allowed values."""
-
-
-def _coerce(name: str, hint, value, words: dict[str, object]):
-    """One value as the type `hint` of field `name` (see JobConfig.coerce)."""
-    optional = False
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        members = [a for a in typing.get_args(hint) if a is not type(None)]
-        optional = len(members) < len(typing.get_args(hint))
-        hint = members[0] if len(members) == 1 else object
-    kind = typing.get_origin(hint) or hint
-    if isinstance(value, str) and value.strip().lower() in words:
-        return words[value.strip().lower()]
-    if value is None or (optional and isinstance(value, str) and not value.strip()):
-        if optional:
-            return None
-        raise ConfigError(f"{name} needs a value")
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        choices = ", ".join(["true", "false", *words])
-        raise ConfigError(f"{name} must be one of {choices}, not {value!r}")
-    if kind in (int, float):
-        number = _number(name, value)
-        if kind is int:
-            if not float(number).is_integer():
-                raise ConfigError(f"{name} must be a whole number, not {value!r}")
-            return int(number)
-        return number
-    if kind is str and not isinstance(value, str):
-        raise ConfigError(f"{name} must be a text, not {value!r}")
-    if kind is list and not isinstance(value, (list, tuple)):
-        raise ConfigError(f"{name} must be a list, not {value!r}")
-    if kind is dict and not isinstance(value, dict):
-        raise ConfigError(f"{name} must be a JSON object, not {value!r}")
-    return list(value) if kind is list else value
-
-
-def _number(name: str, value) -> int | float:
-    """A finite int or float from a number or its text; bools are refused (True is not 1 epoch)."""
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = int(text)
-        except ValueError:
-            try:
-                value = float(text)
-            except ValueError:
-                raise ConfigError(f"{name} must be a number, not {text!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name} must be a number, not {value!r}")
-    if not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, not {value!r}")
-    return value
 
 
 def read_config_values(path: str | Path) -> dict:
@@ -143,7 +83,7 @@ class JobConfig:
         """Values as their fields' types: "0.5" and 0.5 for a float, "200", 200.0 and 200 for an int, "" or blank
         text for an optional field is None. A value that is none of these raises a ConfigError naming the field."""
         hints = typing.get_type_hints(cls)
-        return {name: _coerce(name, hints[name], value, cls.WORDS.get(name, {})) for name, value in values.items()}
+        return {name: coerce_value(name, hints[name], value, cls.WORDS.get(name, {})) for name, value in values.items()}
 
     @classmethod
     def load(cls, path: str | Path):
@@ -368,7 +308,147 @@ class MemoryBenchJob(JobConfig):
         return self
 
 
-JOB_KINDS: dict[str, type[JobConfig]] = {job.KIND: job for job in (SFTJob, EvalJob, MemoryBenchJob)}
+METHODS = ("grpo", "rloo", "dpo")
+
+
+@dataclass
+class RLHFJob(JobConfig):
+    """Reinforcement learning from a reward against the reference answers (GRPO, RLOO) or preference tuning on
+    automatic pairs (DPO), with LoRA, from a base model or a finished SFT run's adapter (training/rlhf.py)."""
+
+    MODULE: ClassVar[str] = "training.rlhf"
+    KIND: ClassVar[str] = "rlhf"
+    LIMITS: ClassVar[dict[str, float]] = {
+        "max_steps": 100_000, "batch_size": 256, "generations": 64, "max_new_tokens": 1024, "max_length": 8192,
+        "lora_r": 256, "lora_alpha": 4096, "train_size": 1_000_000, "threads": 256, "checkpoint_every": 100_000,
+        "learning_rate": 1.0, "temperature": 10.0, "beta": 100.0}
+    mode: ClassVar[str] = "qa"  # read by sft.load_examples: questions are asked alone
+    context_turns: ClassVar[int] = 0
+
+    method: str = "grpo"
+    """grpo: rewards normalised within each question's group of answers; rloo: each answer's reward minus the mean
+    of the others' (leave one out); dpo: the reference answer preferred over the model's own greedy answer."""
+    model: str = "bundled:smollm2-135m-instruct"
+    """The base model reference, or adapter:runs/<id> to continue a finished SFT run's adapter."""
+    adapter: str | None = None
+    """A finished SFT run folder (or adapter folder) whose adapter this job continues; None starts a new LoRA."""
+    data: str = "assets/insurer_faq.csv"
+    """Q/A file or registered dataset: the questions asked and the reference answers the rewards compare with."""
+    question_column: str | None = None
+    """Column holding questions, when it is not called question/prompt/input/... ."""
+    answer_column: str | None = None
+    """Column holding answers, when it is not called answer/response/output/... ."""
+    train_size: float = 1.0
+    """Training questions used: a fraction in (0, 1] or an absolute count."""
+    val_fraction: float = 0.1
+    """Share held out, split as SFT splits it: with the same seed an SFT adapter never saw these, nor does RLHF."""
+    seed: int = 0
+    """Seeds the split, the question order, the sampling and a new LoRA's initialisation."""
+    max_steps: int = 30
+    """Optimizer steps; questions (GRPO/RLOO) or pairs (DPO) are reused in a new order when they run out."""
+    batch_size: int = 2
+    """Questions per GRPO/RLOO step (each answered `generations` times), pairs per DPO step."""
+    generations: int = 4
+    """GRPO/RLOO: sampled answers per question; the group its rewards are compared within (at least 2)."""
+    max_new_tokens: int = 48
+    """Longest sampled (or, for DPO, greedy) answer, in tokens; short keeps a CPU step in seconds."""
+    temperature: float = 1.0
+    """GRPO/RLOO sampling temperature; 1 samples the policy itself, as the policy gradient assumes."""
+    learning_rate: float = 5e-5
+    """AdamW learning rate (constant)."""
+    beta: float = 0.1
+    """DPO: how far the policy may move from the starting model (higher keeps it closer)."""
+    rouge_l_weight: float = 1.0
+    """Reward weight of ROUGE-L F1 (0-1) against the reference answer."""
+    piecewise_weight: float = 0.0
+    """Reward weight of the report's piecewise ROUGE (ROUGE if >= 10, 5 if 5-10, else 0, on 0-100; then / 100)."""
+    facts_weight: float = 1.0
+    """Reward weight of key-fact accuracy: the share of the reference's facts the answer states."""
+    length_weight: float = 1.0
+    """Penalty weight for answers shorter than length_ratio x the reference (so "yes" cannot win)."""
+    length_ratio: float = 0.5
+    """Answers shorter than this share of the reference's words are penalised in proportion."""
+    max_length: int = 512
+    """Prompt tokens kept (cut from the left) plus answer tokens."""
+    lora_r: int = 16
+    """LoRA rank of a new adapter (a continued SFT adapter keeps its own)."""
+    lora_alpha: int | None = None
+    """LoRA scaling numerator of a new adapter; None derives 2 x lora_r."""
+    lora_dropout: float = 0.0
+    """Dropout on the LoRA input of a new adapter."""
+    target_modules: list[str] | None = None
+    """Layers that get LoRA weights in a new adapter; None derives them from the architecture."""
+    qlora: bool = False
+    """Load the base model in 4-bit NF4 (bitsandbytes) and train LoRA on top."""
+    double_quant: bool = True
+    """QLoRA: quantize the quantization constants too."""
+    compute_dtype: str = "bfloat16"
+    """QLoRA: dtype the 4-bit weights are dequantized to for each matmul."""
+    precision: str = "auto"
+    """auto = bf16 autocast where bf16 is fast (GPU, AVX512-BF16/AMX CPUs), else fp32."""
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    """The system prompt questions are asked under (the Chat tab's, as in SFT)."""
+    checkpoint_every: int = 10
+    """Save a resumable checkpoint every this many steps."""
+    threads: int = 0
+    """CPU threads (0 = the cores that are idle when the job starts)."""
+    eval_tests: list[str] = field(default_factory=list)
+    """Test sets the finished adapter is evaluated on, by an evaluation job queued after this one."""
+    extra: dict = field(default_factory=dict)
+    """Free-form notes carried into the run folder (e.g. which experiment grid cell this is)."""
+
+    def __post_init__(self) -> None:
+        if self.lora_alpha is None and isinstance(self.lora_r, int):
+            self.lora_alpha = 2 * self.lora_r
+        if isinstance(self.train_size, float) and self.train_size > 1 and self.train_size.is_integer():
+            self.train_size = int(self.train_size)
+
+    def starting_adapter(self) -> str | None:
+        """The adapter folder this job continues: `adapter`, or the folder of an adapter:<folder> model."""
+        if self.adapter:
+            return self.adapter
+        return self.model.split(":", 1)[1] if self.model.startswith("adapter:") else None
+
+    def validate(self) -> RLHFJob:
+        self.require_text("model", "data")
+        if self.method not in METHODS:
+            raise ConfigError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
+        if self.adapter is not None:
+            self.require_text("adapter")
+            if self.model.startswith("adapter:") and self.model.split(":", 1)[1] != self.adapter:
+                raise ConfigError(f"model names adapter {self.model!r} and adapter names {self.adapter!r}; give one")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        if self.compute_dtype not in ("bfloat16", "float16", "float32"):
+            raise ConfigError(f"compute_dtype must be bfloat16, float16 or float32, not {self.compute_dtype!r}")
+        positive = {"max_steps": self.max_steps, "batch_size": self.batch_size, "max_new_tokens": self.max_new_tokens,
+                    "learning_rate": self.learning_rate, "temperature": self.temperature, "beta": self.beta,
+                    "max_length": self.max_length, "lora_r": self.lora_r, "lora_alpha": self.lora_alpha,
+                    "train_size": self.train_size, "checkpoint_every": self.checkpoint_every,
+                    "length_ratio": self.length_ratio}
+        for name, value in positive.items():
+            if not value > 0:
+                raise ConfigError(f"{name} must be positive, not {value!r}")
+        if self.method != "dpo" and self.generations < 2:
+            raise ConfigError(f"generations must be at least 2 for {self.method} (answers are compared within a "
+                              f"question's group), not {self.generations!r}")
+        weights = (self.rouge_l_weight, self.piecewise_weight, self.facts_weight, self.length_weight)
+        if min(weights) < 0 or self.method != "dpo" and not any(weights[:3]):
+            raise ConfigError("reward weights cannot be negative, and one of rouge_l_weight, piecewise_weight, "
+                              "facts_weight must be positive")
+        if isinstance(self.train_size, float) and self.train_size > 1 and not self.train_size.is_integer():
+            raise ConfigError(f"train_size is a fraction in (0, 1] or a whole count, not {self.train_size!r}")
+        if not 0 < self.val_fraction < 1 or not 0 <= self.lora_dropout < 1:
+            raise ConfigError("val_fraction must be in (0, 1) and lora_dropout in [0, 1)")
+        if self.threads < 0:
+            raise ConfigError(f"threads cannot be negative, not {self.threads!r}")
+        if self.target_modules is not None and not self.target_modules:
+            raise ConfigError("target_modules is a non-empty list of layer names, or null to derive them")
+        self.check_limits()
+        return self
+
+
+JOB_KINDS: dict[str, type[JobConfig]] = {job.KIND: job for job in (SFTJob, EvalJob, MemoryBenchJob, RLHFJob)}
 """Every job kind by the name stored in its config.json."""
 
 

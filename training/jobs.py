@@ -22,7 +22,7 @@ from pathlib import Path
 
 from chat import access
 from training import runs
-from training.configs import JOB_KINDS, ConfigError, EvalJob, JobConfig, SFTJob
+from training.configs import JOB_KINDS, ConfigError, EvalJob, JobConfig, RLHFJob, SFTJob
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_RUNNING = int(os.environ.get("CQA_MAX_JOBS", "1"))
@@ -44,7 +44,7 @@ class RunInfo:
     total_steps: int
     model: str
     kind: str
-    """LoRA, QLoRA, evaluation or memory benchmark."""
+    """LoRA, QLoRA, GRPO, RLOO, DPO, evaluation or memory benchmark."""
     created: float
     after: str = ""
     """For an evaluation queued after a training run: that run's id."""
@@ -57,6 +57,8 @@ class RunInfo:
 def kind_label(cfg: JobConfig) -> str:
     if isinstance(cfg, SFTJob):
         return "QLoRA" if cfg.qlora else "LoRA"
+    if isinstance(cfg, RLHFJob):
+        return cfg.method.upper()
     return {"eval": "evaluation", "memory_bench": "memory benchmark"}[cfg.KIND]
 
 
@@ -76,7 +78,8 @@ def _slug(text: str) -> str:
 
 def _create(cfg: JobConfig, root: Path) -> str:
     """A new run folder holding the config and a queued status. Returns the run id."""
-    kind = ("qlora" if cfg.qlora else "lora") if isinstance(cfg, SFTJob) else cfg.MODULE.rsplit(".", 1)[-1]
+    kind = (("qlora" if cfg.qlora else "lora") if isinstance(cfg, SFTJob) else cfg.method if isinstance(cfg, RLHFJob)
+            else cfg.MODULE.rsplit(".", 1)[-1])
     base = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(cfg.model)}-{kind}"
     run_id, n = base, 1
     while (root / run_id).exists():
@@ -90,7 +93,7 @@ def _create(cfg: JobConfig, root: Path) -> str:
     return run_id
 
 
-def _follow_up(cfg: SFTJob, run_id: str, root: Path) -> EvalJob:
+def _follow_up(cfg: SFTJob | RLHFJob, run_id: str, root: Path) -> EvalJob:
     """The evaluation of a training run's adapter on its eval_tests, to run once the training has finished."""
     return EvalJob(model=f"adapter:{(root / run_id).resolve()}", tests=list(cfg.eval_tests),
                    system_prompt=cfg.system_prompt, after_run=run_id).validate()
@@ -116,7 +119,7 @@ def submit(cfg: JobConfig, root: Path | None = None, max_waiting: int | None = N
     root.mkdir(parents=True, exist_ok=True)
     _check_room(root, max_waiting, "This job")
     run_id = _create(cfg, root)
-    if isinstance(cfg, SFTJob) and cfg.eval_tests:
+    if isinstance(cfg, (SFTJob, RLHFJob)) and cfg.eval_tests:
         _create(_follow_up(cfg, run_id, root), root)
     pump(root)
     return run_id
@@ -262,7 +265,7 @@ def stop(run_id: str, root: Path | None = None) -> str:
         return str(e)
     os.kill(status["pid"], signal.SIGTERM)
     try:
-        training = runs.read_config(run_dir).KIND == "sft"
+        training = runs.read_config(run_dir).KIND in runs.TRAINING_KINDS
     except ConfigError:
         training = False
     return ("Stopping after the current step; the adapter trained so far will be saved." if training
@@ -287,7 +290,7 @@ def resume(run_id: str, root: Path | None = None) -> str:
     except (runs.RunError, ConfigError) as e:
         return str(e)
     pending = [r for r in list_runs(root) if r.after == run_id and r.state in ("queued", "running")]
-    if isinstance(cfg, SFTJob) and cfg.eval_tests and not pending:
+    if isinstance(cfg, (SFTJob, RLHFJob)) and cfg.eval_tests and not pending:
         _create(_follow_up(cfg, run_id, root), root)
     pump(root)
     return "Resuming from the last checkpoint."

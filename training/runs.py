@@ -2,7 +2,7 @@
 the runs root, every file name below, the typed config, status updates and the life cycle of every job kind.
 
 runs/<id>/
-  config.json        the job config, with its "kind" (sft, eval, memory_bench): what made everything else here
+  config.json        the job config, with its "kind" (sft, rlhf, eval, memory_bench): what made everything else here
   status.json        state (queued | running | finished | stopped | failed), message, pid, step/total, times
   .status.lock       taken while status.json is read, changed and written (the app and the job both write it)
   metrics.jsonl      one JSON object per line: training steps and per-epoch validation
@@ -63,6 +63,8 @@ EVAL_PREFIX = "eval-"
 MEMORY_BENCH_RESULT = "memory-bench.json"
 MEMORY_BENCH_DIR = "memory-bench"
 
+TRAINING_KINDS = ("sft", "rlhf")
+"""Job kinds whose run folder holds an adapter (and its evaluations)."""
 STATES = ("queued", "running", "finished", "stopped", "failed")
 ENDED = ("finished", "stopped", "failed")
 RUN_ID = re.compile(r"[A-Za-z0-9._-]+")
@@ -126,7 +128,7 @@ def adapter_run(model: str) -> Path | None:
         return None
     folder = Path(model.split(":", 1)[1])
     try:
-        return folder if read_config(folder).KIND == "sft" else None
+        return folder if read_config(folder).KIND in TRAINING_KINDS else None
     except ConfigError:
         return None
 
