@@ -1,4 +1,4 @@
-"""The Training tab: add Q/A data, start LoRA/QLoRA jobs, watch them, stop and resume them."""
+"""The Training tab: add Q/A data, start LoRA/QLoRA and RLHF (GRPO/RLOO/DPO) jobs, watch them, stop and resume them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from chat import access, documents, models
-from training import conversations, data, export, jobs, knowledge_form, runs
+from training import conversations, data, export, jobs, knowledge_form, rlhf_ui, runs
 from training.configs import MODES, ConfigError, SFTJob, field_docs
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -128,7 +128,7 @@ def progress_html(status: dict, metrics: list[dict]) -> str:
     share = step / total if total else 0.0
     steps = [m for m in metrics if "loss" in m]
     eta = f" · ETA {_duration(steps[-1]['eta_s'])}" if steps and status.get("state") == "running" else ""
-    speed = f" · {steps[-1]['tokens_per_s']:.0f} tokens/s" if steps else ""
+    speed = f" · {steps[-1]['tokens_per_s']:.0f} tokens/s" if steps and "tokens_per_s" in steps[-1] else ""
     colour = {"failed": "#dc2626", "stopped": "#d97706", "finished": "#16a34a"}.get(status.get("state"), "#6366f1")
     return (f"<div style='background:#e5e7eb;border-radius:6px;height:14px'><div style='width:{share:.1%};"
             f"background:{colour};height:14px;border-radius:6px'></div></div>"
@@ -178,15 +178,16 @@ def refresh(run_id: str | None):
     if not run_id and choices:
         run_id = choices[0][1]
     if not run_id:
-        return gr.Dropdown(choices=choices), "<p>No runs yet.</p>", loss_figure([]), "", {}
+        return gr.Dropdown(choices=choices), "<p>No runs yet.</p>", loss_figure([]), rlhf_ui.reward_figure([]), "", {}
     try:
         run_dir = runs.run_path(run_id)
     except runs.RunError as e:  # a typed run id: say why on the page, every tick, without an error popup
-        return gr.Dropdown(choices=choices), f"<p>⚠️ {html.escape(str(e))}</p>", loss_figure([]), "", {}
+        return (gr.Dropdown(choices=choices), f"<p>⚠️ {html.escape(str(e))}</p>", loss_figure([]),
+                rlhf_ui.reward_figure([]), "", {})
     status = run_status(run_id)
     metrics = runs.read_metrics(run_dir)
     return (gr.Dropdown(choices=choices, value=run_id), progress_html(status, metrics), loss_figure(metrics),
-            runs.tail(run_dir / runs.LOG, 10), status)
+            rlhf_ui.reward_figure(metrics), runs.tail(run_dir / runs.LOG, 10), status)
 
 
 def stop_run(run_id: str | None) -> str:
@@ -267,12 +268,16 @@ def build_training_tab(default_model: str = DEFAULTS.model) -> dict[str, gr.comp
                     job["gold_drop"] = gr.Number(DEFAULTS.gold_drop, label="Gold passage dropped (share)",
                                                  minimum=0, maximum=1, info=DOCS["gold_drop"])
             start = gr.Button("Start training", variant="primary")
+            with gr.Accordion("RLHF: GRPO, RLOO or DPO", open=False):
+                rlhf_form, rlhf_start, rlhf_expected = rlhf_ui.build_rlhf_form()
         with gr.Column(scale=3):
             gr.Markdown("### 3. Runs")
             run = gr.Dropdown(run_choices(), label="Run", allow_custom_value=True,
                               info="Queued, running and finished jobs; one runs at a time")
             progress = gr.HTML()
-            plot = gr.Plot(label="Loss")
+            with gr.Row():
+                plot = gr.Plot(label="Loss")
+                reward_plot = gr.Plot(label="Reward (RLHF runs)")
             with gr.Row():
                 stop = gr.Button("Stop (keeps the adapter so far)")
                 resume = gr.Button("Resume from checkpoint")
@@ -289,9 +294,14 @@ def build_training_tab(default_model: str = DEFAULTS.model) -> dict[str, gr.comp
               api_name="add_dataset")
     make.click(make_dialogue_data, [dataset, writer, model, pairs], [dataset, preview, data_message, mode],
                api_name="make_conversations")
-    shown = [run, progress, plot, log_tail, details]
+    shown = [run, progress, plot, reward_plot, log_tail, details]
     start.click(start_training, inputs_kwargs=job, outputs=run, api_name="start_training").then(
         refresh, run, shown, api_visibility="private")
+    rlhf_inputs = {"model": model, "data": dataset, **rlhf_form}
+    rlhf_start.click(rlhf_ui.start_rlhf, inputs_kwargs=rlhf_inputs, outputs=run, api_name="start_rlhf").then(
+        refresh, run, shown, api_visibility="private")
+    gr.on([w.change for w in rlhf_inputs.values()], rlhf_ui.expected_time_text, inputs_kwargs=rlhf_inputs,
+          outputs=rlhf_expected, api_visibility="private")
     stop.click(stop_run, run, action_message, api_name="stop_training")
     resume.click(resume_run, run, action_message, api_name="resume_training")
     export_gguf.click(export.export_messages, [run, quant], action_message, api_name="export_gguf")
