@@ -33,7 +33,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chat import llama_engine, models, runtime
+from chat import engine_choice, models, runtime
 from chat.engine import GenerationSettings, ReplyStream, chat_turn, history_token_counter, render_prompt
 from chat.memory import MemoryConfig, MemoryState, context
 
@@ -208,7 +208,7 @@ def main() -> None:
     if args.peak_ram_of:
         measure_peak_ram(*args.peak_ram_of, args.tokens)
         return
-    if problem := llama_engine.llama_cpp_problem():
+    if problem := engine_choice.llama_cpp_problem():
         sys.exit(f"llama.cpp is not available: {problem}")
     os.environ["OMP_NUM_THREADS"] = str(args.threads or runtime.pick_threads())  # the same count for every engine
     refs = list(args.models) + [f"adapter:{a.split('=', 1)[1]}" for a in args.adapter]
@@ -226,6 +226,12 @@ def main() -> None:
     print_table(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
+    by_ref = {r["ref"]: r for r in results}
+    for r in results:  # the second goal: a fine-tuned adapter decodes within 10% of its base
+        kind, _, path = r["ref"].partition(":")
+        if kind == "adapter" and (base := by_ref.get(str(models.adapter_base(path)))):
+            print(f"adapter/base: {r['model']} {r['tok_s']['ours']:.1f} / {base['tok_s']['ours']:.1f} tok/s = "
+                  f"{r['tok_s']['ours'] / base['tok_s']['ours']:.3f} ({r['weights']} vs {base['weights']})")
     print(f"ratio: {min(r['ratio'] for r in results):.3f}")
 
 

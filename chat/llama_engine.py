@@ -26,80 +26,23 @@ import numpy as np
 from chat import bundled, models, paths, runtime, weights
 from chat.models import ModelEntry, ModelError, ModelRef
 
-ENGINES = ("auto", "llama.cpp", "transformers")
-ENGINE_LABELS = {"auto": "auto (llama.cpp on a CPU when it can run the model)", "llama.cpp": "llama.cpp",
-                 "transformers": "transformers (PyTorch)"}
-LLAMA_FAMILIES = {"llama", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gpt_neox", "mistral", "phi3"}
-"""Decoder-only families whose Hugging Face folders llama.cpp's converter handles and this engine was tried on."""
 MAX_CONTEXT = 8192
 """Context (prompt + reply) allocated for a model, capped: Qwen2.5 declares 32,768 positions, whose KV cache
 would hold 400 MB for chats that stay under a few thousand tokens (memory budgets go up to 4,096)."""
 MERGED_KIND_FOR = {"F16": "F16", "BF16": "F16", "F32": "F16"}
 """The type an adapter merged into its base is written in, by the base file's type; any quantized base gets
-Q8_0. Rounding the merged weights to 4 bits again loses the adapter: Qwen2.5-0.5B + a 10-step LoRA merged into
-Q4_K_M gave 0 of 20 greedy test answers identical to PEFT's (it answered like the base), merged into Q8_0 17 of
-20, the LoRA applied at run time on the Q4_K_M base 13 of 20. Speed (bench/chat_speed.py runs, loaded 2-core
-machine, 1 thread): Qwen base 11.1 tok/s, merged Q8_0 9.8, run-time LoRA 9.7; SmolLM2 merged Q8_0 decoded as
-fast as its Q4_1 base (run-time LoRA: a third slower)."""
+Q8_0, the smallest type that kept the adapter's answers. Greedy answers to test_brief.csv, as PEFT's on
+transformers / ROUGE-L x100 / llama.cpp decode tok/s (2 threads, 3 alternating rounds), by merged type:
+  SmolLM2 + a 1-epoch LoRA, 36 questions (PEFT 25.6): Q8_0 14/36 27.2 44.4; Q6_K 13/36 26.4 44.2;
+  Q5_K_M 0/36 25.3 46.5; Q5_0 1/36 24.4 46.2; Q4_1 0/36 18.8 49.3; the Q4_1 base without adapter 17.4 54.1.
+  Qwen2.5-0.5B + a 10-step LoRA, 20 questions (PEFT 23.9): Q8_0 17/20 23.6 17.2; Q6_K 9/20 23.8 17.7;
+  Q5_K_M 5/20 25.2 17.7; Q4_K_M 0/20 (3 answers as the base's) 30.0 15.7; the base 26.8 19.2.
+Rounding the merged weights to 4 bits again erases a LoRA's small deltas; Q8_0 costs SmolLM2 about a fifth of
+its decode speed and Qwen a tenth (its Q4_K_M base is mostly Q5_0/Q8_0 already). A LoRA applied at run time on
+the quantized base kept fewer answers (Qwen 13/20) and cost SmolLM2 a third of its speed."""
 TOP_CANDIDATES = 4096
 """Top-p sorts only the most likely tokens when they already hold the top-p mass (a full sort of a 150k
 vocabulary costs ~10 ms a token)."""
-
-
-def pinned_engine() -> str | None:
-    """What "auto" means when $CQA_ENGINE pins it (a deployment, or a test suite that needs PyTorch models)."""
-    value = os.environ.get("CQA_ENGINE", "").strip()
-    return value if value in ("llama.cpp", "transformers") else None
-
-
-def llama_cpp_problem() -> str | None:
-    """Why llama.cpp cannot be used in this process, or None."""
-    try:
-        from chat import gguf_files
-    except ImportError as e:
-        return f"the GGUF toolchain (chat/gguf_files.py) cannot be imported: {e}"
-    return gguf_files.llama_cpp_problem()
-
-
-def model_problem(entry: ModelEntry) -> str | None:
-    """Why llama.cpp does not run this model here (it may run on transformers), or None."""
-    if entry.seq2seq:
-        return f"{entry.name} is an encoder-decoder ({entry.family}) model; the llama.cpp engine runs decoder-only ones"
-    if entry.family not in LLAMA_FAMILIES:
-        return (f"{entry.name} is a {entry.family} model; the llama.cpp engine runs the families "
-                f"{', '.join(sorted(LLAMA_FAMILIES))}")
-    return None
-
-
-def hardware_prefers_pytorch() -> str | None:
-    """Why "auto" should use PyTorch on this machine, or None: this llama.cpp build runs on the CPU only.
-
-    On CPUs llama.cpp is auto's choice even where PyTorch's bf16 is fast. Measured on an idle 2-core Xeon with AMX
-    (bench/chat_speed.py, 2 threads, 128 tokens): decoding 74.5 vs 21.5 tok/s (SmolLM2), 22.5 vs 7.7 (Qwen-0.5B);
-    a chat's next turn starts in 0.12 / 0.24 s (KV cache reused) vs 0.71 / 2.65 s. PyTorch reads a cold 1,000-token
-    prompt (a grounded turn) faster, 0.76 vs 6.6 s and 2.5 vs 14.7 s, which makes such a turn with a 128-token reply
-    about even (Qwen 20.4 vs 19.2 s). On AVX2-only CPUs PyTorch's bf16 is 30-100x slower still."""
-    if runtime.pick_device() == "cuda":
-        return "a GPU is present and this llama.cpp build runs on the CPU only"
-    return None
-
-
-def resolve_engine(entry: ModelEntry, engine: str) -> tuple[str, str]:
-    """(engine actually used, why it is not llama.cpp when that was asked for or meant by auto)."""
-    if engine not in ENGINES:
-        raise ModelError(f"Unknown engine {engine!r}; choose one of {', '.join(ENGINES)}.")
-    if engine == "auto" and pinned_engine():
-        engine = pinned_engine()
-        if engine == "transformers":
-            return engine, "CQA_ENGINE=transformers"
-    if engine == "auto" and (reason := hardware_prefers_pytorch()):
-        return "transformers", reason
-    if engine == "transformers":
-        return engine, ""
-    problem = llama_cpp_problem() or model_problem(entry)
-    if problem and engine == "llama.cpp":
-        raise ModelError(f"llama.cpp cannot run {entry.name}: {problem}.")
-    return ("transformers", problem) if problem else ("llama.cpp", "")
 
 
 # -------------------------------------------------------------------------------------------------- loading

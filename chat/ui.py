@@ -18,7 +18,7 @@ import typing
 
 import gradio as gr
 
-from chat import access, knowledge, llama_engine, models, runtime
+from chat import access, engine_choice, knowledge, models, runtime
 from chat.engine import ChatError, GenerationSettings, TurnUpdate, chat_turn, check_message
 from chat.grounding import FOLLOW_UP_LABELS, FOLLOW_UPS, KnowledgeConfig, KnowledgeSettingsError
 from chat.memory import MEMORY_KINDS, MEMORY_LABELS, MemoryConfig, MemoryState
@@ -57,10 +57,10 @@ def runtime_line(loaded: models.LoadedModel) -> str:
 
 def engine_line() -> str:
     """Whether the fast engine can be used in this app, and why not."""
-    problem = llama_engine.llama_cpp_problem()
+    problem = engine_choice.llama_cpp_problem()
     if problem:
         return f"⚠️ **llama.cpp engine unavailable**: {problem}. Models run on transformers (PyTorch)."
-    if reason := llama_engine.hardware_prefers_pytorch():
+    if reason := engine_choice.hardware_prefers_pytorch():
         return (f"**llama.cpp engine available**; engine \"auto\" uses PyTorch on this machine: {reason}. Pick "
                 "\"llama.cpp\" in the Chat settings to use it.")
     return ("**llama.cpp engine available**: with engine \"auto\" (Chat settings) the models it runs are answered "
@@ -124,7 +124,7 @@ def generation_widgets() -> dict[str, gr.components.Component]:
                                      info="auto: bf16 on GPUs and on CPUs where bf16 is fast, else fp32; int8: CPU "
                                           "only, about 2x faster decoding but visibly worse answers from the "
                                           "smallest models"),
-            "engine": gr.Dropdown([(llama_engine.ENGINE_LABELS[e], e) for e in llama_engine.ENGINES], value="auto",
+            "engine": gr.Dropdown([(engine_choice.ENGINE_LABELS[e], e) for e in engine_choice.ENGINES], value="auto",
                                   label="Engine", info="llama.cpp runs GGUF weights several times faster on a CPU; "
                                   "precision applies to transformers only. The stats line says which engine ran"),
         }
@@ -371,8 +371,8 @@ def build_compare_tab(default_a: str = str(models.DEFAULT_MODEL), default_b: str
 
 def _auto_engine(entry: models.ModelEntry) -> str:
     """The engine "auto" picks for a model, with why it is not llama.cpp when llama.cpp is installed."""
-    engine, why = llama_engine.resolve_engine(entry, "auto")
-    return f"{engine} ({why})" if why and llama_engine.llama_cpp_problem() is None else engine
+    engine, why = engine_choice.resolve_engine(entry, "auto")
+    return f"{engine} ({why})" if why and engine_choice.llama_cpp_problem() is None else engine
 
 
 def catalogue_rows() -> list[list]:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from chat import engine, knowledge, llama_engine, models, runtime
+from chat import engine, engine_choice, knowledge, llama_engine, models, runtime
 from chat.engine import GenerationSettings
 from eval import facts, rouge
 from training import answer_loss, data, data_files, runs
@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=EVAL.max_new_tokens)
     parser.add_argument("--precision", default=EVAL.precision, help="float32 (default), bfloat16, auto, ... "
                         "(transformers engine only; llama.cpp reads the GGUF file's weights)")
-    parser.add_argument("--engine", default="auto", choices=llama_engine.ENGINES,
+    parser.add_argument("--engine", default="auto", choices=engine_choice.ENGINES,
                         help="auto (default): llama.cpp when it is installed and runs the model, else transformers")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--knowledge", help="answer with the passages retrieved from this collection (the samples "

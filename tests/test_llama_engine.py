@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from chat import engine, llama_engine, models, runtime
+from chat import engine, engine_choice, llama_engine, models, runtime
 from chat.engine import GenerationSettings, ReplyStream, chat_turn
 from chat.memory import MemoryConfig, MemoryState
 from chat.models import ModelError, ModelRef
@@ -249,10 +249,10 @@ def test_chat_turn_with_memory_through_llama_cpp(fast):
 ])
 def test_auto_keeps_models_llama_cpp_does_not_run_on_transformers(family, seq2seq, reason, cpu_without_fast_bf16):
     entry = models.ModelEntry(ModelRef("folder", "/x"), "x", family, 1, seq2seq, "qa", True)
-    chosen, why = llama_engine.resolve_engine(entry, "auto")
+    chosen, why = engine_choice.resolve_engine(entry, "auto")
     assert chosen == "transformers" and reason in why
     with pytest.raises(ModelError, match=reason):
-        llama_engine.resolve_engine(entry, "llama.cpp")
+        engine_choice.resolve_engine(entry, "llama.cpp")
 
 
 @pytest.fixture
@@ -273,25 +273,25 @@ def test_auto_follows_the_hardware(monkeypatch, device, bf16_fast, expected):
     monkeypatch.setattr(runtime, "cpu_bf16_is_fast", lambda: bf16_fast)
     monkeypatch.setattr(runtime, "pick_device", lambda: device)
     entry = models.ModelEntry(ModelRef("folder", "/x"), "x", "llama", 1, False, "chat", True)
-    chosen, why = llama_engine.resolve_engine(entry, "auto")
+    chosen, why = engine_choice.resolve_engine(entry, "auto")
     assert chosen == expected[0] and expected[1] in why
-    assert llama_engine.resolve_engine(entry, "llama.cpp") == ("llama.cpp", "")  # asked for by name: always
+    assert engine_choice.resolve_engine(entry, "llama.cpp") == ("llama.cpp", "")  # asked for by name: always
 
 
 def test_engine_choice_without_llama_cpp_and_with_a_pin(monkeypatch, cpu_without_fast_bf16):
     monkeypatch.delenv("CQA_ENGINE", raising=False)
     entry = models.ModelEntry(ModelRef("folder", "/x"), "x", "llama", 1, False, "chat", True)
-    assert llama_engine.resolve_engine(entry, "auto") == ("llama.cpp", "")
+    assert engine_choice.resolve_engine(entry, "auto") == ("llama.cpp", "")
     monkeypatch.setenv("CQA_ENGINE", "transformers")
-    assert llama_engine.resolve_engine(entry, "auto") == ("transformers", "CQA_ENGINE=transformers")
-    assert llama_engine.resolve_engine(entry, "llama.cpp") == ("llama.cpp", "")
+    assert engine_choice.resolve_engine(entry, "auto") == ("transformers", "CQA_ENGINE=transformers")
+    assert engine_choice.resolve_engine(entry, "llama.cpp") == ("llama.cpp", "")
     monkeypatch.delenv("CQA_ENGINE")
     monkeypatch.setattr(gguf_files, "llama_cpp_problem", lambda: "llama_cpp failed to import: libfoo missing")
-    assert llama_engine.resolve_engine(entry, "auto") == ("transformers", "llama_cpp failed to import: libfoo missing")
+    assert engine_choice.resolve_engine(entry, "auto") == ("transformers", "llama_cpp failed to import: libfoo missing")
     with pytest.raises(ModelError, match="libfoo missing"):
-        llama_engine.resolve_engine(entry, "llama.cpp")
+        engine_choice.resolve_engine(entry, "llama.cpp")
     with pytest.raises(ModelError, match="Unknown engine"):
-        llama_engine.resolve_engine(entry, "vllm")
+        engine_choice.resolve_engine(entry, "vllm")
 
 
 def test_a_model_llama_cpp_cannot_load_falls_back_with_the_reason(tiny_models, monkeypatch, cpu_without_fast_bf16):
@@ -415,6 +415,6 @@ def test_a_trained_adapter_answers_like_peft(gguf_cache, tiny_llama, tmp_path, m
 def test_the_models_tab_says_what_auto_does_here(monkeypatch, problem, hardware, expected):
     from chat import ui
 
-    monkeypatch.setattr(llama_engine, "llama_cpp_problem", lambda: problem)
-    monkeypatch.setattr(llama_engine, "hardware_prefers_pytorch", lambda: hardware)
+    monkeypatch.setattr(engine_choice, "llama_cpp_problem", lambda: problem)
+    monkeypatch.setattr(engine_choice, "hardware_prefers_pytorch", lambda: hardware)
     assert expected in ui.engine_line()
