@@ -5,8 +5,9 @@ a login. Command-line flags win over environment variables, which win over defau
 decides everything without starting anything, so every rule is tested as a table.
 
 Shared mode (on when the app is reachable from other machines, or on a Hugging Face Space): visitors may name only
-registered datasets and shipped assets, catalogue models (bundled, hub ids, adapters under the runs folder) and
-runs. A server path typed as a dataset, test file or model folder is refused with a message. The app records the
+registered datasets and shipped assets, catalogue models (bundled, hub ids, adapters under the runs folder, models on
+the configured OpenAI-compatible servers) and runs. A server path typed as a dataset, test file or model folder, a
+server URL typed into a model reference, and changes to the server settings are refused with a message. The app records the
 decision in $CQA_SHARED, so job subprocesses decide the same way.
 
 Standard library only: app.py reads this before gradio and huggingface_hub are imported.
@@ -40,7 +41,7 @@ DELETE_CACHE = (3600, 3600)
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
 DATASET_NAME = re.compile(r"[A-Za-z0-9_-]+")
-DATA_FIELDS = ("data",)
+DATA_FIELDS = ("data", "accelerate_config")
 DATA_LIST_FIELDS = ("tests", "eval_tests")
 MODEL_FIELDS = ("model",)
 """Job config fields that name server files or models, checked in shared mode. A new job kind with such a field
@@ -298,9 +299,24 @@ def check_model_ref(ref) -> None:
                           "Models tab) or ones already copied to this server can be used.")
     if ref.kind == "adapter" and _within(paths.runs_dir(), Path(ref.id)):
         return
+    if ref.kind == "openai":
+        from chat import openai_backend
+
+        if openai_backend.configured_server(ref):
+            return
+        raise AccessError(f"{ref} is refused in shared mode: only models on the OpenAI-compatible servers configured "
+                          "on this server can be used (see the Models tab), not a server URL or another name.")
     raise AccessError(
         f"{ref} is refused in shared mode: only catalogue models can be used (bundled models, hub ids, and "
         "fine-tuned adapters from the runs folder), not folders on the server.")
+
+
+def check_settings_change(what: str = "the server settings") -> None:
+    """Shared mode: the app's settings (e.g. which OpenAI-compatible servers it talks to) are not for visitors,
+    who could otherwise make this server send requests anywhere."""
+    if shared_mode():
+        raise AccessError(f"{what} cannot be changed in shared mode: the app's owner configures them (environment "
+                          "variables, or the Models tab of an app that is not shared).")
 
 
 def check_inputs(models: Iterable = (), data: Iterable = ()) -> None:
@@ -318,3 +334,6 @@ def check_job(cfg) -> None:
     for name in DATA_LIST_FIELDS:
         files += list(getattr(cfg, name, None) or [])
     check_inputs(model_refs, files)
+    if shared_mode() and (getattr(cfg, "processes", 1) or 1) > 1:
+        raise AccessError("training on several processes is refused in shared mode: the app's owner starts such "
+                          "jobs (python -m training.sft CONFIG with processes set).")

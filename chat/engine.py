@@ -16,6 +16,7 @@ from transformers.generation.logits_process import RepetitionPenaltyLogitsProces
 from transformers.generation.streamers import BaseStreamer
 
 from chat import grounding, knowledge, memory, runtime
+from chat.engine_choice import REMOTE_ENGINE
 from chat.grounding import Grounding, KnowledgeConfig
 from chat.memory import MemoryConfig, MemoryState, Message
 from chat.models import LoadedModel, ModelError
@@ -64,14 +65,16 @@ class ReplyStats:
     prompt_tokens: int
     truncated_prompt: bool
     engine: str = ""
-    """The engine that generated the reply ("llama.cpp" or "transformers")."""
+    """The engine that generated the reply ("llama.cpp", "transformers" or "openai-compatible")."""
+    server: str = ""
+    """For a model on an OpenAI-compatible server: the server that answered."""
 
     @property
     def tokens_per_second(self) -> float:
         return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
 
     def describe(self) -> str:
-        text = (f"{self.engine} · " if self.engine else "") + (
+        text = (f"{self.engine}{f' ({self.server})' if self.server else ''} · " if self.engine else "") + (
                 f"{self.seconds:.1f} s · {self.new_tokens} tokens · {self.tokens_per_second:.1f} tok/s · "
                 f"prompt {self.prompt_tokens} tokens · first token {self.first_token_seconds:.2f} s")
         return text + (" · prompt was cut to fit the model's context" if self.truncated_prompt else "")
@@ -254,12 +257,31 @@ class ReplyStream:
                                 self.truncated, loaded.engine)
 
 
+def open_stream(loaded: LoadedModel, messages: list[Message], system_prompt: str, settings: GenerationSettings):
+    """The reply stream for `messages`: rendered into the model's prompt here, or for a model on an
+    OpenAI-compatible server sent as messages (chat/openai_backend.py; its stream has the same interface)."""
+    if loaded.engine == REMOTE_ENGINE:
+        from chat import openai_backend  # it imports this module
+
+        return openai_backend.RemoteReplyStream(loaded, messages, system_prompt, settings)
+    return ReplyStream(loaded, render_prompt(loaded, messages, system_prompt), settings)
+
+
+def token_counter(loaded: LoadedModel, system_prompt: str) -> memory.CountTokens:
+    """history_token_counter, or for a model on a server the server's own count (chat/openai_backend.py)."""
+    if loaded.engine == REMOTE_ENGINE:
+        from chat import openai_backend
+
+        return openai_backend.token_counter(loaded)
+    return history_token_counter(loaded, system_prompt)
+
+
 def complete(loaded: LoadedModel, messages: list[Message], settings: GenerationSettings,
              system_prompt: str = SUMMARY_SYSTEM_PROMPT, max_new_tokens: int | None = None) -> str:
     """A whole greedy reply, not streamed (used for summaries and follow-up rewrites)."""
     quiet = GenerationSettings(max_new_tokens=max_new_tokens or settings.summary_tokens, temperature=0.0,
                                repetition_penalty=settings.repetition_penalty)
-    stream = ReplyStream(loaded, render_prompt(loaded, messages, system_prompt), quiet)
+    stream = open_stream(loaded, messages, system_prompt, quiet)
     for _ in stream:
         pass
     return stream.text
@@ -312,7 +334,7 @@ def chat_turn(
     (bench/followup_rewrite.py) and answered from their own knowledge. Memory records the question and the reply
     only, never the passages."""
     user_text = check_message(user_text)
-    count_tokens = history_token_counter(loaded, settings.system_prompt)
+    count_tokens = token_counter(loaded, settings.system_prompt)
     context = memory.context(config, state, count_tokens)
     found = _ground(loaded, grounding.earlier_user_turns(context), user_text, settings, knowledge_config)
     sources = found.passages if found else []
@@ -336,8 +358,7 @@ def chat_turn(
     if found and found.supported and loaded.entry.prompt_style == "turns":
         # DialoGPT-style prompts drop the system prompt but keep system messages (memory summaries) as turns
         messages = [{"role": "system", "content": knowledge.grounded_prompt(found.passages)}] + messages
-    prompt = render_prompt(loaded, messages, system_prompt)
-    stream = ReplyStream(loaded, prompt, settings)
+    stream = open_stream(loaded, messages, system_prompt, settings)
     for text in stream:
         yield TurnUpdate(text, stream.prompt_text, state=provisional(text), sources=sources, grounding=found)
     if config.kind in ("summary", "summary_buffer"):

@@ -15,6 +15,8 @@ from chat.models import ModelEntry, ModelError
 ENGINES = ("auto", "llama.cpp", "transformers")
 ENGINE_LABELS = {"auto": "auto (llama.cpp on a CPU when it can run the model)", "llama.cpp": "llama.cpp",
                  "transformers": "transformers (PyTorch)"}
+REMOTE_ENGINE = "openai-compatible"
+"""The engine of `openai:` models (chat/openai_backend.py): the server generates, whatever engine is picked."""
 LLAMA_FAMILIES = {"llama", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gpt_neox", "mistral", "phi3"}
 """Decoder-only families whose Hugging Face folders llama.cpp's converter handles and this engine was tried on."""
 
@@ -60,6 +62,8 @@ def resolve_engine(entry: ModelEntry, engine: str) -> tuple[str, str]:
     """(engine actually used, why it is not llama.cpp when that was asked for or meant by auto)."""
     if engine not in ENGINES:
         raise ModelError(f"Unknown engine {engine!r}; choose one of {', '.join(ENGINES)}.")
+    if entry.ref.kind == "openai":
+        return REMOTE_ENGINE, ""
     if engine == "auto" and pinned_engine():
         engine = pinned_engine()
         if engine == "transformers":

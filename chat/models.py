@@ -7,6 +7,8 @@ A model is named by a `ModelRef` (a small value), never by a loaded object. Four
   adapter:<path>       a fine-tuned PEFT adapter: a folder holding adapter_config.json, or a run folder with exactly
                        one such folder one level down; its base model is the adapter_config.json's
                        base_model_name_or_path (a model reference, or a folder path for older adapters)
+  openai:<model>@<server>  a model on an OpenAI-compatible server (chat/openai_backend.py), by the server's
+                       configured name (or, outside shared mode, its base URL)
 Loading refuses a model whose weights would not fit in the free RAM, instead of being killed halfway.
 """
 
@@ -61,7 +63,7 @@ class ModelRef:
         if not text:
             raise ModelError("No model chosen. Pick one from the list or type a local model folder path.")
         kind, sep, rest = text.partition(":")
-        if sep and kind in ("bundled", "hub", "folder", "adapter") and rest.strip():
+        if sep and kind in ("bundled", "hub", "folder", "adapter", "openai") and rest.strip():
             return cls(kind, rest.strip())
         if text in BUNDLED:
             return cls("bundled", text)
@@ -273,15 +275,24 @@ def describe(ref: ModelRef) -> ModelEntry:
         return folder_entry(ref.id, ref=ref)
     if ref.kind == "adapter":
         return adapter_entry(ref.id)
+    if ref.kind == "openai":
+        from chat import openai_backend  # it imports chat.engine, which imports this module
+
+        return openai_backend.describe(ref)
     raise ModelError(f"Unknown model kind {ref.kind!r}.")
 
 
-def catalogue(runs_dir: Path | None = None) -> list[ModelEntry]:
-    """Every model the app knows: bundled, the report's families, fine-tuned adapters. Cheap: no weights read."""
+def catalogue(runs_dir: Path | None = None, remote: bool = False) -> list[ModelEntry]:
+    """Every model the app knows: bundled, the report's families, fine-tuned adapters, and with `remote` the
+    configured OpenAI-compatible servers' models (chat only: asks each server, at most CHECK_TIMEOUT seconds).
+    Cheap: no weights read."""
+    from chat import openai_backend
+
     return (
         [_bundled_entry(m) for m in BUNDLED.values()]
         + [_hub_entry(m) for m in HUB_MODELS]
         + [adapter_entry(p) for p in find_adapters(runs_dir)]
+        + (openai_backend.catalogue_entries() if remote else [])
     )
 
 
@@ -389,6 +400,10 @@ def load_model(ref: ModelRef | str, precision: str = "auto", progress: Callable[
     from chat import engine_choice, llama_engine
 
     ref = ModelRef.parse(ref) if isinstance(ref, str) else ref
+    if ref.kind == "openai":  # nothing loaded here: not cached, so a changed key or URL counts at once
+        from chat import openai_backend
+
+        return openai_backend.load(ref)
     chosen, note = engine_choice.resolve_engine(describe(ref), engine)
     if engine == "auto" and ref in _llama_failures:
         chosen, note = "transformers", _llama_failures[ref]

@@ -1,4 +1,4 @@
-"""The app's folders, in one place: converted models, training runs, datasets and knowledge collections.
+"""The app's folders, in one place: converted models, training runs, datasets, knowledge collections, settings.
 
 Each is read from its environment variable at call time (so tests and the CLI can point them elsewhere), else it
 lies under the persistent storage when there is one (a Hugging Face Space's /data), else a local default.
@@ -53,6 +53,11 @@ def data_dir() -> Path:
 def knowledge_dir() -> Path:
     """Knowledge collections (indexes over Q/A pairs and documents)."""
     return _folder("CQA_KNOWLEDGE_DIR", "knowledge", Path("knowledge"))
+
+
+def settings_dir() -> Path:
+    """Settings saved from the app (OpenAI-compatible servers and their keys): never a folder a visitor can name."""
+    return _folder("CQA_SETTINGS_DIR", "settings", Path.home() / ".config" / "cqa-studio")
 
 
 def inside(root: str | Path, name: str | Path) -> Path:

@@ -18,7 +18,7 @@ import typing
 
 import gradio as gr
 
-from chat import access, engine_choice, knowledge, models, runtime
+from chat import access, engine_choice, knowledge, models, openai_backend, runtime
 from chat.engine import ChatError, GenerationSettings, TurnUpdate, chat_turn, check_message
 from chat.grounding import FOLLOW_UP_LABELS, FOLLOW_UPS, KnowledgeConfig, KnowledgeSettingsError
 from chat.memory import MEMORY_KINDS, MEMORY_LABELS, MemoryConfig, MemoryState
@@ -33,7 +33,7 @@ NO_KNOWLEDGE = ("None", "")
 
 
 def model_choices() -> list[tuple[str, str]]:
-    return [(entry.label, str(entry.ref)) for entry in models.catalogue()]
+    return [(entry.label, str(entry.ref)) for entry in models.catalogue(remote=True)]
 
 
 def describe_model(ref_text: str) -> str:
@@ -377,7 +377,7 @@ def _auto_engine(entry: models.ModelEntry) -> str:
 
 def catalogue_rows() -> list[list]:
     rows = []
-    for e in models.catalogue():
+    for e in models.catalogue(remote=True):
         rows.append([e.name, str(e.ref), e.family, e.size, "seq2seq" if e.seq2seq else "causal", e.prompt_style,
                      "yes" if e.available else "no", _auto_engine(e), e.reason])
     return rows
@@ -397,3 +397,42 @@ def build_models_tab() -> None:
     table = gr.Dataframe(catalogue_rows(), headers=headers, interactive=False, wrap=True,
                          column_widths=["14%", "17%", "6%", "6%", "6%", "7%", "6%", "12%", "26%"])
     gr.Button("Refresh").click(catalogue_rows, None, table, api_name="models")
+    build_servers_form(table)
+
+
+def save_server(name: str, base_url: str, api_key: str, model_names: str):
+    """Save an OpenAI-compatible server (refused in shared mode). Returns (message, servers, key box, models)."""
+    try:
+        access.check_settings_change("The OpenAI-compatible servers")
+        done = openai_backend.save_server(name, base_url, api_key, model_names)
+    except (ModelError, access.AccessError) as e:
+        return f"⚠️ {e}", gr.skip(), gr.skip(), gr.skip()
+    return done, openai_backend.servers_table(), "", catalogue_rows()  # the key never stays in the page
+
+
+def remove_server(name: str):
+    try:
+        access.check_settings_change("The OpenAI-compatible servers")
+        done = openai_backend.remove_server((name or "").strip())
+    except (ModelError, access.AccessError) as e:
+        return f"⚠️ {e}", gr.skip(), gr.skip()
+    return done, openai_backend.servers_table(), catalogue_rows()
+
+
+def build_servers_form(models_table: gr.Dataframe) -> None:
+    gr.Markdown("### OpenAI-compatible servers\nvLLM, llama.cpp's server, Ollama or TGI answer as chat models "
+                "`openai:<model>@<name>`; memory and knowledge stay in this app. Also set by `CQA_OPENAI_BASE_URL`, "
+                "`CQA_OPENAI_API_KEY`, `CQA_OPENAI_MODELS`. Keys are kept owner-only in the settings folder and never "
+                "shown again.")
+    servers = gr.Dataframe(openai_backend.servers_table(), headers=["Name", "Base URL", "API key", "Source", "Status"],
+                           interactive=False, wrap=True)
+    with gr.Row():
+        name = gr.Textbox(label="Name", placeholder="local")
+        url = gr.Textbox(label="Base URL", placeholder="http://127.0.0.1:8000/v1")
+        key = gr.Textbox(label="API key (empty keeps the saved one)", type="password")
+        names = gr.Textbox(label="Models (optional, comma-separated)")
+    with gr.Row():
+        save, remove = gr.Button("Save server"), gr.Button("Remove server")
+    message = gr.Markdown()
+    save.click(save_server, [name, url, key, names], [message, servers, key, models_table], api_visibility="private")
+    remove.click(remove_server, name, [message, servers, models_table], api_visibility="private")

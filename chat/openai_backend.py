@@ -1,0 +1,456 @@
+"""Chat models on an OpenAI-compatible server: vLLM, llama.cpp's server, llama-cpp-python's, Ollama, TGI.
+
+A remote model is named `openai:<model>@<server>`: <server> is the name of a configured server (the environment's
+CQA_OPENAI_BASE_URL / CQA_OPENAI_API_KEY / CQA_OPENAI_MODELS, named $CQA_OPENAI_NAME or "default", or one saved
+in the Models tab), or outside shared mode a base URL typed as it is (`openai:qwen@http://127.0.0.1:8080/v1`).
+The reference is plain text: no URL or key travels with a chat, and in shared mode only configured names pass
+(chat/access.py). Saved servers live in <settings>/openai_servers.json (chat/paths.settings_dir), written
+owner-only (0600); the key is never sent back to a page.
+
+Memory and retrieval stay in this app: the conversation memory keeps is sent as chat messages to
+`/v1/chat/completions` (streamed, server-sent events, read line by line with httpx) and the server applies its
+chat template. Leaving the reply loop (Stop, a closed tab) closes the connection, which the servers take as the
+end of the request. Sampling maps to the API: max_tokens, temperature (0 = greedy), top_p; the repetition
+penalty is sent as `repetition_penalty` (vLLM) and `repeat_penalty` (llama.cpp), both multiplicative like ours but
+counted over the prompt too (llama.cpp: over the last 64 tokens). OpenAI's frequency_penalty is additive and
+grows with each repeat, another scale, so it is not used. A server that refuses those extra fields (HTTP 400/422)
+is asked again without them, and the stats line says so.
+
+Token counts for memory budgets come from the server's tokenizer when it has a tokenize endpoint
+(llama-cpp-python: /extras/tokenize; llama.cpp and vLLM: /tokenize), else from estimate_tokens().
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import httpx
+
+from chat import paths
+from chat.engine import GenerationSettings, ReplyStats, _holdback, cut_at_stop
+from chat.engine_choice import REMOTE_ENGINE
+from chat.memory import CountTokens, Message
+from chat.models import ModelEntry, ModelError, ModelRef
+from chat.prompts import STOP_STRINGS, _merge_system
+
+KIND = "openai"
+SERVERS_FILE = "openai_servers.json"
+SERVER_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
+CHECK_TIMEOUT = 2.0
+"""Seconds the model list may take: a dead or hung server costs the Models tab and the pickers at most this."""
+CHECK_TTL = 10.0
+"""Seconds a server's model list is reused (the catalogue asks once per model)."""
+STREAM_TIMEOUT = httpx.Timeout(300.0, connect=5.0)
+"""A CPU server may read a long grounded prompt for minutes before its first token; Stop ends the wait anyway."""
+MESSAGE_OVERHEAD_TOKENS = 5
+"""Tokens a chat template adds around each message: ChatML's "<|im_start|>user\\n ... <|im_end|>\\n" and Llama 3's
+header/eot tokens are 5. The server applies the template, so its exact count is not known here."""
+CHARS_PER_TOKEN = 4
+"""The estimate without a tokenize endpoint: about 4 characters a token for English under BPE tokenizers
+(Qwen2.5's tokenizer gives 3.9 on tests/data/knowledge/handbook.md); non-English text is undercounted."""
+OPTIONAL_FIELDS = ("repetition_penalty", "repeat_penalty", "min_tokens", "stream_options")
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    base_url: str
+    """Including /v1, e.g. http://127.0.0.1:8000/v1."""
+    api_key: str = field(default="", repr=False)
+    models: tuple[str, ...] = ()
+    """Model names to list even when the server is down (the server's /v1/models adds its own)."""
+    source: str = "saved"
+    """"environment", "saved" (Models tab) or "typed" (a URL in the reference)."""
+
+    @property
+    def root(self) -> str:
+        """The server's root, where the tokenize endpoints live."""
+        return self.base_url.removesuffix("/v1")
+
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+
+def _clean_url(url: str) -> str:
+    url = (url or "").strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+        raise ModelError(f"{url!r} is not a server URL: give one like http://127.0.0.1:8000/v1")
+    return url
+
+
+def _models_list(text: str | list | tuple) -> tuple[str, ...]:
+    items = text.split(",") if isinstance(text, str) else text
+    return tuple(dict.fromkeys(m.strip() for m in items if m and m.strip()))
+
+
+# ------------------------------------------------------------------------------------------ configured servers
+
+
+def _settings_file():
+    return paths.settings_dir() / SERVERS_FILE
+
+
+def _saved() -> list[dict]:
+    try:
+        data = json.loads(_settings_file().read_text())
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as e:
+        raise ModelError(f"{_settings_file()} cannot be read: {e}") from e
+    return [s for s in data.get("servers", []) if isinstance(s, dict) and SERVER_NAME.fullmatch(str(s.get("name")))]
+
+
+def servers() -> dict[str, Server]:
+    """Configured servers by name: the environment's first, then the saved ones."""
+    found: dict[str, Server] = {}
+    if url := os.environ.get("CQA_OPENAI_BASE_URL", "").strip():
+        name = os.environ.get("CQA_OPENAI_NAME", "").strip() or "default"
+        found[name] = Server(name, url.rstrip("/"), os.environ.get("CQA_OPENAI_API_KEY", "").strip(),
+                             _models_list(os.environ.get("CQA_OPENAI_MODELS", "")), "environment")
+    for s in _saved():
+        found.setdefault(s["name"], Server(s["name"], s.get("base_url", ""), s.get("api_key", ""),
+                                           _models_list(s.get("models", [])), "saved"))
+    return found
+
+
+def _write_saved(entries: list[dict]) -> None:
+    target = _settings_file()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner only: it holds keys
+    with os.fdopen(descriptor, "w") as f:
+        json.dump({"servers": entries}, f, indent=1)
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, target)
+
+
+def save_server(name: str, base_url: str, api_key: str = "", models_text: str = "") -> str:
+    """Add or update a saved server; an empty key keeps the saved one. Returns what was done."""
+    name = (name or "").strip()
+    if not SERVER_NAME.fullmatch(name):
+        raise ModelError(f"{name!r} is not a server name: use 1-40 letters, digits, - or _")
+    if name in servers() and servers()[name].source == "environment":
+        raise ModelError(f"{name!r} is set by the environment (CQA_OPENAI_BASE_URL); save this one under another name")
+    url = _clean_url(base_url)
+    entries = _saved()
+    old = next((s for s in entries if s["name"] == name), {})
+    entry = {"name": name, "base_url": url, "api_key": (api_key or "").strip() or old.get("api_key", ""),
+             "models": list(_models_list(models_text or ""))}
+    _write_saved([s for s in entries if s["name"] != name] + [entry])
+    _model_lists.clear()
+    return f"Saved server {name} ({url}){', with an API key' if entry['api_key'] else ''}."
+
+
+def remove_server(name: str) -> str:
+    entries = _saved()
+    if not any(s["name"] == name for s in entries):
+        raise ModelError(f"No saved server named {name!r}")
+    _write_saved([s for s in entries if s["name"] != name])
+    return f"Removed server {name}."
+
+
+def split_id(ref_id: str) -> tuple[str, str]:
+    """(model, server name or URL) of an `openai:` reference's id."""
+    for scheme in ("@http://", "@https://"):
+        if scheme in ref_id:
+            model, _, rest = ref_id.partition(scheme)
+            return model.strip(), scheme[1:] + rest.strip()
+    model, _, server = ref_id.rpartition("@")
+    return model.strip(), server.strip()
+
+
+def configured_server(ref: ModelRef) -> Server | None:
+    """The configured server a reference names, or None (a URL, or an unknown name)."""
+    return servers().get(split_id(ref.id)[1])
+
+
+def server_of(ref: ModelRef) -> Server:
+    name = split_id(ref.id)[1]
+    if found := servers().get(name):
+        return found
+    if name.startswith(("http://", "https://")):
+        return Server(name, _clean_url(name), source="typed")
+    known = ", ".join(servers()) or "none yet"
+    raise ModelError(f"No OpenAI-compatible server named {name!r} (configured: {known}). Add one in the Models tab "
+                     "or set CQA_OPENAI_BASE_URL.")
+
+
+# -------------------------------------------------------------------------------------------------- availability
+
+
+def problem_message(server: Server, error: Exception | httpx.Response, timeout: float) -> str:
+    """What went wrong talking to `server`, in words a user can act on."""
+    where = f"the server {server.name} ({server.base_url})" if server.name != server.base_url else server.base_url
+    if isinstance(error, httpx.TimeoutException):
+        return f"{where} did not answer within {timeout:g} s"
+    if isinstance(error, httpx.HTTPError):
+        return f"{where} cannot be reached ({error}): is it running, and is the URL right?"
+    code = error.status_code
+    if code in (401, 403):
+        return f"{where} refused the API key (HTTP {code}): set the right key in the Models tab or $CQA_OPENAI_API_KEY"
+    try:
+        body = error.json()
+        detail = body.get("error", body.get("detail", body)) if isinstance(body, dict) else body
+        detail = detail.get("message", detail) if isinstance(detail, dict) else detail
+    except ValueError:
+        detail = error.text
+    hint = " (a base URL usually ends in /v1)" if code == 404 and not server.base_url.endswith("/v1") else ""
+    return f"{where} answered HTTP {code}{hint}: {str(detail)[:300]}"
+
+
+_model_lists: dict[tuple[str, str], tuple[float, list[str] | str]] = {}
+
+
+def listed_models(server: Server) -> list[str] | str:
+    """The model names the server's /v1/models lists, or why they could not be read (checked at most every
+    CHECK_TTL seconds, and never for longer than CHECK_TIMEOUT)."""
+    key = (server.base_url, server.api_key)
+    if key in _model_lists and time.monotonic() - _model_lists[key][0] < CHECK_TTL:
+        return _model_lists[key][1]
+    try:
+        response = httpx.get(f"{server.base_url}/models", headers=server.headers(), timeout=CHECK_TIMEOUT)
+        result = [str(m.get("id")) for m in response.json().get("data", [])] if response.status_code == 200 \
+            else problem_message(server, response, CHECK_TIMEOUT)
+    except httpx.HTTPError as e:
+        result = problem_message(server, e, CHECK_TIMEOUT)
+    except (ValueError, AttributeError) as e:
+        result = f"{server.base_url}/models did not return an OpenAI model list ({e})"
+    _model_lists[key] = (time.monotonic(), result)
+    return result
+
+
+def describe(ref: ModelRef) -> ModelEntry:
+    model, name = split_id(ref.id)
+    label = f"{model or '(no model)'} @ {name}"
+
+    def entry(available: bool, reason: str) -> ModelEntry:
+        return ModelEntry(ref, label, REMOTE_ENGINE, 0, False, "chat", available, reason)
+
+    try:
+        server = server_of(ref)
+    except ModelError as e:
+        return entry(False, str(e))
+    listed = listed_models(server)
+    if isinstance(listed, str):
+        return entry(False, listed)
+    if not model:
+        return entry(False, f"no model named; {server.name} serves {', '.join(listed) or 'no model'}")
+    if model not in listed:
+        return entry(False, f"{server.name} does not serve {model!r}; it lists {', '.join(listed) or 'no model'}")
+    return entry(True, f"served by {server.name} at {server.base_url}")
+
+
+def catalogue_entries() -> list[ModelEntry]:
+    """Every configured server's models: the configured names and what /v1/models lists, each with availability."""
+    entries = []
+    for server in servers().values():
+        listed = listed_models(server)
+        names = list(dict.fromkeys(server.models + tuple(listed if isinstance(listed, list) else ())))
+        entries += [describe(ModelRef(KIND, f"{model}@{server.name}")) for model in names or [""]]
+    return entries
+
+
+def servers_table() -> list[list[str]]:
+    """Rows for the Models tab: name, URL, key set, source, status (never the key itself)."""
+    rows = []
+    for s in servers().values():
+        listed = listed_models(s)
+        status = f"reachable: {', '.join(listed) or 'no model'}" if isinstance(listed, list) else listed
+        rows.append([s.name, s.base_url, "yes" if s.api_key else "no", s.source, status])
+    return rows
+
+
+# -------------------------------------------------------------------------------------------------------- model
+
+
+@dataclass
+class RemoteModel:
+    """A model on a server: the counterpart of models.LoadedModel (the fields the chat reads)."""
+
+    entry: ModelEntry
+    server: Server
+    model: str
+    device: str = ""
+    precision: str = "set by the server"
+    engine: str = REMOTE_ENGINE
+    engine_note: str = ""
+    tokenize: str | None = None
+    """The tokenize endpoint that works on this server ("" = none; None = not tried yet)."""
+    tokenize_offset: int = 0
+    """Tokens that endpoint gives an empty text (llama-cpp-python's adds the BOS token), taken off each count."""
+    counts: dict[str, int] = field(default_factory=dict, repr=False)
+    """Tokens per message text, so that memory's trimming asks the server once per message."""
+
+
+def load(ref: ModelRef) -> RemoteModel:
+    entry = describe(ref)
+    if not entry.available:
+        raise ModelError(f"{entry.name} is unavailable: {entry.reason}.")
+    server = server_of(ref)
+    return RemoteModel(entry, server, split_id(ref.id)[0], device=f"server {server.name} ({server.base_url})")
+
+
+def estimate_tokens(text: str) -> int:
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def _tokenize(remote: RemoteModel, path: str, text: str) -> int:
+    body = {"model": remote.model, "input": text, "prompt": text, "content": text, "add_special": False}
+    response = httpx.post(remote.server.root + path, json=body, headers=remote.server.headers(), timeout=CHECK_TIMEOUT)
+    response.raise_for_status()
+    found = response.json()
+    return int(found["count"]) if "count" in found else len(found["tokens"])
+
+
+def count_text(remote: RemoteModel, text: str) -> int:
+    """Tokens of `text` by the server's tokenizer, or estimate_tokens() when it has no tokenize endpoint."""
+    candidates = ["/extras/tokenize", "/tokenize"] if remote.tokenize is None else [remote.tokenize]
+    for path in filter(None, candidates):
+        try:
+            if remote.tokenize is None:
+                remote.tokenize_offset = _tokenize(remote, path, "")
+            count = _tokenize(remote, path, text) - remote.tokenize_offset
+            remote.tokenize = path
+            return max(0, count)
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            continue
+    remote.tokenize = remote.tokenize if remote.tokenize else ""
+    return estimate_tokens(text)
+
+
+def token_counter(remote: RemoteModel) -> CountTokens:
+    """Tokens that messages add to the prompt: each text by the server's tokenizer + MESSAGE_OVERHEAD_TOKENS."""
+    def count(messages: list[Message]) -> int:
+        total = 0
+        for m in messages:
+            if m["content"] not in remote.counts:
+                remote.counts[m["content"]] = count_text(remote, m["content"])
+            total += remote.counts[m["content"]] + MESSAGE_OVERHEAD_TOKENS
+        return total
+
+    return count
+
+
+# ---------------------------------------------------------------------------------------------------- streaming
+
+_refuses_optional: set[str] = set()
+"""Base URLs that answered 400/422 to OPTIONAL_FIELDS."""
+
+
+def chat_messages(messages: list[Message], system_prompt: str) -> list[Message]:
+    """The messages sent: one system message (instructions + any memory summary), then the turns."""
+    system, turns = _merge_system(messages, system_prompt)
+    return ([{"role": "system", "content": system}] if system else []) + [dict(m) for m in turns]
+
+
+def request_body(model: str, messages: list[Message], settings: GenerationSettings, stops: list[str],
+                 optional: bool = True) -> dict:
+    sampling = settings.temperature > 0
+    body = {"model": model, "messages": messages, "stream": True, "max_tokens": int(settings.max_new_tokens),
+            "temperature": float(settings.temperature) if sampling else 0.0,
+            "top_p": float(settings.top_p) if sampling else 1.0}
+    if stops:
+        body["stop"] = stops
+    if optional:
+        body.update(repetition_penalty=float(settings.repetition_penalty),
+                    repeat_penalty=float(settings.repetition_penalty), stream_options={"include_usage": True})
+        if settings.min_new_tokens:
+            body["min_tokens"] = int(settings.min_new_tokens)
+    return body
+
+
+def sse_events(lines: Iterator[str]) -> Iterator[dict]:
+    """The JSON payloads of server-sent `data:` lines, until `data: [DONE]` (comments and pings are skipped)."""
+    for line in lines:
+        if not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            return
+        if payload:
+            yield json.loads(payload)
+
+
+class RemoteReplyStream:
+    """engine.ReplyStream for a RemoteModel: iterate for the reply so far; `.text`, `.stats`, `.prompt_text`."""
+
+    def __init__(self, remote: RemoteModel, messages: list[Message], system_prompt: str,
+                 settings: GenerationSettings):
+        self.remote, self.settings = remote, settings
+        self.messages = chat_messages(messages, system_prompt)
+        self.stops = STOP_STRINGS[remote.entry.prompt_style]
+        self.url = f"{remote.server.base_url}/chat/completions"
+        self.prompt_text = f"POST {self.url} (model {remote.model})\n" + json.dumps(self.messages, indent=1,
+                                                                                  ensure_ascii=False)
+        """What the server received: the messages, before its chat template."""
+        self.text = ""
+        self.stats: ReplyStats | None = None
+        self.note = ""
+        self.response: httpx.Response | None = None
+
+    def _open(self, client: httpx.Client) -> httpx.Response:
+        server = self.remote.server
+        optional = server.base_url not in _refuses_optional
+        while True:
+            body = request_body(self.remote.model, self.messages, self.settings, self.stops, optional)
+            request = client.build_request("POST", self.url, json=body, headers=server.headers())
+            try:
+                response = client.send(request, stream=True)
+            except httpx.HTTPError as e:
+                raise ModelError(problem_message(server, e, STREAM_TIMEOUT.read)) from e
+            if response.status_code == 200:
+                return response
+            response.read()
+            response.close()
+            if optional and response.status_code in (400, 422):
+                _refuses_optional.add(server.base_url)
+                optional = False
+                continue
+            raise ModelError(problem_message(server, response, STREAM_TIMEOUT.read))
+
+    def __iter__(self) -> Iterator[str]:
+        start, first_token, raw, chunks, usage = time.perf_counter(), None, "", 0, {}
+        with httpx.Client(timeout=STREAM_TIMEOUT) as client:
+            self.response = self._open(client)
+            if self.remote.server.base_url in _refuses_optional:
+                self.note = "the server takes no repetition penalty"
+            try:
+                for event in sse_events(self.response.iter_lines()):
+                    if "error" in event:
+                        detail = event["error"]
+                        raise ModelError(f"{self.remote.server.name}: {detail.get('message', detail) if isinstance(detail, dict) else detail}")
+                    usage = event.get("usage") or usage
+                    delta = ((event.get("choices") or [{}])[0].get("delta") or {}).get("content")
+                    if not delta:
+                        continue
+                    chunks += 1
+                    first_token = first_token or time.perf_counter() - start
+                    raw += delta
+                    visible, stopped = cut_at_stop(raw, self.stops)
+                    if stopped:
+                        self.text = visible.rstrip()
+                        yield self.text
+                        break
+                    if (shown := _holdback(visible, self.stops)) != self.text:
+                        self.text = shown
+                        yield self.text
+            except (httpx.HTTPError, ValueError) as e:
+                raise ModelError(f"the reply from {self.remote.server.name} broke off: {e}") from e
+            finally:
+                self.response.close()  # Stop: the server sees the closed connection and stops generating
+        self.text = cut_at_stop(raw, self.stops)[0].strip()
+        yield self.text
+        seconds = time.perf_counter() - start
+        # usage comes with stream_options.include_usage (vLLM, Ollama); llama.cpp's servers send a chunk per token
+        # (several only where they hold back a partial character), so the chunks count it there
+        new_tokens = usage.get("completion_tokens") or chunks
+        prompt_tokens = usage.get("prompt_tokens") or token_counter(self.remote)(self.messages)
+        server = f"{self.remote.server.name}" + (f", {self.note}" if self.note else "")
+        self.stats = ReplyStats(seconds, first_token or seconds, int(new_tokens), int(prompt_tokens), False,
+                                REMOTE_ENGINE, server=server)
