@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -10,7 +11,7 @@ from peft import PeftModel
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
-from chat.models import adapter_entry
+from chat.models import ModelRef, adapter_entry
 from training import jobs, rl_steps, rlhf, runs, sft
 from training.configs import ConfigError, RLHFJob, SFTJob
 
@@ -142,12 +143,12 @@ def test_two_policy_gradient_steps_from_a_base_model(tiny_models, qa_file, tmp_p
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_two_dpo_steps_from_an_sft_run(tiny_models, qa_file, sft_runs, tmp_path, family):
-    cfg = tiny_rlhf(tiny_models, family, qa_file, method="dpo", adapter=str(sft_runs[family]))
+    cfg = tiny_rlhf(tiny_models, family, qa_file, method="dpo", adapter=str(sft_runs[family]), precision="bfloat16")
     summary = rlhf.run(cfg, tmp_path)
     assert summary["state"] == "finished" and summary["steps"] == 2 and summary["dpo_pairs"] >= 1
     metrics = runs.read_metrics(tmp_path)
     assert [m["step"] for m in metrics] == [1, 2]
-    assert metrics[0]["loss"] == pytest.approx(0.6931, abs=1e-3), "at the start the policy is the reference"
+    assert metrics[0]["loss"] == pytest.approx(0.693147, abs=1e-5), "at the start the policy is the reference"
     assert all({"reward_mean", "reward_std", "reward_accuracy"} <= set(m) for m in metrics)
     before, after = lora_weights(sft_runs[family] / runs.ADAPTER), lora_weights(tmp_path / runs.ADAPTER)
     assert before.keys() == after.keys() and any(not torch.equal(before[k], after[k]) for k in before), \
@@ -155,6 +156,19 @@ def test_two_dpo_steps_from_an_sft_run(tiny_models, qa_file, sft_runs, tmp_path,
     assert json.loads((tmp_path / runs.ADAPTER / "adapter_config.json").read_text())["base_model_name_or_path"] == \
         f"folder:{tiny_models[family]}", "the base model, not the SFT adapter, is the new adapter's base"
     assert reload_changes_outputs(family, tiny_models[family], tmp_path / runs.ADAPTER)
+
+
+def test_dpo_compares_log_probs_in_fp32_where_grpo_uses_bf16(tiny_models, qa_file):
+    """In bf16 the padding of a batch moved SmolLM2's log-prob sums by tenths of a nat: DPO's first loss was 0.671,
+    not log 2, before the policy had changed."""
+    cfg = tiny_rlhf(tiny_models, "llama", qa_file, method="dpo", precision="bfloat16")
+    base = ModelRef.parse(cfg.model)
+    dpo, _ = rlhf.load_policy(cfg, base, None, "cpu")
+    grpo, _ = rlhf.load_policy(dataclasses.replace(cfg, method="grpo"), base, None, "cpu")
+    with dpo.amp():
+        assert not torch.is_autocast_enabled("cpu")
+    with grpo.amp():
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
 
 
 def test_grpo_continues_an_adapter_named_as_the_model(tiny_models, qa_file, sft_runs, tmp_path):

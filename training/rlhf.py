@@ -95,7 +95,9 @@ def load_policy(cfg: RLHFJob, base: ModelRef, adapter: Path | None, device: str)
         if loaded.unexpected_keys:
             raise ConfigError(f"adapter: {adapter} does not fit {entry.name}: {loaded.unexpected_keys[:3]} ...")
     model.eval()  # no dropout: the answers' log-probs are those of the policy that sampled them
-    amp_dtype = sft.autocast_dtype(cfg, device)
+    # DPO compares sums of log-probs with the starting model's, computed once in other batches: in bf16 the padding
+    # of a batch alone moved SmolLM2's sums by tenths of a nat, so DPO runs in fp32 (its steps are cheap anyway).
+    amp_dtype = None if cfg.method == "dpo" else sft.autocast_dtype(cfg, device)
     amp = (lambda: torch.autocast(device_type=device, dtype=amp_dtype)) if amp_dtype else None
     return Policy(model, tokenizer, entry, device, cfg, amp or contextlib.nullcontext), targets
 
