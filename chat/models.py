@@ -324,6 +324,9 @@ def weights_folder(ref: ModelRef, progress: Callable[[str], None] = print) -> Pa
     """The plain folder to load `ref` (for an adapter: its base) from, preparing bundled weights if needed."""
     if ref.kind == "adapter":
         return weights_folder(adapter_base(ref.id), progress)
+    if ref.kind == "openai":
+        raise ModelError(f"{ref} runs on its server: it can chat, but its weights are not here to train, evaluate "
+                         "or export; pick a bundled, hub or folder model")
     entry = describe(ref)
     if not entry.available:
         raise ModelError(f"{entry.name} is unavailable: {entry.reason}.")

@@ -1,23 +1,19 @@
 """Chat models on an OpenAI-compatible server: vLLM, llama.cpp's server, llama-cpp-python's, Ollama, TGI.
 
-A remote model is named `openai:<model>@<server>`: <server> is the name of a configured server (the environment's
-CQA_OPENAI_BASE_URL / CQA_OPENAI_API_KEY / CQA_OPENAI_MODELS, named $CQA_OPENAI_NAME or "default", or one saved
-in the Models tab), or outside shared mode a base URL typed as it is (`openai:qwen@http://127.0.0.1:8080/v1`).
-The reference is plain text: no URL or key travels with a chat, and in shared mode only configured names pass
-(chat/access.py). Saved servers live in <settings>/openai_servers.json (chat/paths.settings_dir), written
-owner-only (0600); the key is never sent back to a page.
+`openai:<model>@<server>` names one; <server> is a configured server's name (from CQA_OPENAI_BASE_URL,
+CQA_OPENAI_API_KEY, CQA_OPENAI_MODELS, named $CQA_OPENAI_NAME or "default"; or saved in the Models tab to
+<settings>/openai_servers.json, owner-only, the key never sent back to a page) or, outside shared mode only
+(chat/access.py), a base URL: `openai:qwen@http://127.0.0.1:8080/v1`.
 
-Memory and retrieval stay in this app: the conversation memory keeps is sent as chat messages to
-`/v1/chat/completions` (streamed, server-sent events, read line by line with httpx) and the server applies its
-chat template. Leaving the reply loop (Stop, a closed tab) closes the connection, which the servers take as the
-end of the request. Sampling maps to the API: max_tokens, temperature (0 = greedy), top_p; the repetition
-penalty is sent as `repetition_penalty` (vLLM) and `repeat_penalty` (llama.cpp), both multiplicative like ours but
-counted over the prompt too (llama.cpp: over the last 64 tokens). OpenAI's frequency_penalty is additive and
-grows with each repeat, another scale, so it is not used. A server that refuses those extra fields (HTTP 400/422)
-is asked again without them, and the stats line says so.
-
-Token counts for memory budgets come from the server's tokenizer when it has a tokenize endpoint
-(llama-cpp-python: /extras/tokenize; llama.cpp and vLLM: /tokenize), else from estimate_tokens().
+Memory and retrieval stay in this app: what memory keeps goes as chat messages to /v1/chat/completions, streamed
+(server-sent events read with httpx), and the server applies its chat template. Leaving the reply loop (Stop)
+closes the connection, which ends the request (tested on llama-cpp-python's server). Settings map to max_tokens,
+temperature (0 = greedy) and top_p; the repetition penalty goes as vLLM's `repetition_penalty` and llama.cpp's
+`repeat_penalty`, both multiplicative like ours but over the prompt too (llama.cpp: the last 64 tokens). OpenAI's
+frequency_penalty is additive and grows with every repeat, another scale, so it is not sent. A server whose error
+names one of the OPTIONAL_FIELDS is asked again without them, and the stats line says so. Memory budgets count with
+the server's tokenizer where it has an endpoint (llama-cpp-python /extras/tokenize; llama.cpp, vLLM /tokenize),
+else with estimate_tokens().
 """
 
 from __future__ import annotations
@@ -51,10 +47,13 @@ STREAM_TIMEOUT = httpx.Timeout(300.0, connect=5.0)
 MESSAGE_OVERHEAD_TOKENS = 5
 """Tokens a chat template adds around each message: ChatML's "<|im_start|>user\\n ... <|im_end|>\\n" and Llama 3's
 header/eot tokens are 5. The server applies the template, so its exact count is not known here."""
-CHARS_PER_TOKEN = 4
-"""The estimate without a tokenize endpoint: about 4 characters a token for English under BPE tokenizers
-(Qwen2.5's tokenizer gives 3.9 on tests/data/knowledge/handbook.md); non-English text is undercounted."""
+CHARS_PER_TOKEN = 3.5
+"""The estimate without a tokenize endpoint. Characters per token measured: Qwen2.5 3.6 and SmolLM2 3.2 on
+tests/data/knowledge/handbook.md, 4.2 and 4.1 on assets/insurer_faq.csv. 3.5 errs towards counting more, so a
+memory budget is seldom overrun; text in other scripts is undercounted."""
 OPTIONAL_FIELDS = ("repetition_penalty", "repeat_penalty", "min_tokens", "stream_options")
+"""Fields beyond OpenAI's own chat API that some servers refuse (OpenAI: HTTP 400, TGI: 422, llama-cpp-python a
+500 naming the field)."""
 
 
 @dataclass(frozen=True)
@@ -97,23 +96,29 @@ def _settings_file():
 
 
 def _saved() -> list[dict]:
+    """The saved servers; a file that cannot be read raises, so that saving never overwrites it."""
     try:
         data = json.loads(_settings_file().read_text())
+        return [s for s in data["servers"] if isinstance(s, dict) and SERVER_NAME.fullmatch(str(s.get("name")))]
     except FileNotFoundError:
         return []
-    except (OSError, ValueError) as e:
-        raise ModelError(f"{_settings_file()} cannot be read: {e}") from e
-    return [s for s in data.get("servers", []) if isinstance(s, dict) and SERVER_NAME.fullmatch(str(s.get("name")))]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelError(f"{_settings_file()} cannot be read ({e!r}): fix or delete it") from e
 
 
 def servers() -> dict[str, Server]:
-    """Configured servers by name: the environment's first, then the saved ones."""
+    """Configured servers by name: the environment's first, then the saved ones (none while the file is broken:
+    the Models tab says so when saving)."""
     found: dict[str, Server] = {}
+    try:
+        saved = _saved()
+    except ModelError:
+        saved = []
     if url := os.environ.get("CQA_OPENAI_BASE_URL", "").strip():
         name = os.environ.get("CQA_OPENAI_NAME", "").strip() or "default"
         found[name] = Server(name, url.rstrip("/"), os.environ.get("CQA_OPENAI_API_KEY", "").strip(),
                              _models_list(os.environ.get("CQA_OPENAI_MODELS", "")), "environment")
-    for s in _saved():
+    for s in saved:
         found.setdefault(s["name"], Server(s["name"], s.get("base_url", ""), s.get("api_key", ""),
                                            _models_list(s.get("models", [])), "saved"))
     return found
@@ -288,12 +293,20 @@ class RemoteModel:
     """Tokens per message text, so that memory's trimming asks the server once per message."""
 
 
+_remotes: dict[tuple[ModelRef, Server], RemoteModel] = {}
+"""Kept per reference and server settings (a changed URL or key is a new one), with their token counts."""
+
+
 def load(ref: ModelRef) -> RemoteModel:
+    """`ref` when its server serves it now (checked as describe() does), else ModelError saying why."""
     entry = describe(ref)
     if not entry.available:
         raise ModelError(f"{entry.name} is unavailable: {entry.reason}.")
     server = server_of(ref)
-    return RemoteModel(entry, server, split_id(ref.id)[0], device=f"server {server.name} ({server.base_url})")
+    if (ref, server) not in _remotes:
+        _remotes[(ref, server)] = RemoteModel(entry, server, split_id(ref.id)[0],
+                                              device=f"server {server.name} ({server.base_url})")
+    return _remotes[(ref, server)]
 
 
 def estimate_tokens(text: str) -> int:
@@ -330,6 +343,8 @@ def token_counter(remote: RemoteModel) -> CountTokens:
         total = 0
         for m in messages:
             if m["content"] not in remote.counts:
+                if len(remote.counts) > 10_000:  # a long-running app: forget old conversations' texts
+                    remote.counts.clear()
                 remote.counts[m["content"]] = count_text(remote, m["content"])
             total += remote.counts[m["content"]] + MESSAGE_OVERHEAD_TOKENS
         return total
@@ -340,7 +355,7 @@ def token_counter(remote: RemoteModel) -> CountTokens:
 # ---------------------------------------------------------------------------------------------------- streaming
 
 _refuses_optional: set[str] = set()
-"""Base URLs that answered 400/422 to OPTIONAL_FIELDS."""
+"""Base URLs whose error named one of OPTIONAL_FIELDS."""
 
 
 def chat_messages(messages: list[Message], system_prompt: str) -> list[Message]:
@@ -380,21 +395,17 @@ def sse_events(lines: Iterator[str]) -> Iterator[dict]:
 class RemoteReplyStream:
     """engine.ReplyStream for a RemoteModel: iterate for the reply so far; `.text`, `.stats`, `.prompt_text`."""
 
-    def __init__(self, remote: RemoteModel, messages: list[Message], system_prompt: str,
-                 settings: GenerationSettings):
-        self.remote, self.settings = remote, settings
+    def __init__(self, remote: RemoteModel, messages: list[Message], system_prompt: str, settings: GenerationSettings):
+        self.remote, self.settings, self.stops = remote, settings, STOP_STRINGS[remote.entry.prompt_style]
         self.messages = chat_messages(messages, system_prompt)
-        self.stops = STOP_STRINGS[remote.entry.prompt_style]
         self.url = f"{remote.server.base_url}/chat/completions"
         self.prompt_text = f"POST {self.url} (model {remote.model})\n" + json.dumps(self.messages, indent=1,
                                                                                   ensure_ascii=False)
         """What the server received: the messages, before its chat template."""
-        self.text = ""
-        self.stats: ReplyStats | None = None
-        self.note = ""
-        self.response: httpx.Response | None = None
+        self.text, self.note, self.stats, self.response = "", "", None, None
 
     def _open(self, client: httpx.Client) -> httpx.Response:
+        """The streaming response; without the OPTIONAL_FIELDS once this server refused them."""
         server = self.remote.server
         optional = server.base_url not in _refuses_optional
         while True:
@@ -408,7 +419,7 @@ class RemoteReplyStream:
                 return response
             response.read()
             response.close()
-            if optional and response.status_code in (400, 422):
+            if optional and any(name in response.text for name in OPTIONAL_FIELDS):
                 _refuses_optional.add(server.base_url)
                 optional = False
                 continue
@@ -422,9 +433,8 @@ class RemoteReplyStream:
                 self.note = "the server takes no repetition penalty"
             try:
                 for event in sse_events(self.response.iter_lines()):
-                    if "error" in event:
-                        detail = event["error"]
-                        raise ModelError(f"{self.remote.server.name}: {detail.get('message', detail) if isinstance(detail, dict) else detail}")
+                    if "error" in event:  # a server that fails mid-reply says so in the stream
+                        raise ModelError(f"{self.remote.server.name} stopped with an error: {event['error']}")
                     usage = event.get("usage") or usage
                     delta = ((event.get("choices") or [{}])[0].get("delta") or {}).get("content")
                     if not delta:

@@ -400,23 +400,22 @@ def build_models_tab() -> None:
     build_servers_form(table)
 
 
-def save_server(name: str, base_url: str, api_key: str, model_names: str):
-    """Save an OpenAI-compatible server (refused in shared mode). Returns (message, servers, key box, models)."""
+def _change_servers(change, *args):
+    """A change to the OpenAI-compatible servers (refused in shared mode) -> (message, servers, key box, models):
+    the key box is emptied, so a key never stays in the page."""
     try:
         access.check_settings_change("The OpenAI-compatible servers")
-        done = openai_backend.save_server(name, base_url, api_key, model_names)
+        return change(*args), openai_backend.servers_table(), "", catalogue_rows()
     except (ModelError, access.AccessError) as e:
         return f"⚠️ {e}", gr.skip(), gr.skip(), gr.skip()
-    return done, openai_backend.servers_table(), "", catalogue_rows()  # the key never stays in the page
+
+
+def save_server(name: str, base_url: str, api_key: str, model_names: str):
+    return _change_servers(openai_backend.save_server, name, base_url, api_key, model_names)
 
 
 def remove_server(name: str):
-    try:
-        access.check_settings_change("The OpenAI-compatible servers")
-        done = openai_backend.remove_server((name or "").strip())
-    except (ModelError, access.AccessError) as e:
-        return f"⚠️ {e}", gr.skip(), gr.skip()
-    return done, openai_backend.servers_table(), catalogue_rows()
+    return _change_servers(openai_backend.remove_server, (name or "").strip())
 
 
 def build_servers_form(models_table: gr.Dataframe) -> None:
@@ -435,4 +434,4 @@ def build_servers_form(models_table: gr.Dataframe) -> None:
         save, remove = gr.Button("Save server"), gr.Button("Remove server")
     message = gr.Markdown()
     save.click(save_server, [name, url, key, names], [message, servers, key, models_table], api_visibility="private")
-    remove.click(remove_server, name, [message, servers, models_table], api_visibility="private")
+    remove.click(remove_server, name, [message, servers, key, models_table], api_visibility="private")

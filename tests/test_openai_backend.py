@@ -4,6 +4,7 @@ protocol, memory, retrieval, stop and errors), and once on the bundled Qwen2.5-C
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -108,7 +109,7 @@ def test_a_reference_is_a_small_string_naming_model_and_server(text, model, serv
     assert openai_backend.split_id(ref.id) == (model, server)
 
 
-@pytest.mark.parametrize("text, tokens", [("", 0), ("abcd", 1), ("abcde", 2), ("x" * 40, 10)])
+@pytest.mark.parametrize("text, tokens", [("", 0), ("abc", 1), ("abcd", 2), ("x" * 35, 10), ("x" * 36, 11)])
 def test_the_estimate_without_a_tokenize_endpoint(text, tokens):
     assert openai_backend.estimate_tokens(text) == tokens
 
@@ -173,6 +174,27 @@ def test_bad_server_settings_are_refused_with_a_message(tiny, name, url, message
     assert set(openai_backend.servers()) == {"tinysrv"}
 
 
+def test_a_broken_settings_file_is_reported_and_never_overwritten(tiny):
+    saved = Path(os.environ["CQA_SETTINGS_DIR"]) / openai_backend.SERVERS_FILE
+    saved.parent.mkdir(parents=True)
+    saved.write_text('{"servers": [{"name": "mine", "base_url": ')  # cut short
+    assert [str(e.ref) for e in models.catalogue(remote=True) if e.ref.kind == "openai"] == ["openai:tiny@tinysrv"]
+    with pytest.raises(ModelError, match="cannot be read.*fix or delete it"):
+        openai_backend.save_server("other", "http://127.0.0.1:8000/v1")
+    assert saved.read_text() == '{"servers": [{"name": "mine", "base_url": '
+
+
+def test_a_remote_model_chats_only_its_weights_are_not_here(tiny):
+    with pytest.raises(ModelError, match="runs on its server: it can chat, but its weights are not here to train"):
+        models.weights_folder(ModelRef.parse("openai:tiny@tinysrv"))
+
+
+def test_a_remote_model_is_kept_per_server_settings(tiny, monkeypatch):
+    assert models.load_model("openai:tiny@tinysrv") is tiny  # token counts are kept with it
+    monkeypatch.setenv("CQA_OPENAI_MODELS", "tiny,other")  # settings changed: a new one
+    assert models.load_model("openai:tiny@tinysrv") is not tiny
+
+
 # -------------------------------------------------------------------------------------------------- bad servers
 
 
@@ -222,7 +244,7 @@ def test_a_wrong_key_is_reported_as_such(tiny, monkeypatch):
 def test_a_turn_streams_with_stats_and_the_messages_sent(tiny):
     updates = turn(tiny, MemoryState(), "Hello there")
     texts = [u.reply for u in updates]
-    assert len(texts) > 2 and all(a == b[:len(a)] for a, b in zip(texts[1:], texts[2:]))  # cumulative, streamed
+    assert len(texts) > 2 and all(a == b[:len(a)] for a, b in itertools.pairwise(texts[1:]))  # cumulative, streamed
     last = updates[-1]
     assert last.state.messages == [{"role": "user", "content": "Hello there"},
                                    {"role": "assistant", "content": last.reply}] and last.reply
@@ -239,6 +261,16 @@ def test_max_new_tokens_bounds_the_reply(tiny):
     short = turn(tiny, MemoryState(), "Hello", settings=GenerationSettings(max_new_tokens=2))[-1]
     longer = turn(tiny, MemoryState(), "Hello", settings=GenerationSettings(max_new_tokens=30))[-1]
     assert 0 < short.stats.new_tokens <= 2 < longer.stats.new_tokens and len(short.reply) < len(longer.reply)
+
+
+def test_a_server_that_refuses_the_optional_fields_is_asked_again_without_them(tiny, monkeypatch):
+    monkeypatch.setattr(openai_backend, "_refuses_optional", set())
+    refused = GenerationSettings(max_new_tokens=4, min_new_tokens=-1)  # llama-cpp-python: "min_tokens ... >= 0"
+    last = turn(tiny, MemoryState(), "Hello", settings=refused)[-1]
+    assert last.reply and last.stats.server == "tinysrv, the server takes no repetition penalty"
+    assert tiny.server.base_url in openai_backend._refuses_optional
+    body = openai_backend.request_body("tiny", [], refused, [], optional=False)
+    assert not set(openai_backend.OPTIONAL_FIELDS) & set(body)
 
 
 def test_the_same_settings_give_the_same_greedy_reply(tiny):
@@ -275,7 +307,7 @@ def test_memory_budgets_count_with_the_servers_tokenizer(tiny, tiny_llama):
 def test_without_a_reachable_tokenizer_the_count_is_the_estimate(tiny):
     down = openai_backend.Server("down", f"http://127.0.0.1:{free_port()}/v1")
     remote = openai_backend.RemoteModel(tiny.entry, down, "tiny")
-    assert openai_backend.count_text(remote, "x" * 41) == 11 and remote.tokenize == ""
+    assert openai_backend.count_text(remote, "x" * 41) == 12 and remote.tokenize == ""
 
 
 @pytest.mark.parametrize("kind, kept_in_second_prompt", [
@@ -304,6 +336,31 @@ def test_a_knowledge_collection_grounds_a_remote_model(tiny, club):
     system = json.loads(last.prompt.split("\n", 1)[1])[0]
     assert system["role"] == "system" and "400 rupees for juniors" in system["content"]
     assert last.state.messages[0] == {"role": "user", "content": "How much is the yearly fee for a junior?"}
+
+
+def test_the_app_chats_and_compares_with_a_remote_model_through_gradio_client(tiny):
+    from gradio_client import Client
+
+    import app
+
+    demo = app.build_app(default_model="openai:tiny@tinysrv", compare_model="openai:tiny@tinysrv")
+    demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(demo.local_url, verbose=False)
+        job = client.submit(message="My name is Priya.", max_new_tokens=8, api_name="/chat")
+        chatbot, _, prompt, _, stats, *_ = job.result(timeout=120)
+        assert len(job.outputs()) >= 3 and len(chatbot) == 2 and '"content": "My name is Priya."' in prompt
+        assert "engine **openai-compatible**" in stats and "openai-compatible (tinysrv) ·" in stats
+        chat_a, chat_b, stats_a, stats_b, *_ = client.predict(
+            message="Hello", model_a="openai:tiny@tinysrv", model_b="openai:tiny@tinysrv", max_new_tokens=8,
+            api_name="/compare")
+        assert len(chat_a) == len(chat_b) == 2 and "openai-compatible (tinysrv)" in stats_a and "tok/s" in stats_b
+        with pytest.raises(Exception, match="does not serve 'nope'"):  # a clear message, and the app goes on
+            client.predict(message="Hi", model="openai:nope@tinysrv", api_name="/chat")
+        models_table = client.predict(api_name="/models")
+        assert any(row[1] == "openai:tiny@tinysrv" for row in models_table["data"])
+    finally:
+        demo.close()
 
 
 # -------------------------------------------------------------------------------------------- a real model
