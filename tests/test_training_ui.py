@@ -196,11 +196,21 @@ def test_qa_pairs_become_conversations_for_dialogue_mode(server):
 QWEN = "bundled:qwen2.5-coder-0.5b-instruct"
 
 
-@pytest.mark.parametrize("app_model, expected", [(QWEN, QWEN), ("adapter:runs/x", SFTJob().model),
-                                                 ("/not/a/model", SFTJob().model)])
-def test_the_base_model_starts_at_the_apps_model_when_it_can_be_trained(tmp_path, app_model, expected):
+SMOL = SFTJob().model
+BOTH = [("SmolLM2-135M-Instruct · 135M", SMOL), ("Qwen2.5-Coder-0.5B-Instruct · 494M", QWEN)]
+NO_SMOL = [("SmolLM2-135M-Instruct · 135M — unavailable", SMOL), ("Qwen2.5-Coder-0.5B-Instruct · 494M", QWEN)]
+
+
+@pytest.mark.parametrize("app_model, choices, expected", [
+    (QWEN, BOTH, SMOL),  # SmolLM2 trains in minutes on a CPU: preselected even though Chat opens with Qwen
+    (QWEN, NO_SMOL, QWEN),  # a Space without SmolLM2's package: the app's own model
+    ("adapter:runs/x", NO_SMOL, SMOL),  # not trainable: the job's default (the form then says it is missing)
+    ("/not/a/model", BOTH, SMOL),
+])
+def test_the_base_model_is_smollm2_when_installed_else_the_apps_model(tmp_path, app_model, choices, expected):
     patch = pytest.MonkeyPatch()
     use_folders(patch, tmp_path)
+    patch.setattr(training_ui, "trainable_models", lambda: choices)
     with gr.Blocks():
         form = training_ui.build_training_tab(app_model)
     patch.undo()

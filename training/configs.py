@@ -105,7 +105,7 @@ class SFTJob(JobConfig):
         "epochs": 50, "batch_size": 256, "max_length": 8192, "lora_r": 256, "lora_alpha": 4096,
         "train_size": 1_000_000, "max_steps": 1_000_000, "context_turns": 64, "threads": 256,
         "early_stopping_patience": 50, "checkpoint_every": 1_000_000, "learning_rate": 1.0,
-        "knowledge_k": 20}
+        "knowledge_k": 20, "processes": 64}
     WORDS: ClassVar[dict[str, dict[str, object]]] = {"qlora": {"lora": False, "qlora": True}}
 
     model: str = "bundled:smollm2-135m-instruct"
@@ -178,7 +178,13 @@ class SFTJob(JobConfig):
     merge: bool = False
     """Also save the base model with the adapter merged in, as a plain model folder."""
     threads: int = 0
-    """CPU threads (0 = the cores that are idle when the job starts)."""
+    """CPU threads (0 = the cores that are idle when the job starts), shared by the processes."""
+    processes: int = 1
+    """Processes training together, data parallel, through `accelerate launch`: one per GPU, or CPU processes
+    talking over gloo where there is no GPU (training/distributed.py). Same adapter and run folder as one."""
+    accelerate_config: str | None = None
+    """With several processes: an accelerate config file (FSDP, DeepSpeed ZeRO, several machines) for the
+    launcher; None starts `processes` local processes."""
     eval_tests: list[str] = field(default_factory=list)
     """Test sets (question/answer files) the finished adapter is evaluated on, results kept in the run folder."""
     extra: dict = field(default_factory=dict)
@@ -212,6 +218,10 @@ class SFTJob(JobConfig):
             raise ConfigError("lora_dropout and warmup_ratio must be in [0, 1)")
         if min(self.max_steps, self.context_turns, self.early_stopping_patience, self.threads) < 0:
             raise ConfigError("max_steps, context_turns, early_stopping_patience and threads cannot be negative")
+        if self.processes < 1:
+            raise ConfigError(f"processes must be at least 1, not {self.processes!r}")
+        if self.accelerate_config is not None:
+            self.require_text("accelerate_config")
         self.check_limits()
         if self.knowledge is not None:
             self.require_text("knowledge")

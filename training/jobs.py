@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chat import access
-from training import runs
+from training import distributed, runs
 from training.configs import JOB_KINDS, ConfigError, EvalJob, JobConfig, RLHFJob, SFTJob
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -141,13 +141,27 @@ def _alive(pid: int | None) -> bool:
 
 def _launch(run_dir: Path, resume: bool, kind: str) -> None:
     run_dir = run_dir.resolve()
-    command = [sys.executable, "-m", JOB_MODULES[kind], str(run_dir / runs.CONFIG)] + (["--resume"] if resume else [])
+    extra = ["--resume"] if resume else []
+    command = [sys.executable, "-m", JOB_MODULES[kind], str(run_dir / runs.CONFIG)] + extra
+    processes, accelerate_config = _team(run_dir)
+    if processes > 1:
+        command = distributed.launch_command(JOB_MODULES[kind], run_dir / runs.CONFIG, processes, accelerate_config,
+                                             extra)
     with open(run_dir / runs.LOG, "a") as log:
         child = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                  env={**os.environ, "CQA_STDERR_IS_LOG": "1", "CQA_RUNS_DIR": str(run_dir.parent)},
                                  start_new_session=True)  # outlives an app restart; Ctrl-C in the app's terminal spares it
     _children[child.pid] = child
     runs.update_status(run_dir, state="running", message="Starting...", pid=child.pid, started_at=time.time())
+
+
+def _team(run_dir: Path) -> tuple[int, str | None]:
+    """(processes, accelerate config) a run's config asks for; (1, None) for job kinds that train alone."""
+    try:
+        cfg = runs.read_config(run_dir)
+    except ConfigError:
+        return 1, None
+    return getattr(cfg, "processes", 1), getattr(cfg, "accelerate_config", None)
 
 
 def reconcile(run_dir: Path) -> dict:
@@ -263,7 +277,10 @@ def stop(run_id: str, root: Path | None = None) -> str:
         runs.update_status(run_dir, message="Stopping after the current step...", stop_requested=True)
     except runs.RunError as e:
         return str(e)
-    os.kill(status["pid"], signal.SIGTERM)
+    if _team(run_dir)[0] > 1:
+        os.killpg(status["pid"], signal.SIGTERM)  # the launcher and every training process (one session)
+    else:
+        os.kill(status["pid"], signal.SIGTERM)
     try:
         training = runs.read_config(run_dir).KIND in runs.TRAINING_KINDS
     except ConfigError:

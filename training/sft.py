@@ -2,6 +2,7 @@
 
     python -m training.sft runs/<id>/config.json [--resume]
     python -m training.sft --model bundled:smollm2-135m-instruct --data assets/insurer_faq.csv --epochs 1 --out runs/x
+    python -m training.sft --model ... --data ... --processes 2 --out runs/x    # data parallel, training/distributed.py
 
 Everything the job produces goes into its run folder (see training/runs.py). SIGTERM or SIGINT stop it cleanly:
 the adapter trained so far and a resumable checkpoint are saved. Training never evaluates: with eval_tests set,
@@ -24,6 +25,7 @@ import math
 import os
 import resource
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,7 +34,7 @@ import torch
 
 from chat import runtime
 from chat.models import ModelRef, describe, weights_folder
-from training import answer_loss, data, grounded_examples, runs
+from training import answer_loss, data, distributed, grounded_examples, runs
 from training.answer_loss import batches, collate, micro_batches, tokenize
 from training.configs import ConfigError, SFTJob
 
@@ -160,6 +162,8 @@ def peak_cpu_ram_mb() -> float:
 
 def run(cfg: SFTJob, run_dir: Path, resume: bool = False) -> dict:
     """Train, write everything into run_dir, return the summary; the status follows runs.job_lifecycle."""
+    if distributed.launched_rank() != 0:  # another process of a team: process 0 keeps the run folder
+        return train(cfg, run_dir, resume)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg.save(run_dir / runs.CONFIG)
     interrupt = signal.getsignal(signal.SIGINT)
@@ -178,8 +182,10 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
 
     started = time.time()
     device = runtime.pick_device()
-    threads = cfg.threads or runtime.pick_threads(max_age_s=0, sample_s=0.5)
+    team = distributed.join(device)
+    threads = max(1, (cfg.threads or runtime.pick_threads(max_age_s=0, sample_s=0.5)) // team.size)
     torch.set_num_threads(threads)
+    main = team.main
     stop = {"asked": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(asked=True))
     signal.signal(signal.SIGINT, lambda *_: stop.update(asked=True))
@@ -198,8 +204,8 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
     # Retrieval-augmented: retrieve for every example once, before the model loads (a bad collection stops here).
     grounded = grounded_examples.retrieve_all(cfg, train_examples, val_examples) if cfg.knowledge else None
     folder = weights_folder(ref, progress=log.info)
-    log.info("model %s (%s, %s params) from %s on %s, %d threads", entry.name, entry.family, entry.size, folder,
-             device, threads)
+    log.info("model %s (%s, %s params) from %s on %s, %d threads%s", entry.name, entry.family, entry.size, folder,
+             device, threads, f" in each of {team.size} processes" if team.size > 1 else "")
     model, tokenizer, targets = load_model(cfg, folder, entry.seq2seq, device)
     trainable, total = model.get_nb_trainable_parameters()
     log.info("LoRA r=%d on %s: %s trainable of %s parameters%s", cfg.lora_r, ",".join(targets), f"{trainable:,}",
@@ -210,7 +216,8 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
     knowledge_counts = None
     if grounded:  # each example's system prompt holds its retrieved passages
         train, val, built = grounded_examples.build(cfg, grounded, tokenize_one)
-        grounded_examples.write_record(run_dir, built)
+        if main:
+            grounded_examples.write_record(run_dir, built)
         knowledge_counts = built["counts"]
     else:
         train, val = [tokenize_one(e) for e in train_examples], [tokenize_one(e) for e in val_examples]
@@ -226,6 +233,8 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
     warmup = int(cfg.warmup_ratio * total_steps)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    trained, optimizer = distributed.prepare(team, model, optimizer)  # `model` stays the plain PEFT model
+    # (with a team, `trained` wraps it: its backward passes exchange the gradients)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (total_steps - s) / max(1, total_steps - warmup)))
     amp_dtype = autocast_dtype(cfg, device)
@@ -242,7 +251,8 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
         scheduler.load_state_dict(checkpoint["scheduler"])
         state = checkpoint["state"]
         keep = [m for m in runs.read_metrics(run_dir) if m["step"] <= state["step"]]  # drop steps redone now
-        (run_dir / runs.METRICS).write_text("".join(json.dumps(m) + "\n" for m in keep))
+        if main:
+            (run_dir / runs.METRICS).write_text("".join(json.dumps(m) + "\n" for m in keep))
         log.info("resumed at step %d (epoch %d, batch %d)", state["step"], state["epoch"] + 1,
                  state["batch_in_epoch"])
 
@@ -251,7 +261,8 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
     model.train()
     outcome, message = "finished", "Finished."
     best_adapter = run_dir / runs.ADAPTER
-    runs.update_status(run_dir, message="Training...", total_steps=total_steps, step=state["step"])
+    if main:
+        runs.update_status(run_dir, message="Training...", total_steps=total_steps, step=state["step"])
     session_start, session_tokens, session_first_step = time.time(), 0, state["step"]
     early_stopped = False
     try:
@@ -259,16 +270,24 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
             epoch = state["epoch"]
             order = batches(train, cfg.batch_size, cfg.seed + epoch)
             for index_batch in order[state["batch_in_epoch"]:]:
-                if stop["asked"]:
+                if distributed.any_process(team, stop["asked"]):
                     raise StopTraining("Stopped on request; the adapter trained so far was saved.")
-                loss_sum, count = 0.0, sum(sum(1 for x in train[i].labels if x != -100) for i in index_batch)
-                for micro in micro_batches([train[i] for i in index_batch]):
-                    batch = {k: v.to(device) for k, v in collate(micro, pad_id, entry.seq2seq).items()}
-                    with amp():
-                        loss, _ = answer_loss.batch_loss(model, batch, entry.seq2seq)
-                    (loss / count).backward()
-                    loss_sum += float(loss.detach())
-                    session_tokens += int(batch["attention_mask"].sum())
+                count = sum(sum(1 for x in train[i].labels if x != -100) for i in index_batch)
+                loss_sum, tokens = 0.0, 0
+                micros = micro_batches([train[i] for i in index_batch])
+                mine = distributed.my_share(team, micros)
+                for position, micro in enumerate(mine):
+                    weight = team.size / count if micro is not None else 0.0  # the processes' gradients are averaged
+                    batch = {k: v.to(device) for k, v in collate(micro or micros[0], pad_id, entry.seq2seq).items()}
+                    with distributed.exchange_after(team, trained, position == len(mine) - 1):
+                        with amp():
+                            loss, _ = answer_loss.batch_loss(trained, batch, entry.seq2seq)
+                        (loss * weight).backward()
+                    if micro is not None:
+                        loss_sum += float(loss.detach())
+                        tokens += int(batch["attention_mask"].sum())
+                loss_sum, tokens = distributed.totals(team, loss_sum, tokens)
+                session_tokens += int(tokens)
                 step_loss = loss_sum / max(count, 1)
                 if not math.isfinite(step_loss):
                     raise StopTraining(f"The loss became {step_loss} at step {state['step'] + 1}: training stopped "
@@ -279,37 +298,32 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
                 optimizer.zero_grad(set_to_none=True)
                 state["step"] += 1
                 state["batch_in_epoch"] += 1
-                seconds = time.time() - session_start
-                per_step = seconds / (state["step"] - session_first_step)
-                runs.append_metric(run_dir, {
-                    "step": state["step"], "epoch": round(epoch + state["batch_in_epoch"] / len(order), 4),
-                    "loss": round(step_loss, 5), "lr": scheduler.get_last_lr()[0],
-                    "elapsed_s": round(state["seconds"] + seconds, 2),
-                    "eta_s": round(per_step * (total_steps - state["step"]), 1),
-                    "tokens_per_s": round(session_tokens / max(seconds, 1e-9), 1)})
-                runs.update_status(run_dir, step=state["step"], message=f"Epoch {epoch + 1}/{cfg.epochs}")
-                if state["step"] % max(1, total_steps // 20) == 0 or state["step"] == total_steps:
-                    log.info("step %d/%d  loss %.4f  lr %.2e  %.0f tokens/s", state["step"], total_steps, step_loss,
-                             scheduler.get_last_lr()[0], session_tokens / max(seconds, 1e-9))
-                if state["step"] % cfg.checkpoint_every == 0:
-                    _checkpoint(model, optimizer, scheduler, run_dir, state, session_start, session_tokens)
+                if main:
+                    _log_step(run_dir, state, scheduler, step_loss, epoch, len(order), total_steps, cfg,
+                              time.time() - session_start, session_first_step, session_tokens)
+                    if state["step"] % cfg.checkpoint_every == 0:
+                        _checkpoint(model, optimizer, scheduler, run_dir, state, session_start, session_tokens)
                 if state["step"] >= total_steps:
                     break
             if state["batch_in_epoch"] == len(order):  # the epoch is complete: validate, maybe stop early
                 state["epoch"] += 1
                 state["batch_in_epoch"] = 0
-                early_stopped = _end_of_epoch(model, val, cfg, pad_id, entry.seq2seq, device, amp, run_dir, state)
-                _checkpoint(model, optimizer, scheduler, run_dir, state, session_start, session_tokens)
+                early_stopped = _end_of_epoch(model, val, cfg, pad_id, entry.seq2seq, device, amp, run_dir, state,
+                                              main)
+                if main:
+                    _checkpoint(model, optimizer, scheduler, run_dir, state, session_start, session_tokens)
         if early_stopped:
             message = (f"Early stop: the validation loss did not improve for {cfg.early_stopping_patience} epochs; "
                        "the best adapter was kept.")
         elif state["batch_in_epoch"]:  # max_steps ended it mid-epoch: validate what there is
-            _end_of_epoch(model, val, cfg, pad_id, entry.seq2seq, device, amp, run_dir, state)
+            _end_of_epoch(model, val, cfg, pad_id, entry.seq2seq, device, amp, run_dir, state, main)
     except StopTraining as e:
         outcome, message = "stopped", str(e)
         log.warning(message)
     state["seconds"] += time.time() - session_start
     state["tokens"] += session_tokens
+    if not main:
+        return {"state": outcome, "message": message, "steps": state["step"], "rank": team.rank}
     if outcome == "stopped" or state["best_val"] is None or not best_adapter.exists():
         save_adapter(model, best_adapter)  # the weights as they are now
     tokenizer.save_pretrained(best_adapter)
@@ -329,11 +343,27 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
         "best_val_perplexity": math.exp(state["best_val"]) if state["best_val"] is not None else None,
         "peak_cpu_ram_mb": round(peak_cpu_ram_mb(), 1),
         "peak_gpu_ram_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if device == "cuda" else None,
-        "device": device, "threads": threads, "compute": str(amp_dtype or ("4-bit" if cfg.qlora else "float32")),
+        "device": device, "threads": threads, "processes": team.size, "compute": str(amp_dtype or ("4-bit" if cfg.qlora else "float32")),
         "adapter": str(best_adapter), "knowledge": knowledge_counts,
     }
     runs.write_json(run_dir / runs.SUMMARY, summary)
     return summary
+
+
+def _log_step(run_dir, state, scheduler, step_loss, epoch, batches_in_epoch, total_steps, cfg, seconds,
+              session_first_step, session_tokens) -> None:
+    """One step's metrics record, status and (now and then) log line, with the ETA from this session's pace."""
+    per_step = seconds / (state["step"] - session_first_step)
+    runs.append_metric(run_dir, {
+        "step": state["step"], "epoch": round(epoch + state["batch_in_epoch"] / batches_in_epoch, 4),
+        "loss": round(step_loss, 5), "lr": scheduler.get_last_lr()[0],
+        "elapsed_s": round(state["seconds"] + seconds, 2),
+        "eta_s": round(per_step * (total_steps - state["step"]), 1),
+        "tokens_per_s": round(session_tokens / max(seconds, 1e-9), 1)})
+    runs.update_status(run_dir, step=state["step"], message=f"Epoch {epoch + 1}/{cfg.epochs}")
+    if state["step"] % max(1, total_steps // 20) == 0 or state["step"] == total_steps:
+        log.info("step %d/%d  loss %.4f  lr %.2e  %.0f tokens/s", state["step"], total_steps, step_loss,
+                 scheduler.get_last_lr()[0], session_tokens / max(seconds, 1e-9))
 
 
 def _checkpoint(model, optimizer, scheduler, run_dir, state, session_start, session_tokens) -> None:
@@ -342,20 +372,25 @@ def _checkpoint(model, optimizer, scheduler, run_dir, state, session_start, sess
     save_checkpoint(model, optimizer, scheduler, run_dir, snapshot)
 
 
-def _end_of_epoch(model, val, cfg, pad_id, seq2seq, device, amp, run_dir, state) -> bool:
-    """Validate; keep the best adapter; True when early stopping says stop."""
+def _end_of_epoch(model, val, cfg, pad_id, seq2seq, device, amp, run_dir, state, main: bool = True) -> bool:
+    """Validate; keep the best adapter; True when early stopping says stop. Every process of a team validates the
+    same weights on all of `val` (so all reach the same decision); only the main one writes."""
     if not val:
-        save_adapter(model, run_dir / runs.ADAPTER)
+        if main:
+            save_adapter(model, run_dir / runs.ADAPTER)
         return False
     val_loss = answer_loss.mean_loss(model, val, cfg, pad_id, seq2seq, device, amp)
-    runs.append_metric(run_dir, {"step": state["step"], "epoch": state["epoch"], "val_loss": round(val_loss, 5),
-                                 "val_perplexity": round(math.exp(min(val_loss, 50)), 3)})
-    log.info("epoch %d: validation loss %.4f, perplexity %.2f", state["epoch"], val_loss, math.exp(min(val_loss, 50)))
+    if main:
+        runs.append_metric(run_dir, {"step": state["step"], "epoch": state["epoch"], "val_loss": round(val_loss, 5),
+                                     "val_perplexity": round(math.exp(min(val_loss, 50)), 3)})
+        log.info("epoch %d: validation loss %.4f, perplexity %.2f", state["epoch"], val_loss,
+                 math.exp(min(val_loss, 50)))
     if not math.isfinite(val_loss):
         raise StopTraining("The validation loss is not finite: training stopped; the last good adapter was kept.")
     if state["best_val"] is None or val_loss < state["best_val"]:
         state["best_val"], state["bad_epochs"] = val_loss, 0
-        save_adapter(model, run_dir / runs.ADAPTER)
+        if main:
+            save_adapter(model, run_dir / runs.ADAPTER)
         return False
     state["bad_epochs"] += 1
     return bool(cfg.early_stopping_patience) and state["bad_epochs"] >= cfg.early_stopping_patience
@@ -390,6 +425,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[SFTJob, Path, bool]:
     parser.add_argument("--knowledge-k", type=int, help="passages per example (default 3)")
     parser.add_argument("--gold-drop", type=float, help="share of examples trained without their own passage "
                         "(default 0.2)")
+    parser.add_argument("--processes", type=int, help="train on N processes through accelerate launch (one per GPU, "
+                        "or CPU processes)")
     parser.add_argument("--out", help="run folder to create")
     args = parser.parse_args(argv)
     if args.config:
@@ -399,7 +436,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[SFTJob, Path, bool]:
         parser.error("give a CONFIG.json, or --model, --data and --out")
     values = {"model": args.model, "data": args.data, "qlora": args.qlora}
     optional = {"epochs": args.epochs, "knowledge": args.knowledge, "knowledge_k": args.knowledge_k,
-                "gold_drop": args.gold_drop}
+                "gold_drop": args.gold_drop, "processes": args.processes}
     values.update({name: value for name, value in optional.items() if value is not None})
     return SFTJob.from_dict(values), Path(args.out), args.resume
 
@@ -436,6 +473,10 @@ def main(argv: list[str] | None = None) -> int:
         handler.setFormatter(formatter)
     log.setLevel(logging.INFO)
     log.propagate = False
+    if cfg.processes > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:  # at a terminal: start the team
+        cfg.save(run_dir / runs.CONFIG)
+        return subprocess.call(distributed.launch_command(__spec__.name, run_dir / runs.CONFIG, cfg.processes,
+                                                          cfg.accelerate_config, ["--resume"] if resume else []))
     if cfg.eval_tests and not os.environ.get("CQA_STDERR_IS_LOG"):
         log.info("eval_tests are scored by the evaluation job the job queue runs after training; here, run "
                  "python -m eval.evaluate --adapter %s --test TEST afterwards", run_dir)
@@ -443,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = run(cfg, run_dir, resume)
     except Exception:  # noqa: BLE001 - runs.job_lifecycle has logged it and recorded it in the run status
         return 1
+    if distributed.launched_rank() != 0:
+        return 0  # process 0 reports
     print(f"{summary['state']}: {summary['message']} adapter: {summary['adapter']} "
           f"({summary['steps']} steps, {summary['train_seconds']} s, {summary['tokens_per_s']} tokens/s)")
     return 0
