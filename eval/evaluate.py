@@ -120,8 +120,7 @@ def _answers_one_at_a_time(loaded, questions, settings, system_prompts=None):
     answers, generated = [], 0
     start = time.perf_counter()
     for question, system in zip(questions, systems):
-        stream = engine.ReplyStream(loaded, engine.render_prompt(loaded, [{"role": "user", "content": question}],
-                                                                 system), settings)
+        stream = engine.open_stream(loaded, [{"role": "user", "content": question}], system, settings)
         for _ in stream:
             pass
         answers.append(stream.text)

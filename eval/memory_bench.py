@@ -97,17 +97,16 @@ def memory_configs(k: int = 2, max_tokens: int = 192) -> dict[str, MemoryConfig]
 
 def _ask(loaded, config: MemoryConfig, conversation: dict, settings: GenerationSettings) -> dict:
     """Replay one conversation into one memory, ask the final question, and return its result row."""
-    count_tokens = engine.history_token_counter(loaded, settings.system_prompt)
+    count_tokens = engine.token_counter(loaded, settings.system_prompt)
     state = MemoryState()
     for turn in conversation["turns"]:
         state = memory.record_turn(config, state, turn["user"], turn["assistant"], count_tokens,
                                    lambda messages: engine.complete(loaded, messages, settings))
     context = memory.context(config, state, count_tokens)
-    prompt = engine.render_prompt(loaded, context + [{"role": "user", "content": conversation["final_question"]}],
-                                  settings.system_prompt)
     # The contents are what memory chose to keep; rendering only adds the model's markup around them.
     kept = "\n".join(m["content"] for m in context)
-    stream = engine.ReplyStream(loaded, prompt, settings)
+    stream = engine.open_stream(loaded, context + [{"role": "user", "content": conversation["final_question"]}],
+                                settings.system_prompt, settings)
     for _ in stream:
         pass
     return {
