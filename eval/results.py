@@ -19,7 +19,7 @@ from chat import models
 from chat.memory import MEMORY_KINDS
 from eval.rouge import HEADLINE_LABEL
 from training import runs
-from training.configs import ConfigError, EvalJob, JobConfig, SFTJob
+from training.configs import ConfigError, EvalJob, JobConfig, RLHFJob, SFTJob
 
 COLUMNS = ["run", "grid", "model", "model_name", "params", "condition", "method", "epochs", "train_examples",
            "train_size", "test_set", "rougeL", "rougeL_low", "rougeL_high", "facts", "facts_low", "facts_high",
@@ -28,7 +28,8 @@ COLUMNS = ["run", "grid", "model", "model_name", "params", "condition", "method"
 """One row per (run, test set, collection). rouge* are F1 x 100, facts the % of key facts stated (blank for old
 results), hit1/hit3 the retrieval hit rates where the test set names sources; method is base, LoRA or QLoRA; epochs
 0 = not fine-tuned; result is the result file's name in the run folder."""
-CONDITION_ORDER = ["base", "ft", "raft", "base+rag", "ft+rag", "raft+rag"]
+CONDITION_ORDER = ["base", "ft", "ft+grpo", "ft+rloo", "ft+dpo", "grpo", "rloo", "dpo", "raft", "base+rag", "ft+rag",
+                   "raft+rag"]
 
 
 def _base_model(cfg: JobConfig | None) -> str:
@@ -47,7 +48,8 @@ def _base_model(cfg: JobConfig | None) -> str:
 
 
 def _method(cfg: JobConfig | None) -> str:
-    """LoRA or QLoRA for a fine-tuned model (trained here, or an adapter evaluated), else base."""
+    """LoRA or QLoRA for a fine-tuned model (trained here, or an adapter evaluated), GRPO/RLOO/DPO for an RLHF run
+    (SFT+GRPO when it continued an SFT adapter), else base."""
     if isinstance(cfg, EvalJob) and cfg.model.startswith("adapter:"):
         training = runs.adapter_run(cfg.model)
         cfg = runs.read_config(training) if training is not None else None
@@ -55,6 +57,8 @@ def _method(cfg: JobConfig | None) -> str:
             return "LoRA"
     if isinstance(cfg, SFTJob):
         return "QLoRA" if cfg.qlora else "LoRA"
+    if isinstance(cfg, RLHFJob):
+        return ("SFT+" if cfg.starting_adapter() else "") + cfg.method.upper()
     return "base"
 
 
@@ -67,7 +71,10 @@ def _raft(cfg: JobConfig | None) -> bool:
 
 
 def condition(method: str, raft: bool, result: dict) -> str:
-    """base, ft or raft, + "+rag" when the answers came with retrieved passages."""
+    """base, ft or raft, + "+rag" when the answers came with retrieved passages; an RLHF run is its own condition
+    (ft+grpo, dpo, ...), so the epoch and data-size charts compare SFT runs only."""
+    if method.endswith(("GRPO", "RLOO", "DPO")):
+        return method.lower().replace("sft+", "ft+") + ("+rag" if result.get("knowledge") else "")
     trained = "base" if method == "base" else "raft" if raft else "ft"
     return trained + ("+rag" if result.get("knowledge") else "")
 

@@ -231,3 +231,17 @@ def test_cli_flags_make_a_run_folder(tiny_models, qa_file, sft_runs, tmp_path):
 def test_cli_refuses_an_unknown_method(capsys, tmp_path):
     assert rlhf.main(["--method", "ppo", "--model", "x", "--data", "d.csv", "--out", str(tmp_path)]) == 2
     assert "method must be one of grpo, rloo, dpo" in capsys.readouterr().err
+
+
+def test_an_evaluated_rlhf_run_shows_in_results_as_its_own_condition(tiny_models, qa_file, sft_runs, tmp_path, capsys):
+    from eval import evaluate, results
+
+    run_dir = tmp_path / "runs" / "dpo-run"
+    rlhf.run(tiny_rlhf(tiny_models, "llama", qa_file, method="dpo", adapter=str(sft_runs["llama"]), max_steps=1),
+             run_dir)
+    assert evaluate.main(["--adapter", str(run_dir), "--test", str(qa_file), "--max-new-tokens", "4",
+                          "--engine", "transformers"]) == 0
+    assert runs.eval_result_path(run_dir, qa_file).exists(), "the result sits beside the RLHF run's adapter"
+    table = results.collect(tmp_path / "runs")
+    assert list(table["method"]) == ["SFT+DPO"] and list(table["condition"]) == ["ft+dpo"]
+    assert table["runtime_s"].iloc[0] > 0
