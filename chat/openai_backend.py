@@ -20,24 +20,30 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
 
-from chat import paths
 from chat.engine import GenerationSettings, ReplyStats, _holdback, cut_at_stop
 from chat.engine_choice import REMOTE_ENGINE
 from chat.memory import CountTokens, Message
 from chat.models import ModelEntry, ModelError, ModelRef
+from chat.openai_servers import (  # noqa: F401 - the settings half, re-exported for the UI and access checks
+    SERVERS_FILE,
+    Server,
+    _model_lists,
+    configured_server,
+    remove_server,
+    save_server,
+    server_of,
+    servers,
+    split_id,
+)
 from chat.prompts import STOP_STRINGS, _merge_system
 
 KIND = "openai"
-SERVERS_FILE = "openai_servers.json"
-SERVER_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 CHECK_TIMEOUT = 2.0
 """Seconds the model list may take: a dead or hung server costs the Models tab and the pickers at most this."""
 CHECK_TTL = 10.0
@@ -54,136 +60,6 @@ memory budget is seldom overrun; text in other scripts is undercounted."""
 OPTIONAL_FIELDS = ("repetition_penalty", "repeat_penalty", "min_tokens", "stream_options")
 """Fields beyond OpenAI's own chat API that some servers refuse (OpenAI: HTTP 400, TGI: 422, llama-cpp-python a
 500 naming the field)."""
-
-
-@dataclass(frozen=True)
-class Server:
-    name: str
-    base_url: str
-    """Including /v1, e.g. http://127.0.0.1:8000/v1."""
-    api_key: str = field(default="", repr=False)
-    models: tuple[str, ...] = ()
-    """Model names to list even when the server is down (the server's /v1/models adds its own)."""
-    source: str = "saved"
-    """"environment", "saved" (Models tab) or "typed" (a URL in the reference)."""
-
-    @property
-    def root(self) -> str:
-        """The server's root, where the tokenize endpoints live."""
-        return self.base_url.removesuffix("/v1")
-
-    def headers(self) -> dict:
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-
-
-def _clean_url(url: str) -> str:
-    url = (url or "").strip().rstrip("/")
-    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
-        raise ModelError(f"{url!r} is not a server URL: give one like http://127.0.0.1:8000/v1")
-    return url
-
-
-def _models_list(text: str | list | tuple) -> tuple[str, ...]:
-    items = text.split(",") if isinstance(text, str) else text
-    return tuple(dict.fromkeys(m.strip() for m in items if m and m.strip()))
-
-
-# ------------------------------------------------------------------------------------------ configured servers
-
-
-def _settings_file():
-    return paths.settings_dir() / SERVERS_FILE
-
-
-def _saved() -> list[dict]:
-    """The saved servers; a file that cannot be read raises, so that saving never overwrites it."""
-    try:
-        data = json.loads(_settings_file().read_text())
-        return [s for s in data["servers"] if isinstance(s, dict) and SERVER_NAME.fullmatch(str(s.get("name")))]
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ModelError(f"{_settings_file()} cannot be read ({e!r}): fix or delete it") from e
-
-
-def servers() -> dict[str, Server]:
-    """Configured servers by name: the environment's first, then the saved ones (none while the file is broken:
-    the Models tab says so when saving)."""
-    found: dict[str, Server] = {}
-    try:
-        saved = _saved()
-    except ModelError:
-        saved = []
-    if url := os.environ.get("CQA_OPENAI_BASE_URL", "").strip():
-        name = os.environ.get("CQA_OPENAI_NAME", "").strip() or "default"
-        found[name] = Server(name, url.rstrip("/"), os.environ.get("CQA_OPENAI_API_KEY", "").strip(),
-                             _models_list(os.environ.get("CQA_OPENAI_MODELS", "")), "environment")
-    for s in saved:
-        found.setdefault(s["name"], Server(s["name"], s.get("base_url", ""), s.get("api_key", ""),
-                                           _models_list(s.get("models", [])), "saved"))
-    return found
-
-
-def _write_saved(entries: list[dict]) -> None:
-    target = _settings_file()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner only: it holds keys
-    with os.fdopen(descriptor, "w") as f:
-        json.dump({"servers": entries}, f, indent=1)
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, target)
-
-
-def save_server(name: str, base_url: str, api_key: str = "", models_text: str = "") -> str:
-    """Add or update a saved server; an empty key keeps the saved one. Returns what was done."""
-    name = (name or "").strip()
-    if not SERVER_NAME.fullmatch(name):
-        raise ModelError(f"{name!r} is not a server name: use 1-40 letters, digits, - or _")
-    if name in servers() and servers()[name].source == "environment":
-        raise ModelError(f"{name!r} is set by the environment (CQA_OPENAI_BASE_URL); save this one under another name")
-    url = _clean_url(base_url)
-    entries = _saved()
-    old = next((s for s in entries if s["name"] == name), {})
-    entry = {"name": name, "base_url": url, "api_key": (api_key or "").strip() or old.get("api_key", ""),
-             "models": list(_models_list(models_text or ""))}
-    _write_saved([s for s in entries if s["name"] != name] + [entry])
-    _model_lists.clear()
-    return f"Saved server {name} ({url}){', with an API key' if entry['api_key'] else ''}."
-
-
-def remove_server(name: str) -> str:
-    entries = _saved()
-    if not any(s["name"] == name for s in entries):
-        raise ModelError(f"No saved server named {name!r}")
-    _write_saved([s for s in entries if s["name"] != name])
-    return f"Removed server {name}."
-
-
-def split_id(ref_id: str) -> tuple[str, str]:
-    """(model, server name or URL) of an `openai:` reference's id."""
-    for scheme in ("@http://", "@https://"):
-        if scheme in ref_id:
-            model, _, rest = ref_id.partition(scheme)
-            return model.strip(), scheme[1:] + rest.strip()
-    model, _, server = ref_id.rpartition("@")
-    return model.strip(), server.strip()
-
-
-def configured_server(ref: ModelRef) -> Server | None:
-    """The configured server a reference names, or None (a URL, or an unknown name)."""
-    return servers().get(split_id(ref.id)[1])
-
-
-def server_of(ref: ModelRef) -> Server:
-    name = split_id(ref.id)[1]
-    if found := servers().get(name):
-        return found
-    if name.startswith(("http://", "https://")):
-        return Server(name, _clean_url(name), source="typed")
-    known = ", ".join(servers()) or "none yet"
-    raise ModelError(f"No OpenAI-compatible server named {name!r} (configured: {known}). Add one in the Models tab "
-                     "or set CQA_OPENAI_BASE_URL.")
 
 
 # -------------------------------------------------------------------------------------------------- availability
@@ -209,7 +85,6 @@ def problem_message(server: Server, error: Exception | httpx.Response, timeout: 
     return f"{where} answered HTTP {code}{hint}: {str(detail)[:300]}"
 
 
-_model_lists: dict[tuple[str, str], tuple[float, list[str] | str]] = {}
 
 
 def listed_models(server: Server) -> list[str] | str:
