@@ -44,6 +44,8 @@ DATASET_NAME = re.compile(r"[A-Za-z0-9_-]+")
 DATA_FIELDS = ("data", "accelerate_config")
 DATA_LIST_FIELDS = ("tests", "eval_tests")
 MODEL_FIELDS = ("model",)
+ADAPTER_FIELDS = ("adapter",)
+"""Job config fields naming an adapter folder (RLHF's starting run): checked as adapter:<folder> references."""
 """Job config fields that name server files or models, checked in shared mode. A new job kind with such a field
 adds its name here (and a row to tests/test_access.py)."""
 
@@ -330,6 +332,7 @@ def check_inputs(models: Iterable = (), data: Iterable = ()) -> None:
 def check_job(cfg) -> None:
     """A job config's fields that name models or server files (MODEL_FIELDS, DATA_FIELDS, DATA_LIST_FIELDS)."""
     model_refs = [getattr(cfg, name) for name in MODEL_FIELDS if getattr(cfg, name, None)]
+    model_refs += [f"adapter:{getattr(cfg, name)}" for name in ADAPTER_FIELDS if getattr(cfg, name, None)]
     files = [getattr(cfg, name) for name in DATA_FIELDS if getattr(cfg, name, None)]
     for name in DATA_LIST_FIELDS:
         files += list(getattr(cfg, name, None) or [])

@@ -7,7 +7,7 @@ import pytest
 
 from chat import access
 from chat.access import AccessError, launch_settings
-from training.configs import EvalJob, MemoryBenchJob, SFTJob
+from training.configs import EvalJob, MemoryBenchJob, RLHFJob, SFTJob
 
 SPACE = {"SPACE_ID": "someone/cqa-studio", "GRADIO_SERVER_NAME": "0.0.0.0"}
 
@@ -246,10 +246,14 @@ def test_shared_mode_allows_only_catalogue_models_and_adapters_under_the_runs_fo
     (EvalJob(model="adapter:/tmp"), "refused"),
     (MemoryBenchJob(), "ok"),
     (MemoryBenchJob(model="/home"), "refused"),
+    (RLHFJob(adapter="{tmp}/runs/run-1"), "ok"),
+    (RLHFJob(adapter="/etc"), "refused"),  # the RLHF job's starting run must lie in the runs folder too
 ])
 def test_job_configs_are_checked_field_by_field(folders, job, expected):
     if isinstance(job.model, str):
         job.model = job.model.replace("{tmp}", str(folders))
+    if getattr(job, "adapter", None):
+        job.adapter = job.adapter.replace("{tmp}", str(folders))
     assert _outcome(access.check_job, job) == expected
 
 
