@@ -3,6 +3,7 @@
 Conditions (GridSpec.conditions; the default, base and ft, is the plain grid):
   base      the untrained model                          an evaluation job
   ft        fine-tuned (LoRA/QLoRA)                      an SFT job, then an evaluation of its adapter
+  ft+grpo   the ft adapter tuned further with GRPO (ft+dpo: DPO)    an RLHF job after ft's, then its evaluation
   base+rag  the untrained model answering from retrieved passages        an evaluation job with knowledge
   ft+rag    the ft adapter answering from retrieved passages (shares ft's training run)
   raft+rag  retrieval-augmented fine-tune (SFTJob.knowledge) answering from retrieved passages
@@ -14,6 +15,7 @@ the grid is resumable. A grid has at most MAX_CELLS cells.
 
     python -m eval.grid --preset small --plan          # list the cells and estimate the time (eval/grid_plan.py)
     python -m eval.grid --preset facts --plan          # the five conditions on the sample data
+    python -m eval.grid --preset rlhf --plan           # base -> SFT -> SFT+GRPO -> SFT+DPO (eval/grid_rlhf.py)
     python -m eval.grid --preset small --wait          # queue them and wait, printing results
     python -m eval.grid --models bundled:smollm2-135m-instruct --epochs 1 3 --sizes 0.5 1.0 --name mine
 """
@@ -31,11 +33,12 @@ from pathlib import Path
 from chat import access, models
 from chat.knowledge import SAMPLE_FAQ, SAMPLE_FILES, SAMPLE_POLICY, KnowledgeError, check_name, names
 from eval.evaluate import result_path
+from eval.grid_rlhf import RLHF_CONDITIONS, check_rlhf, rlhf_job_for
 from training import data, jobs, runs
-from training.configs import TEST_SETS, ConfigError, EvalJob, SFTJob
+from training.configs import TEST_SETS, ConfigError, EvalJob, RLHFJob, SFTJob
 
 METHODS = ("lora", "qlora")
-CONDITIONS = ("base", "ft", "base+rag", "ft+rag", "raft+rag")
+CONDITIONS = ("base", "ft", *RLHF_CONDITIONS, "base+rag", "ft+rag", "raft+rag")
 """Conditions in the order they are listed and charted (module docstring)."""
 BASE_CONDITIONS = ("base", "base+rag")
 SAMPLE_KNOWLEDGE = {"assets/test_brief.csv": SAMPLE_FAQ, "assets/test_detailed.csv": SAMPLE_FAQ,
@@ -63,13 +66,16 @@ class GridSpec:
     include_base: bool = True
     """Also evaluate each model untrained (epochs 0): False drops the base condition."""
     conditions: list[str] = field(default_factory=lambda: ["base", "ft"])
-    """Conditions to measure: base, ft, base+rag, ft+rag, raft+rag (module docstring)."""
+    """Conditions to measure: base, ft, ft+grpo, ft+dpo, base+rag, ft+rag, raft+rag (module docstring)."""
     knowledge: dict[str, str] = field(default_factory=lambda: dict(SAMPLE_KNOWLEDGE))
     """+rag conditions: the knowledge collection each test file is answered from (test file -> collection)."""
     train_knowledge: str = SAMPLE_FAQ
     """raft+rag: the collection each training example's passages are retrieved from (SFTJob.knowledge)."""
     job: dict = field(default_factory=dict)
     """Other SFTJob fields shared by every cell (learning_rate, batch_size, lora_r, ...)."""
+    rlhf_job: dict = field(default_factory=dict)
+    """ft+grpo / ft+dpo: RLHFJob fields shared by their cells (max_steps, batch_size, learning_rate, ...); seed,
+    split, system prompt and threads come from `job` as the SFT run used them (eval/grid_rlhf.py)."""
 
     def validate(self) -> GridSpec:
         if not self.models or not self.epochs or not self.train_sizes or not self.methods:
@@ -85,6 +91,7 @@ class GridSpec:
                                   f"named for {', '.join(unmapped)} (GridSpec.knowledge: test file -> collection)")
             for name in {*self.knowledge.values(), self.train_knowledge}:
                 check_name(name)
+        check_rlhf(self)
         SFTJob.from_dict({**self.job, "model": self.models[0], "data": self.data})  # shared fields are valid
         count = len(cells(self))
         if count > MAX_CELLS:
@@ -100,13 +107,16 @@ PRESETS = {
                        epochs=[1, 3], train_sizes=[200, 400, 800]),
     "quick": GridSpec(name="quick", models=["bundled:smollm2-135m-instruct"], epochs=[1], train_sizes=[0.5, 1.0]),
     "facts": GridSpec(name="facts", models=["bundled:smollm2-135m-instruct", "bundled:qwen2.5-coder-0.5b-instruct"],
-                      epochs=[1], train_sizes=[1.0], conditions=list(CONDITIONS),
+                      epochs=[1], train_sizes=[1.0], conditions=[c for c in CONDITIONS if c not in RLHF_CONDITIONS],
                       tests=[*TEST_SETS, "assets/test_policy.csv"]),
+    "rlhf": GridSpec(name="rlhf", models=["bundled:smollm2-135m-instruct"], epochs=[1], train_sizes=[1.0],
+                     conditions=["base", "ft", "ft+grpo", "ft+dpo"], rlhf_job={"max_steps": 30}),
 }
 """report: the research report's grid shape (200/400/800 examples x 1/3 epochs); needs data with 800+ training
 examples, e.g. your own FAQ. small: finishes on a 2-core CPU in well under an hour with the sample data.
 facts: what lifts fact accuracy: the five conditions for SmolLM2 and Qwen2.5-0.5B, one epoch on the whole FAQ,
-on the brief, detailed and policy test sets (the policy set against the policy wording)."""
+on the brief, detailed and policy test sets (the policy set against the policy wording). rlhf: base -> SFT ->
+SFT+GRPO -> SFT+DPO for SmolLM2 on both test sets, 30 RLHF steps each (about 10 min of GRPO on a 2-core CPU)."""
 
 
 @dataclass(frozen=True)
@@ -126,10 +136,11 @@ class Cell:
         return dataclasses.asdict(self)
 
     def training_key(self) -> tuple | None:
-        """The training run this cell evaluates (ft and ft+rag share one), None for base conditions."""
+        """The training run this cell evaluates (ft and ft+rag share one, an RLHF cell has its own), None for base."""
         if self.condition in BASE_CONDITIONS:
             return None
-        return self.model, self.method, self.epochs, self.train_size, self.condition == "raft+rag"
+        rlhf = RLHF_CONDITIONS.get(self.condition, "")
+        return self.model, self.method, self.epochs, self.train_size, self.condition == "raft+rag", rlhf
 
     def label(self) -> str:
         if self.method == "base":
@@ -161,9 +172,12 @@ def eval_groups(spec: GridSpec, cell: Cell) -> dict[str, list[str]]:
     return groups
 
 
-def job_for(spec: GridSpec, cell: Cell, collection: str | None = None) -> SFTJob | EvalJob:
-    """A trained cell's SFT job (ft keeps the queue's own follow-up evaluation), or a base cell's evaluation job
-    on the test sets of `collection` (default: its first)."""
+def job_for(spec: GridSpec, cell: Cell, collection: str | None = None,
+            sft_run: Path | None = None) -> SFTJob | RLHFJob | EvalJob:
+    """A trained cell's SFT job (ft keeps the queue's own follow-up evaluation), an RLHF cell's job continuing the
+    SFT run folder `sft_run`, or a base cell's evaluation job on the test sets of `collection` (default: its first)."""
+    if cell.condition in RLHF_CONDITIONS:
+        return rlhf_job_for(spec, cell, sft_run)
     extra = {"grid": spec.name, "cell": cell.key()}
     if cell.method == "base":
         groups = eval_groups(spec, cell)
@@ -217,7 +231,7 @@ class Found:
     """The newest runs of a grid, by what they are for."""
 
     trainings: dict[tuple, jobs.RunInfo] = field(default_factory=dict)
-    """Training runs by Cell.training_key()."""
+    """Training runs (SFT and RLHF) by Cell.training_key()."""
     evaluations: dict[tuple[Cell, str], jobs.RunInfo] = field(default_factory=dict)
     """The grid's own evaluation runs by (cell, collection or "")."""
     follow_ups: dict[str, jobs.RunInfo] = field(default_factory=dict)
@@ -237,9 +251,9 @@ def scan_runs(spec: GridSpec, root: Path | None) -> Found:
         except (ConfigError, KeyError, TypeError):
             cell = None
         if cell is None:
-            if info.after:
+            if info.follow_up:
                 found.follow_ups[info.after] = info
-        elif isinstance(cfg, SFTJob):
+        elif isinstance(cfg, (SFTJob, RLHFJob)):
             found.trainings[cell.training_key()] = info
             if cfg.eval_tests:
                 found.with_eval_tests.add(info.id)
@@ -296,7 +310,7 @@ def queue_room() -> int:
 
 def _plan(spec: GridSpec, found: Found, to_queue: list[Cell]) -> list[tuple[Cell, str, str | None]]:
     """What to submit, in order: (cell, "train" or "evaluate", collection). Trainings shared by ft and ft+rag are
-    planned once; an evaluation follows its training in the queue."""
+    planned once; an evaluation follows its training in the queue, an RLHF training the ft cell's (listed first)."""
     planned, trainings = [], set()
     for cell in to_queue:
         key = cell.training_key()
@@ -307,7 +321,8 @@ def _plan(spec: GridSpec, found: Found, to_queue: list[Cell]) -> list[tuple[Cell
             planned.append((cell, "train", None))
             trainings.add(key)
         for collection, state in _group_states(cell, found, spec).items():
-            follows = new_training and cell.condition == "ft" and not collection  # the queue's own follow-up
+            # the queue's own follow-up evaluation of a new ft or RLHF run
+            follows = new_training and cell.condition in ("ft", *RLHF_CONDITIONS) and not collection
             if state not in ("done", "queued", "running") and not follows:
                 planned.append((cell, "evaluate", collection))
     return planned
@@ -332,7 +347,7 @@ def submit(spec: GridSpec, root: Path | None = None) -> dict[str, list[str]]:
             to_queue.append(cell)
     planned = _plan(spec, found, to_queue)
     room = queue_room()
-    waiting = sum(1 for r in jobs.list_runs(root) if r.state == "queued" and not r.after)
+    waiting = sum(1 for r in jobs.list_runs(root) if r.state == "queued" and not r.follow_up)
     adding = sum(1 for cell, what, _ in planned if what == "train" or cell.training_key() is None)
     if waiting + adding > room:
         raise ConfigError(f"{waiting} jobs already wait in the queue and this grid would add {adding}, over "
@@ -341,7 +356,11 @@ def submit(spec: GridSpec, root: Path | None = None) -> dict[str, list[str]]:
     labels: dict[Cell, str] = {}
     for cell, what, collection in planned:
         key = cell.training_key()
-        if what == "train":
+        if what == "train" and cell.condition in RLHF_CONDITIONS:
+            sft = dataclasses.replace(cell, condition="ft").training_key()  # the run it continues
+            sft_run = (root or runs.root()) / (trained.get(sft) or found.trainings[sft].id)
+            trained[key] = jobs.submit(job_for(spec, cell, sft_run=sft_run), root, max_waiting=room)
+        elif what == "train":
             trained[key] = jobs.submit(job_for(spec, cell), root, max_waiting=room)
         elif key is None:
             jobs.submit(job_for(spec, cell, collection), root, max_waiting=room)

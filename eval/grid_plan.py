@@ -8,8 +8,9 @@ from pathlib import Path
 
 from chat import models
 from eval.grid import GridSpec, cell_state, cells, check, eval_groups, scan_runs
+from eval.grid_rlhf import RLHF_CONDITIONS, rlhf_settings
 from training import data, jobs, runs
-from training.configs import SFTJob
+from training.configs import ConfigError, RLHFJob, SFTJob
 
 
 def _measured_speeds(root: Path | None) -> dict[str, dict[str, float]]:
@@ -28,11 +29,51 @@ def _measured_speeds(root: Path | None) -> dict[str, dict[str, float]]:
             for model, speeds in found.items()}
 
 
+def _step_shape(cfg: RLHFJob) -> tuple:
+    """What an RLHF step's time depends on besides the machine: method, model and the work per step."""
+    return cfg.method, str(models.ModelRef.parse(cfg.model)), cfg.batch_size, cfg.generations, cfg.max_new_tokens
+
+
+def _measured_rlhf_steps(root: Path | None) -> dict[tuple, float]:
+    """Seconds per step of the newest finished RLHF run of each step shape (_step_shape)."""
+    found: dict[tuple, float] = {}
+    for info in jobs.list_runs(root):  # newest first
+        summary = runs.read_json(info.path / runs.SUMMARY)
+        if info.state != "finished" or not summary.get("steps") or not summary.get("train_seconds"):
+            continue
+        try:
+            cfg = runs.read_config(info.path)
+        except ConfigError:
+            continue
+        if isinstance(cfg, RLHFJob):
+            found.setdefault(_step_shape(cfg), summary["train_seconds"] / summary["steps"])
+    return found
+
+
+def rlhf_seconds(cfg: RLHFJob, measured: dict[tuple, float], train_count: int, tokens_per_example: float,
+                 answer_speed: float, train_speed: float) -> float:
+    """An RLHF job's rough run time: loading (~30 s), for DPO its pairs (a greedy answer to each of up to
+    max_steps x batch_size training questions), then max_steps steps. A step takes what an earlier finished run of
+    the same step shape measured; without one, GRPO/RLOO sample batch_size x generations answers at the answering
+    speed and train on them, DPO trains on batch_size chosen and rejected answers: a low guess, as sampling runs
+    slower than batched greedy answering (SmolLM2's GRPO steps took 3x this guess on a shared 2-core CPU)."""
+    if cfg.method == "dpo":
+        questions = min(cfg.max_steps * cfg.batch_size, train_count)
+        start_up = 30 + questions * cfg.max_new_tokens / answer_speed
+        step = 2 * cfg.batch_size * tokens_per_example / train_speed
+    else:
+        answers = cfg.batch_size * cfg.generations
+        start_up = 30
+        step = answers * cfg.max_new_tokens / answer_speed + answers * tokens_per_example / train_speed
+    return start_up + cfg.max_steps * measured.get(_step_shape(cfg), step)
+
+
 def estimate_seconds(spec: GridSpec, root: Path | None = None) -> tuple[float, dict[str, float]]:
     """Rough time for the cells still to run, from earlier runs' speeds where there are any.
 
     Without history: training ~60,000 / (millions of parameters) tokens/s and answering ~12,000 / (millions of
-    parameters) tokens/s, as measured for SmolLM2 on a 2-core CPU (QLoRA on a CPU about half as fast).
+    parameters) tokens/s, as measured for SmolLM2 on a 2-core CPU (QLoRA on a CPU about half as fast). RLHF cells:
+    rlhf_seconds.
     """
     records = data.load_file(spec.data).records
     train_count = len(data.split(records, SFTJob().val_fraction, SFTJob().seed)[0])
@@ -41,6 +82,7 @@ def estimate_seconds(spec: GridSpec, root: Path | None = None) -> tuple[float, d
     questions = sum(len(data.load_file(t).records) for t in spec.tests)
     found = scan_runs(spec, root)
     measured = _measured_speeds(root)
+    measured_steps = _measured_rlhf_steps(root) if set(spec.conditions) & set(RLHF_CONDITIONS) else {}
     millions = {m: max(1.0, models.describe(models.ModelRef.parse(m)).params / 1e6) for m in spec.models}
     per_model: dict[str, float] = {}
     counted: set[tuple] = set()
@@ -56,7 +98,11 @@ def estimate_seconds(spec: GridSpec, root: Path | None = None) -> tuple[float, d
         seconds = 30 * len(eval_groups(spec, cell)) + questions * 80 / answer_speed + context
         key = cell.training_key()
         training = found.trainings.get(key) if key else None
-        if key and key not in counted and not (training and training.state == "finished"):
+        if cell.condition in RLHF_CONDITIONS:  # its SFT run is counted with the ft cell
+            if not (training and training.state == "finished"):
+                seconds += rlhf_seconds(RLHFJob.from_dict(rlhf_settings(spec, cell)), measured_steps, train_count,
+                                        tokens_per_example, answer_speed, train_speed)
+        elif key and key not in counted and not (training and training.state == "finished"):
             counted.add(key)  # ft and ft+rag share one training
             examples = cell.train_size if cell.train_size > 1 else cell.train_size * train_count
             per_example = tokens_per_example + (600 if cell.condition == "raft+rag" else 0)

@@ -7,7 +7,10 @@ import pytest
 from chat import models
 from eval import evaluate, grid, grid_plan, results
 from training import jobs, runs
-from training.configs import ConfigError, EvalJob, SFTJob
+from training.configs import ConfigError, EvalJob, RLHFJob, SFTJob
+
+RAG_CONDITIONS = [c for c in grid.CONDITIONS if c not in grid.RLHF_CONDITIONS]
+"""The five conditions of the facts preset: base, ft and the retrieval ones."""
 
 
 @pytest.fixture
@@ -114,7 +117,7 @@ def test_grid_refuses_an_unavailable_model(qa_files):
         grid.check(spec)
 
 
-def test_every_grid_preset_is_valid():
+def test_every_grid_preset_is_valid(tmp_path):
     for spec in grid.PRESETS.values():
         spec.validate()
         for cell in grid.cells(spec):
@@ -125,6 +128,12 @@ def test_every_grid_preset_is_valid():
                                          **({"knowledge": collection} if collection else {})}
                     assert type(job) is EvalJob and job.model == cell.model and job.tests == tests
                     assert job.knowledge == (collection or None)
+            elif cell.condition in grid.RLHF_CONDITIONS:
+                job = grid.job_for(spec, cell, sft_run=tmp_path / "sft-run")
+                assert type(job) is RLHFJob and job.extra == {"grid": spec.name, "cell": cell.key()}
+                assert (job.method, job.model, job.adapter, job.after_run) == (
+                    grid.RLHF_CONDITIONS[cell.condition], cell.model, str(tmp_path / "sft-run"), "sft-run")
+                assert job.eval_tests == spec.tests and job.train_size == cell.train_size
             else:
                 job = grid.job_for(spec, cell)
                 assert job.extra == {"grid": spec.name, "cell": cell.key()}
@@ -195,7 +204,7 @@ def test_empty_results_give_explaining_figures(tmp_path):
 # ------------------------------------------------------------------------------------------------ conditions
 
 
-def condition_spec(tiny_models, qa_files, conditions=grid.CONDITIONS):
+def condition_spec(tiny_models, qa_files, conditions=RAG_CONDITIONS):
     train, tests = qa_files
     return grid.GridSpec(name="c", models=[f"folder:{tiny_models['llama']}"], epochs=[1], train_sizes=[1.0],
                          data=str(train), tests=tests, conditions=list(conditions),
@@ -277,7 +286,7 @@ def test_results_name_each_condition_and_chart_what_lifts_facts(tiny_models, qa_
     grid.submit(condition_spec(tiny_models, qa_files), root)
     finish_everything(root, lambda cfg: (0.6, 0.8) if cfg.knowledge else (0.3, 0.2))
     table = results.collect(root)
-    assert sorted(table["condition"].unique()) == sorted(grid.CONDITIONS)
+    assert sorted(table["condition"].unique()) == sorted(RAG_CONDITIONS)
     assert len(table) == 10  # 5 conditions x 2 test sets
     grounded = table[table["condition"].str.endswith("+rag")]
     assert (grounded["facts"].round(6) == 80).all() and (grounded["hit3"] == 1.0).all()
@@ -316,7 +325,7 @@ def test_old_result_files_without_facts_still_load(tmp_path):
 
 def test_the_facts_preset_plans_all_five_conditions_with_a_time(tmp_path):
     spec = grid.PRESETS["facts"]
-    assert set(spec.conditions) == set(grid.CONDITIONS) and "assets/test_policy.csv" in spec.tests
+    assert spec.conditions == RAG_CONDITIONS and "assets/test_policy.csv" in spec.tests
     assert len(grid.cells(spec)) == 10 <= grid.MAX_CELLS
     plan = grid_plan.describe_plan(spec, tmp_path)
     assert "10 cells" in plan and "raft+rag" in plan and "Estimated time" in plan

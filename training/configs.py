@@ -404,6 +404,9 @@ class RLHFJob(JobConfig):
     """CPU threads (0 = the cores that are idle when the job starts)."""
     eval_tests: list[str] = field(default_factory=list)
     """Test sets the finished adapter is evaluated on, by an evaluation job queued after this one."""
+    after_run: str = ""
+    """A training run id: this job waits in the queue until that run has finished (it ends too when that run stops
+    or fails), e.g. the SFT run whose adapter it continues."""
     extra: dict = field(default_factory=dict)
     """Free-form notes carried into the run folder (e.g. which experiment grid cell this is)."""
 
@@ -454,6 +457,8 @@ class RLHFJob(JobConfig):
             raise ConfigError(f"threads cannot be negative, not {self.threads!r}")
         if self.target_modules is not None and not self.target_modules:
             raise ConfigError("target_modules is a non-empty list of layer names, or null to derive them")
+        if not isinstance(self.after_run, str):
+            raise ConfigError(f"after_run is a run id or empty, not {self.after_run!r}")
         self.check_limits()
         return self
 

@@ -4,7 +4,8 @@ Nothing lives only in memory: a job is its run folder (training/runs.py). A page
 re-reads the folders; a job whose process died without saying so is shown as failed.
 
 A training job with eval_tests is followed by an evaluation job, queued with it, that starts only once the
-training has finished (and ends, saying why, when the training stops or fails).
+training has finished (and ends, saying why, when the training stops or fails). An RLHF job with after_run waits
+for its SFT run the same way.
 """
 
 from __future__ import annotations
@@ -47,7 +48,12 @@ class RunInfo:
     """LoRA, QLoRA, GRPO, RLOO, DPO, evaluation or memory benchmark."""
     created: float
     after: str = ""
-    """For an evaluation queued after a training run: that run's id."""
+    """For an evaluation (or RLHF job) queued after a training run: that run's id."""
+
+    @property
+    def follow_up(self) -> bool:
+        """An evaluation queued behind a training run: not counted against the queue's room."""
+        return bool(self.after) and self.kind == "evaluation"
 
     @property
     def label(self) -> str:
@@ -100,7 +106,7 @@ def _follow_up(cfg: SFTJob | RLHFJob, run_id: str, root: Path) -> EvalJob:
 
 
 def _check_room(root: Path, cap: int | None, adding: str) -> None:
-    waiting = sum(1 for r in list_runs(root) if r.state == "queued" and not r.after)
+    waiting = sum(1 for r in list_runs(root) if r.state == "queued" and not r.follow_up)
     cap = cap or max_queued()
     if waiting >= cap:
         raise runs.RunError(f"The queue is full: {waiting} jobs are waiting (at most {cap}). {adding} was not "
@@ -212,21 +218,22 @@ def _end(run_dir: Path, state: str, message: str) -> None:
 
 
 def _training_done(info: RunInfo, root: Path) -> bool:
-    """For an evaluation queued after a training run: True once that run has finished. When the training
-    stopped or failed (or is gone), the evaluation ends too, saying why."""
+    """For a job queued after a training run: True once that run has finished. When the training stopped or
+    failed (or is gone), the job ends too, saying why."""
+    ended = "Not evaluated" if info.kind == "evaluation" else "Not started"
     try:
         training = runs.read_status(runs.run_path(info.after, root))
     except runs.RunError as e:
-        _end(info.path, "failed", f"Not evaluated: {e}")
+        _end(info.path, "failed", f"{ended}: {e}")
         return False
     state = training.get("state")
     if state == "finished":
         return True
     if state in ("stopped", "failed"):
-        _end(info.path, state, f"Not evaluated: training run {info.after} {state} "
+        _end(info.path, state, f"{ended}: training run {info.after} {state} "
                                f"({training.get('message', 'no message')}).")
     elif state is None:
-        _end(info.path, "failed", f"Not evaluated: training run {info.after} does not exist.")
+        _end(info.path, "failed", f"{ended}: training run {info.after} does not exist.")
     return False
 
 
@@ -306,7 +313,7 @@ def resume(run_id: str, root: Path | None = None) -> str:
         cfg = runs.read_config(run_dir)
     except (runs.RunError, ConfigError) as e:
         return str(e)
-    pending = [r for r in list_runs(root) if r.after == run_id and r.state in ("queued", "running")]
+    pending = [r for r in list_runs(root) if r.after == run_id and r.follow_up and r.state in ("queued", "running")]
     if isinstance(cfg, (SFTJob, RLHFJob)) and cfg.eval_tests and not pending:
         _create(_follow_up(cfg, run_id, root), root)
     pump(root)

@@ -1,0 +1,121 @@
+"""The experiment grid's RLHF cells (eval/grid_rlhf.py): base -> SFT -> SFT+GRPO -> SFT+DPO through the job queue."""
+
+import pytest
+
+from eval import grid, grid_plan, results
+from training import jobs, runs
+from training.configs import ConfigError, EvalJob, RLHFJob, SFTJob
+
+RLHF_GRID = ["base", "ft", "ft+grpo", "ft+dpo"]
+
+
+@pytest.fixture
+def qa_files(tmp_path):
+    train = tmp_path / "faq.csv"
+    train.write_text("question,answer\n" + "".join(f"What is rule {i}?,Rule {i} says wait {i} days.\n"
+                                                 for i in range(24)))
+    brief = tmp_path / "test_brief.csv"
+    brief.write_text("question,answer\nIs rule 3 strict?,Yes. Rule 3 says wait 3 days.\nAnd rule 5?,Wait 5 days.\n")
+    detailed = tmp_path / "test_detailed.csv"
+    detailed.write_text("question,answer\nExplain rule 2.,Rule 2 says wait 2 days. It applies to everyone.\n")
+    return train, [str(detailed), str(brief)]
+
+
+def rlhf_spec(tiny_models, qa_files, **changes) -> grid.GridSpec:
+    """Two SFT steps, two steps of each RLHF method, short answers: seconds per job on a tiny model."""
+    train, tests = qa_files
+    values = dict(name="r", models=[f"folder:{tiny_models['llama']}"], epochs=[1], train_sizes=[1.0], data=str(train),
+                  tests=tests, conditions=RLHF_GRID, job={"batch_size": 4, "threads": 1, "max_steps": 2},
+                  rlhf_job={"max_steps": 2, "batch_size": 1, "generations": 2, "max_new_tokens": 4})
+    return grid.GridSpec(**{**values, **changes})
+
+
+def queued(root) -> list[tuple[jobs.RunInfo, object]]:
+    return [(info, runs.read_config(info.path)) for info in sorted(jobs.list_runs(root), key=lambda r: r.created)]
+
+
+def test_the_rlhf_preset_plans_rlhf_after_its_sft_run(tmp_path):
+    spec = grid.PRESETS["rlhf"]
+    assert [c.condition for c in grid.cells(spec)] == RLHF_GRID and spec.tests == ["assets/test_detailed.csv",
+                                                                                  "assets/test_brief.csv"]
+    planned = [(cell.condition, what) for cell, what, _ in grid._plan(spec, grid.Found(), grid.cells(spec))]
+    assert planned == [("base", "evaluate"), ("ft", "train"), ("ft+grpo", "train"), ("ft+dpo", "train")]
+    plan = grid_plan.describe_plan(spec, tmp_path)
+    rows = [line for line in plan.splitlines() if "smollm2" in line and "·" in line]
+    assert [row.split("·")[1].split()[0] for row in rows] == RLHF_GRID and all(r.endswith("to run") for r in rows)
+    assert "4 cells" in plan and "Estimated time" in plan
+
+
+def test_rlhf_cells_add_their_run_time_to_the_estimate(tiny_models, qa_files, tmp_path):
+    without, _ = grid_plan.estimate_seconds(rlhf_spec(tiny_models, qa_files, conditions=["base", "ft"]), tmp_path)
+    with_grpo, _ = grid_plan.estimate_seconds(rlhf_spec(tiny_models, qa_files, conditions=["base", "ft", "ft+grpo"]),
+                                              tmp_path)
+    longer, _ = grid_plan.estimate_seconds(rlhf_spec(tiny_models, qa_files, conditions=["base", "ft", "ft+grpo"],
+                                                     rlhf_job={"max_steps": 20}), tmp_path)
+    assert without < with_grpo < longer
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"conditions": ["base", "ft+grpo"]}, r"ft\+grpo continue the adapter of the fine-tuned \(ft\) cell"),
+    ({"conditions": ["base", "ft", "ft+ppo"]}, "conditions are one or more of base, ft, ft.grpo, ft.dpo"),
+    ({"rlhf_job": {"method": "rloo"}}, "rlhf_job may not set method: the grid sets them from each cell"),
+    ({"rlhf_job": {"max_steps": 0}}, "max_steps must be positive"),
+    ({"rlhf_job": {"steps": 3}}, "unknown RLHFJob field"),
+])
+def test_bad_rlhf_grids_are_refused_before_anything_is_queued(tiny_models, qa_files, tmp_path, changes, message):
+    root = tmp_path / "runs"
+    with pytest.raises(ConfigError, match=message):
+        grid.submit(rlhf_spec(tiny_models, qa_files, **changes), root)
+    assert not jobs.list_runs(root), "nothing of the refused grid was queued"
+
+
+def test_each_rlhf_cell_waits_for_its_sft_run_and_a_rerun_replaces_a_failed_chain(tiny_models, qa_files, tmp_path,
+                                                                                    monkeypatch):
+    root = tmp_path / "runs"
+    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)  # nothing starts: what is queued is what we check
+    spec = rlhf_spec(tiny_models, qa_files)
+    assert len(grid.submit(spec, root)["queued"]) == 4
+    found = queued(root)
+    [(sft, _)] = [(info, cfg) for info, cfg in found if isinstance(cfg, SFTJob)]
+    rlhf = [(info, cfg) for info, cfg in found if isinstance(cfg, RLHFJob)]
+    assert [(cfg.method, cfg.after_run, cfg.adapter, cfg.eval_tests) for _, cfg in rlhf] == [
+        (method, sft.id, str(sft.path.resolve()), spec.tests) for method in ("grpo", "dpo")]
+    followed = sorted(info.after for info, cfg in found if isinstance(cfg, EvalJob) and info.after)
+    assert followed == sorted([sft.id, *(info.id for info, _ in rlhf)]), "the queue evaluates every training"
+    assert grid.submit(spec, root)["queued"] == [], "queued once, not again"
+
+    runs.update_status(sft.path, state="failed", message="crashed")
+    monkeypatch.setattr(jobs, "MAX_RUNNING", 10)
+    launched = []
+    monkeypatch.setattr(jobs, "_launch", lambda run_dir, resume, kind: launched.append(run_dir.name))
+    jobs.pump(root)  # the RLHF jobs and every evaluation end with the SFT run, saying why
+    assert launched == [found[0][0].id], "only the base cell's evaluation could start"
+    ended = {info.id: runs.read_status(info.path) for info, _ in rlhf}
+    assert {s["state"] for s in ended.values()} == {"failed"}
+    assert all(s["message"].startswith(f"Not started: training run {sft.id} failed") for s in ended.values())
+    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)
+    assert len(grid.submit(spec, root)["queued"]) == 3, "ft, ft+grpo and ft+dpo again (base still waits)"
+    [new_sft] = [info for info, cfg in queued(root) if isinstance(cfg, SFTJob) and info.id != sft.id]
+    assert sorted(cfg.after_run for info, cfg in queued(root)
+                  if isinstance(cfg, RLHFJob) and info.state == "queued") == [new_sft.id] * 2
+
+
+def test_an_rlhf_grid_runs_end_to_end_and_fills_the_results(tiny_models, qa_files, tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    monkeypatch.setenv("CQA_RUNS_DIR", str(root))
+    spec = rlhf_spec(tiny_models, qa_files)
+    assert len(grid.submit(spec, root)["queued"]) == 4
+    for info, _ in queued(root):
+        assert jobs.wait(info.id, timeout=240, root=root)["state"] == "finished", runs.tail(info.path / runs.LOG, 20)
+    assert grid.progress(spec, root)["finished"] == 4
+    again = grid.submit(spec, root)  # resumable: nothing left to run
+    assert again["queued"] == [] and len(again["done"]) == 4 and len(jobs.list_runs(root)) == 7
+
+    table = results.collect(root)
+    assert len(table) == 8 and set(table["grid"]) == {"r"}  # 4 conditions x 2 test sets
+    by_condition = table.groupby("condition")["method"].first().to_dict()
+    assert by_condition == {"base": "base", "ft": "LoRA", "ft+grpo": "SFT+GRPO", "ft+dpo": "SFT+DPO"}
+    assert (table["rougeL_low"] <= table["rougeL"]).all() and (table["rougeL"] <= table["rougeL_high"]).all()
+    assert (table[table["method"] != "base"]["runtime_s"] > 0).all()
+    figure = results.what_lifts_facts(table)
+    assert {x for trace in figure.data for x in trace.x} == set(RLHF_GRID)
