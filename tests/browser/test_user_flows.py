@@ -6,6 +6,7 @@ Every step leaves a screenshot in the test's tmp folder (pytest prints its path 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -201,6 +202,52 @@ def test_train_then_chat_with_the_adapter(page, app):
     assert adapter_run.name in picker.input_value()
     replies = bot_messages(panel.get_by_role("log"))
     assert len(replies) == 1 and replies[0], replies
+
+
+def test_grpo_from_the_training_tab_shows_its_reward_and_chats(page, app):
+    """A new user's RLHF: GRPO on the preselected SmolLM2 from the Training tab, the reward curve drawn next to the
+    loss, then the tuned adapter answering in Chat."""
+    panel = open_tab(page, "Training")
+    open_accordion(panel, "RLHF: GRPO, RLOO or DPO")
+    panel.get_by_role("radio", name="GRPO").check()
+    # The smallest run the form allows: 2 steps of 1 question answered 2 ways, 16 tokens each.
+    for label, value in (("Steps", "2"), ("Questions per step", "1"), ("Answers per question (GRPO/RLOO)", "2"),
+                         ("Answer tokens", "16")):
+        panel.get_by_role("spinbutton", name=label).fill(value)
+        panel.get_by_role("spinbutton", name=label).press("Tab")
+    before = {p.name for p in app.runs_dir.iterdir()}
+    panel.get_by_role("button", name="Start RLHF").click()
+    run_dir = wait_until(page, lambda: next((p for p in app.runs_dir.iterdir() if p.name not in before
+                                             and p.name.endswith("-grpo")), None), 30, "the queued GRPO run")
+    status = run_dir / "status.json"
+    ended = wait_until(page, lambda: status.exists() and json.loads(status.read_text()).get("state") in
+                       ("finished", "failed", "stopped") and json.loads(status.read_text()), TRAINING_TIMEOUT_S,
+                       "the GRPO run to end")
+    log = (run_dir / "log.txt").read_text() if (run_dir / "log.txt").exists() else ""
+    assert ended["state"] == "finished", f"GRPO run ended {ended['state']}: {ended.get('message')}\n{log[-2000:]}"
+    rewards = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in rewards if "reward_mean" in m] == [1, 2], rewards
+    # The page follows the new run: its reward curve has the two steps.
+    plot = panel.locator(".js-plotly-plot", has_text="reward (mean)")
+    plot.wait_for(timeout=60_000)
+    plot.scroll_into_view_if_needed()
+    page.shot("rlhf-1-reward")
+
+    def mean_steps():  # the tab redraws on its timer; the last step arrives with the next tick
+        traces = plot.evaluate("el => el._fullData.map(t => ({name: t.name, x: Array.from(t.x || [])}))")
+        return next((t["x"] for t in traces if t["name"] == "reward (mean)" and t["x"] == [1, 2]), None)
+
+    assert wait_until(page, mean_steps, 30, "the reward curve's two steps") == [1, 2]
+
+    panel = open_tab(page, "Chat")
+    picker = panel.get_by_role("combobox", name="Model")
+    picker.click()
+    page.get_by_role("option", name=re.compile(re.escape(run_dir.name))).click()
+    panel.get_by_text(re.compile(r"adapter on SmolLM2-135M-Instruct")).wait_for()
+    send_and_wait(page, panel, "Is maternity covered?")
+    page.shot("rlhf-2-chat")
+    replies = bot_messages(panel.get_by_role("log"))
+    assert replies and replies[-1], replies
 
 
 def test_results_tab_draws_a_chart(page, app):
