@@ -29,9 +29,9 @@ def _measured_speeds(root: Path | None) -> dict[str, dict[str, float]]:
             for model, speeds in found.items()}
 
 
-def _step_shape(cfg: RLHFJob) -> tuple:
-    """What an RLHF step's time depends on besides the machine: method, model and the work per step."""
-    return cfg.method, str(models.ModelRef.parse(cfg.model)), cfg.batch_size, cfg.generations, cfg.max_new_tokens
+def _step_shape(cfg: RLHFJob, base_model: str) -> tuple:
+    """What an RLHF step's time depends on besides the machine: method, base model and the work per step."""
+    return cfg.method, base_model, cfg.batch_size, cfg.generations, cfg.max_new_tokens
 
 
 def _measured_rlhf_steps(root: Path | None) -> dict[tuple, float]:
@@ -45,8 +45,8 @@ def _measured_rlhf_steps(root: Path | None) -> dict[tuple, float]:
             cfg = runs.read_config(info.path)
         except ConfigError:
             continue
-        if isinstance(cfg, RLHFJob):
-            found.setdefault(_step_shape(cfg), summary["train_seconds"] / summary["steps"])
+        if isinstance(cfg, RLHFJob) and summary.get("model"):  # the base model, also of a continued adapter
+            found.setdefault(_step_shape(cfg, summary["model"]), summary["train_seconds"] / summary["steps"])
     return found
 
 
@@ -54,9 +54,9 @@ def rlhf_seconds(cfg: RLHFJob, measured: dict[tuple, float], train_count: int, t
                  answer_speed: float, train_speed: float) -> float:
     """An RLHF job's rough run time: loading (~30 s), for DPO its pairs (a greedy answer to each of up to
     max_steps x batch_size training questions), then max_steps steps. A step takes what an earlier finished run of
-    the same step shape measured; without one, GRPO/RLOO sample batch_size x generations answers at the answering
-    speed and train on them, DPO trains on batch_size chosen and rejected answers: a low guess, as sampling runs
-    slower than batched greedy answering (SmolLM2's GRPO steps took 3x this guess on a shared 2-core CPU)."""
+    the same step shape measured; without one, a rough guess: GRPO/RLOO sample batch_size x generations answers at
+    the answering speed and train on them, DPO trains on batch_size chosen and rejected answers (with the default
+    speeds, SmolLM2's GRPO steps took about 3x and its DPO runs 2x this guess on a shared 2-core CPU)."""
     if cfg.method == "dpo":
         questions = min(cfg.max_steps * cfg.batch_size, train_count)
         start_up = 30 + questions * cfg.max_new_tokens / answer_speed
@@ -65,7 +65,7 @@ def rlhf_seconds(cfg: RLHFJob, measured: dict[tuple, float], train_count: int, t
         answers = cfg.batch_size * cfg.generations
         start_up = 30
         step = answers * cfg.max_new_tokens / answer_speed + answers * tokens_per_example / train_speed
-    return start_up + cfg.max_steps * measured.get(_step_shape(cfg), step)
+    return start_up + cfg.max_steps * measured.get(_step_shape(cfg, str(models.ModelRef.parse(cfg.model))), step)
 
 
 def estimate_seconds(spec: GridSpec, root: Path | None = None) -> tuple[float, dict[str, float]]:
@@ -115,8 +115,8 @@ def describe_plan(spec: GridSpec, root: Path | None = None) -> str:
     train_count = check(spec)
     total, per_model = estimate_seconds(spec, root)
     found = scan_runs(spec, root)
-    lines = [f"Grid '{spec.name}': {len(cells(spec))} cells ({train_count} training examples in {spec.data}; "
-             f"tests: {', '.join(Path(t).stem for t in spec.tests)})."]
+    lines = [(f"Grid '{spec.name}': {len(cells(spec))} cells ({train_count} training examples in {spec.data}; "
+              f"tests: {', '.join(Path(t).stem for t in spec.tests)}).")]
     for cell in cells(spec):
         state = cell_state(cell, found, spec).replace("not queued", "to run")
         lines.append(f"  {cell.label():72s} {state}")

@@ -2,6 +2,7 @@
 
 import pytest
 
+from chat import models
 from eval import grid, grid_plan, results
 from training import jobs, runs
 from training.configs import ConfigError, EvalJob, RLHFJob, SFTJob
@@ -24,9 +25,10 @@ def qa_files(tmp_path):
 def rlhf_spec(tiny_models, qa_files, **changes) -> grid.GridSpec:
     """Two SFT steps, two steps of each RLHF method, short answers: seconds per job on a tiny model."""
     train, tests = qa_files
-    values = dict(name="r", models=[f"folder:{tiny_models['llama']}"], epochs=[1], train_sizes=[1.0], data=str(train),
-                  tests=tests, conditions=RLHF_GRID, job={"batch_size": 4, "threads": 1, "max_steps": 2},
-                  rlhf_job={"max_steps": 2, "batch_size": 1, "generations": 2, "max_new_tokens": 4})
+    values = {"name": "r", "models": [f"folder:{tiny_models['llama']}"], "epochs": [1], "train_sizes": [1.0],
+              "data": str(train), "tests": tests, "conditions": RLHF_GRID,
+              "job": {"batch_size": 4, "threads": 1, "max_steps": 2},
+              "rlhf_job": {"max_steps": 2, "batch_size": 1, "generations": 2, "max_new_tokens": 4}}
     return grid.GridSpec(**{**values, **changes})
 
 
@@ -119,3 +121,37 @@ def test_an_rlhf_grid_runs_end_to_end_and_fills_the_results(tiny_models, qa_file
     assert (table[table["method"] != "base"]["runtime_s"] > 0).all()
     figure = results.what_lifts_facts(table)
     assert {x for trace in figure.data for x in trace.x} == set(RLHF_GRID)
+
+
+
+def test_the_estimate_takes_an_rlhf_step_from_an_earlier_run_of_the_same_shape(tiny_models, qa_files, tmp_path):
+    spec = rlhf_spec(tiny_models, qa_files, conditions=["base", "ft", "ft+grpo"])
+    [cell] = [c for c in grid.cells(spec) if c.condition == "ft+grpo"]
+    without, _ = grid_plan.estimate_seconds(rlhf_spec(tiny_models, qa_files, conditions=["base", "ft"]), tmp_path)
+    guessed, _ = grid_plan.estimate_seconds(spec, tmp_path)
+    past = tmp_path / "past-grpo"  # an earlier run of the same shape that named its adapter as the model
+    past.mkdir()
+    job = grid.job_for(spec, cell, sft_run=tmp_path / "sft")
+    job.model, job.adapter, job.extra = f"adapter:{tmp_path / 'sft'}", None, {}  # not this grid's cell
+    job.save(past / runs.CONFIG)
+    runs.write_json(past / runs.STATUS, {"state": "finished", "created_at": 1.0})
+    runs.write_json(past / runs.SUMMARY, {"model": str(models.ModelRef.parse(cell.model)), "steps": 4,
+                                          "train_seconds": 4000.0})  # 1000 s a step
+    measured, _ = grid_plan.estimate_seconds(spec, tmp_path)
+    assert without < guessed < without + 300, "a tiny model's guessed steps take seconds"
+    assert without + 30 + 2 * 1000 <= measured < without + 30 + 2 * 1000 + 300, "2 steps of 1000 s, and loading"
+
+
+def test_a_finished_rlhf_run_without_results_gets_its_evaluation_only(tiny_models, qa_files, tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)
+    spec = rlhf_spec(tiny_models, qa_files, conditions=["ft", "ft+dpo"])
+    grid.submit(spec, root)
+    for info, _ in queued(root):  # everything ended, but no evaluation wrote its results
+        runs.update_status(info.path, state="finished")
+    outcome = grid.submit(spec, root)
+    assert [label.split("·")[1].strip() for label in outcome["queued"]] == ["ft", "ft+dpo"]
+    assert all(label.endswith("(evaluation only)") for label in outcome["queued"])
+    rlhf = next(info for info, cfg in queued(root) if isinstance(cfg, RLHFJob))
+    _, last = queued(root)[-1]
+    assert isinstance(last, EvalJob) and (last.after_run, last.tests) == (rlhf.id, spec.tests)
