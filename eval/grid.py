@@ -397,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data")
     parser.add_argument("--conditions", nargs="+", choices=CONDITIONS)
     parser.add_argument("--job", help='other SFTJob fields as JSON, e.g. \'{"learning_rate": 0.0005}\'')
+    parser.add_argument("--rlhf-job", help='RLHFJob fields for ft+grpo/ft+dpo as JSON, e.g. \'{"max_steps": 60}\'')
     parser.add_argument("--plan", action="store_true", help="print the cells and the time estimate only")
     parser.add_argument("--wait", action="store_true", help="wait for every cell and print the results")
     args = parser.parse_args(argv)
@@ -408,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
             setattr(spec, name, value)
     if args.job:
         spec.job = json.loads(args.job)
+    if args.rlhf_job:
+        spec.rlhf_job = json.loads(args.rlhf_job)
     try:
         from eval.grid_plan import describe_plan
 

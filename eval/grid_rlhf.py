@@ -46,8 +46,8 @@ def check_rlhf(spec: GridSpec) -> None:
     if not wanted:
         return
     if "ft" not in spec.conditions:
-        raise ConfigError(f"{', '.join(wanted)} continue the adapter of the fine-tuned (ft) cell: add ft to the "
-                          "conditions")
+        raise ConfigError(f"{' and '.join(wanted)} continue{'s' if len(wanted) == 1 else ''} the adapter of the "
+                          "fine-tuned (ft) cell: add ft to the conditions")
     named = sorted(set(spec.rlhf_job) & set(FROM_THE_CELL))
     if named:
         raise ConfigError(f"rlhf_job may not set {', '.join(named)}: the grid sets them from each cell")

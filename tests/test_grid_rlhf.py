@@ -58,7 +58,8 @@ def test_rlhf_cells_add_their_run_time_to_the_estimate(tiny_models, qa_files, tm
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"conditions": ["base", "ft+grpo"]}, r"ft\+grpo continue the adapter of the fine-tuned \(ft\) cell"),
+    ({"conditions": ["base", "ft+grpo"]}, r"ft\+grpo continues the adapter of the fine-tuned \(ft\) cell: add ft"),
+    ({"conditions": ["ft+grpo", "ft+dpo"]}, r"ft\+grpo and ft\+dpo continue the adapter of the fine-tuned"),
     ({"conditions": ["base", "ft", "ft+ppo"]}, "conditions are one or more of base, ft, ft.grpo, ft.dpo"),
     ({"rlhf_job": {"method": "rloo"}}, "rlhf_job may not set method: the grid sets them from each cell"),
     ({"rlhf_job": {"max_steps": 0}}, "max_steps must be positive"),
