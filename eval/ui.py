@@ -142,7 +142,8 @@ def build_results_tab(tab: gr.Tab | None = None) -> dict[str, gr.components.Comp
                 "(the share of a reference's numbers, amounts, durations, names and yes/no that the answer states), "
                 "each with a 95% bootstrap interval over the test questions. Test sets: *detailed* (long answers), "
                 "*brief* (one sentence or yes/no) and *policy* (answers only in the policy wording). Conditions: "
-                "base, ft (fine-tuned), +rag (answered from retrieved passages), raft (fine-tuned with them).")
+                "base, ft (fine-tuned), ft+grpo / ft+dpo (the ft adapter tuned further with GRPO or DPO), +rag "
+                "(answered from retrieved passages), raft (fine-tuned with them).")
     with gr.Row():
         refresh_button = gr.Button("Refresh results", variant="primary")
         auto = gr.Checkbox(False, label="Refresh every 15 s (while a grid runs)")

@@ -152,7 +152,9 @@ def test_csv_export_escapes_cells_a_spreadsheet_would_run_as_formulas(monkeypatc
 
 def test_conditions_from_the_form_reach_the_grid():
     spec = results_ui.spec_from(preset="quick", conditions=["base", "base+rag"])
-    assert spec.conditions == ["base", "base+rag"] and results_ui.preset_values("facts")[-1] == list(grid.CONDITIONS)
+    assert spec.conditions == ["base", "base+rag"]
+    assert results_ui.preset_values("facts")[-1] == [c for c in grid.CONDITIONS if c not in grid.RLHF_CONDITIONS]
+    assert results_ui.preset_values("rlhf")[-1] == ["base", "ft", "ft+grpo", "ft+dpo"]
     with pytest.raises(gr.Error, match="conditions are one or more of"):
         results_ui.plan_grid(preset="quick", conditions=["rag"])
 
