@@ -121,16 +121,8 @@ def drill_down(choice: str | None) -> pd.DataFrame:
 def start_memory_bench(**form) -> str:
     """Queue the memory benchmark the form describes: its values by MemoryBenchJob field name."""
     try:
-        job = MemoryBenchJob.from_dict(form)
-        access.check_job(job)  # before describe(), whose message would tell whether a typed path exists
-        entry = models.describe(models.ModelRef.parse(job.model))
-    except (ConfigError, models.ModelError, access.AccessError) as e:
-        raise gr.Error(str(e), print_exception=False) from e
-    if not entry.available:
-        raise gr.Error(f"{entry.name} is unavailable: {entry.reason}", print_exception=False)
-    try:
-        run_id = jobs.submit(job)
-    except (runs.RunError, access.AccessError) as e:  # the queue is full, or shared mode refused the model
+        run_id = jobs.submit_checked(MemoryBenchJob.from_dict(form))
+    except (ConfigError, jobs.Refused) as e:
         raise gr.Error(str(e), print_exception=False) from e
     return f"Queued memory benchmark {run_id}; it runs in the job queue (Training tab) and shows up here when done."
 

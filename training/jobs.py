@@ -131,6 +131,28 @@ def submit(cfg: JobConfig, root: Path | None = None, max_waiting: int | None = N
     return run_id
 
 
+class Refused(ValueError):
+    """A job a page asked for that will not be queued; the message says why, for the page to show."""
+
+
+def submit_checked(cfg: JobConfig, root: Path | None = None) -> str:
+    """submit() after the checks a page makes first: shared-mode paths before describe() (whose message would
+    tell whether a typed path exists), then whether the model can be used. Every refusal is a Refused."""
+    from chat import models
+
+    try:
+        access.check_job(cfg)
+        entry = models.describe(models.ModelRef.parse(cfg.model))
+    except (models.ModelError, access.AccessError) as e:
+        raise Refused(str(e)) from e
+    if not entry.available:
+        raise Refused(f"{entry.name} is unavailable: {entry.reason}")
+    try:
+        return submit(cfg, root)
+    except (runs.RunError, access.AccessError) as e:  # the queue is full, or shared mode refused a path
+        raise Refused(str(e)) from e
+
+
 def _alive(pid: int | None) -> bool:
     if not pid:
         return False

@@ -11,7 +11,7 @@ from pathlib import Path
 import gradio as gr
 import plotly.graph_objects as go
 
-from chat import access, models
+from chat import models
 from training import jobs, runs
 from training.configs import METHODS, ConfigError, RLHFJob, field_docs
 
@@ -45,18 +45,8 @@ def job_from_form(form: dict) -> RLHFJob:
 def start_rlhf(**form) -> str:
     """Queue the GRPO / RLOO / DPO job the form describes (values by RLHFJob field name). Returns the run id."""
     try:
-        cfg = job_from_form(form)
-        access.check_job(cfg)
-        if cfg.adapter:
-            access.check_model_ref(f"adapter:{cfg.adapter}")
-        entry = models.describe(models.ModelRef.parse(cfg.model))
-    except (ConfigError, models.ModelError, access.AccessError) as e:
-        raise gr.Error(str(e), print_exception=False) from e
-    if not entry.available:
-        raise gr.Error(f"{entry.name} is unavailable: {entry.reason}", print_exception=False)
-    try:
-        run_id = jobs.submit(cfg)
-    except (runs.RunError, access.AccessError) as e:
+        run_id = jobs.submit_checked(job_from_form(form))
+    except (ConfigError, jobs.Refused) as e:
         raise gr.Error(str(e), print_exception=False) from e
     gr.Info(f"Queued {run_id}")
     return run_id

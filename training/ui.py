@@ -99,16 +99,8 @@ def start_training(**form) -> str:
     """Queue the job the form describes: its values arrive by SFTJob field name and SFTJob.from_dict turns them
     into the job (text and float widgets coerced, fields the form leaves out at their defaults). Returns the run id."""
     try:
-        cfg = SFTJob.from_dict(form)
-        access.check_job(cfg)  # before describe(), whose message would tell whether a typed path exists
-        entry = models.describe(models.ModelRef.parse(cfg.model))
-    except (ConfigError, models.ModelError, access.AccessError) as e:
-        raise gr.Error(str(e), print_exception=False) from e
-    if not entry.available:
-        raise gr.Error(f"{entry.name} is unavailable: {entry.reason}", print_exception=False)
-    try:
-        run_id = jobs.submit(cfg)
-    except (runs.RunError, access.AccessError) as e:  # the queue is full, or shared mode refused a path
+        run_id = jobs.submit_checked(SFTJob.from_dict(form))
+    except (ConfigError, jobs.Refused) as e:
         raise gr.Error(str(e), print_exception=False) from e
     gr.Info(f"Queued {run_id}")
     return run_id
