@@ -5,94 +5,17 @@ The dataclass is the single source of defaults: the Training tab reads its widge
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import ClassVar
 
 from chat.engine import DEFAULT_SYSTEM_PROMPT
-from training.config_values import ConfigError, coerce_value
+from training import job_config
+from training.config_values import ConfigError  # noqa: F401 - every job module imports it from here
+from training.job_config import JobConfig, read_config_values  # noqa: F401 - likewise
 
 MODES = ("qa", "dialogue")
 TEST_SETS = ["assets/test_detailed.csv", "assets/test_brief.csv"]
 PRECISIONS = ("auto", "float32", "bfloat16")
-
-
-def read_config_values(path: str | Path) -> dict:
-    """A config file's JSON object; ConfigError when it cannot be read or holds something else."""
-    try:
-        values = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ConfigError(f"cannot read config {path}: {e}") from e
-    if not isinstance(values, dict):
-        raise ConfigError(f"config {path} must hold a JSON object")
-    return values
-
-
-class JobConfig:
-    """JSON round-trip shared by every job kind; MODULE is what `python -m` runs with the config file."""
-
-    MODULE: ClassVar[str]
-    KIND: ClassVar[str]
-    """The job kind stored in config.json ("sft", "eval", "memory_bench"); runs.read_config picks the class by it."""
-    LIMITS: ClassVar[dict[str, float]] = {}
-    """Upper bounds of numeric fields: generous for a CPU or one GPU, they stop a typo (or a visitor) from
-    queueing a job that would run for days or exhaust memory."""
-
-    def validate(self):
-        return self
-
-    def check_limits(self) -> None:
-        for name, most in self.LIMITS.items():
-            value = getattr(self, name)
-            if isinstance(value, (int, float)) and value > most:
-                raise ConfigError(f"{name} must be at most {most:g}, not {value!r}")
-
-    def require_text(self, *names: str) -> None:
-        for name in names:
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(f"{name} must be a non-empty text, not {value!r}")
-
-    def to_json(self) -> str:
-        return json.dumps({"kind": self.KIND, **dataclasses.asdict(self)}, indent=2)
-
-    WORDS: ClassVar[dict[str, dict[str, object]]] = {}
-    """Words a form may send for a field instead of its value, by field (lower case), e.g. a Method radio."""
-
-    @classmethod
-    def from_dict(cls, values: dict):
-        """The job from values by field name: a JSON config, or a form's widgets (text, float sliders).
-
-        Each value is coerced to its field's type first (see `coerce`); a field left out takes its default.
-        """
-        values = dict(values)
-        kind = values.pop("kind", cls.KIND)
-        if kind != cls.KIND:
-            raise ConfigError(f"this config is a {kind!r} job, not {cls.KIND!r}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
-        return cls(**cls.coerce(values)).validate()
-
-    @classmethod
-    def coerce(cls, values: dict) -> dict:
-        """Values as their fields' types: "0.5" and 0.5 for a float, "200", 200.0 and 200 for an int, "" or blank
-        text for an optional field is None. A value that is none of these raises a ConfigError naming the field."""
-        hints = typing.get_type_hints(cls)
-        return {name: coerce_value(name, hints[name], value, cls.WORDS.get(name, {})) for name, value in values.items()}
-
-    @classmethod
-    def load(cls, path: str | Path):
-        return cls.from_dict(read_config_values(path))
-
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(self.to_json())
-        return path
 
 
 @dataclass
@@ -467,15 +390,6 @@ JOB_KINDS: dict[str, type[JobConfig]] = {job.KIND: job for job in (SFTJob, EvalJ
 """Every job kind by the name stored in its config.json."""
 
 
-def field_docs(cls: type = SFTJob) -> dict[str, str]:
-    """Each field's one-line docstring, read from the source, for UI help texts and --help."""
-    import ast
-    import inspect
-
-    tree = ast.parse(inspect.getsource(cls))
-    docs, body = {}, tree.body[0].body
-    for node, after in zip(body, body[1:]):
-        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
-                and isinstance(after.value, ast.Constant)):
-            docs[node.target.id] = " ".join(str(after.value.value).split())
-    return docs
+def field_docs(cls: type | None = None) -> dict[str, str]:
+    """Each field's one-line docstring (SFTJob's by default), for UI help texts and --help."""
+    return job_config.field_docs(cls or SFTJob)
