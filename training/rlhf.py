@@ -30,7 +30,6 @@ import functools
 import json
 import logging
 import math
-import os
 import random
 import signal
 import statistics
@@ -333,14 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     run_dir.mkdir(parents=True, exist_ok=True)
-    formatter = logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    log.handlers = [logging.StreamHandler()]  # under training.jobs stderr already is the run's log file
-    if not os.environ.get("CQA_STDERR_IS_LOG"):
-        log.handlers.append(logging.FileHandler(run_dir / runs.LOG))
-    for handler in log.handlers:
-        handler.setFormatter(formatter)
-    log.setLevel(logging.INFO)
-    log.propagate = False
+    runs.log_into(log, run_dir)
     try:
         summary = run(cfg, run_dir, resume)
     except Exception:  # noqa: BLE001 - runs.job_lifecycle has logged it and recorded it in the run status

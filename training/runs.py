@@ -243,6 +243,19 @@ def read_metrics(run_dir: Path) -> list[dict]:
     return records
 
 
+def log_into(log: logging.Logger, run_dir: Path) -> None:
+    """A job's CLI logger: timestamped lines to stderr, and to the run's log file when run at a terminal (under
+    training.jobs stderr already is that file, $CQA_STDERR_IS_LOG)."""
+    formatter = logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    log.handlers = [logging.StreamHandler()]
+    if not os.environ.get("CQA_STDERR_IS_LOG"):
+        log.handlers.append(logging.FileHandler(run_dir / LOG))
+    for handler in log.handlers:
+        handler.setFormatter(formatter)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
 def tail(path: Path, lines: int = 40) -> str:
     try:
         with open(path, "rb") as f:

@@ -464,15 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     run_dir.mkdir(parents=True, exist_ok=True)
-    formatter = logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    # Under training.jobs stderr already is the run's log file; at a terminal, log to both.
-    log.handlers = [logging.StreamHandler()]
-    if not os.environ.get("CQA_STDERR_IS_LOG"):
-        log.handlers.append(logging.FileHandler(run_dir / runs.LOG))
-    for handler in log.handlers:
-        handler.setFormatter(formatter)
-    log.setLevel(logging.INFO)
-    log.propagate = False
+    runs.log_into(log, run_dir)
     if cfg.processes > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:  # at a terminal: start the team
         cfg.save(run_dir / runs.CONFIG)
         return subprocess.call(distributed.launch_command(__spec__.name, run_dir / runs.CONFIG, cfg.processes,
