@@ -35,13 +35,13 @@ $(VENV)/.dev: $(VENV)/.app requirements-dev.txt
 # Never fails: a failed build prints one line and the app runs on the transformers engine (`make llama` retries).
 $(VENV)/.llama: $(VENV)/.app requirements-llama.txt Makefile
 	@echo "llama.cpp engine: installing llama-cpp-python (the first time it builds from source, about 10 minutes; log: $(LLAMA_LOG))"
-	@{ SDIST=$$($(PY) -m chat.gguf_files sdist) && \
+	@{ SDIST=$$($(PY) -m studio gguf sdist) && \
 	  { ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
 	    CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
 	    $(PIP) wheel --disable-pip-version-check --no-deps -w $(LLAMA_WHEELS) "$$SDIST"; } && \
 	  $(PIP) install --disable-pip-version-check --find-links $(LLAMA_WHEELS) --only-binary llama-cpp-python \
 	    -r requirements-llama.txt && \
-	  $(PY) -m chat.gguf_files tools && $(PY) -c "import llama_cpp"; } >$(LLAMA_LOG) 2>&1 \
+	  $(PY) -m studio gguf tools && $(PY) -c "import llama_cpp"; } >$(LLAMA_LOG) 2>&1 \
 	  && echo "llama.cpp engine: ready" \
 	  || echo "llama.cpp engine: unavailable (llama-cpp-python did not build or load, see $(LLAMA_LOG)); the app uses the transformers engine"
 	@touch $@

@@ -1,7 +1,7 @@
 """Conversational QA Studio: `python app.py` starts the app on http://127.0.0.1:7860 (`--help` for the options).
 
 As a Hugging Face Space (SPACE_ID, GRADIO_SERVER_NAME=0.0.0.0 set by the platform) it serves on 0.0.0.0 in
-shared mode; see chat/access.py for who may reach the app and what a visitor may name.
+shared mode; see studio/access.py for who may reach the app and what a visitor may name.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from chat import access
+from studio import access
 
 # Before gradio and huggingface_hub are imported (both read these once): analytics off, hub offline unless asked.
 access.prepare_environment(sys.argv[1:] if __name__ == "__main__" else [], os.environ)
@@ -18,11 +18,12 @@ import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from chat import models  # noqa: E402
-from chat.ui import build_chat_tab, build_compare_tab, build_models_tab  # noqa: E402
-from eval.ui import build_results_tab  # noqa: E402
-from training import jobs  # noqa: E402
-from training.ui import build_knowledge_tab, build_training_tab  # noqa: E402
+from studio.engines import loader
+from studio.jobs import queue
+from studio.models import catalogue, refs
+from studio.ui.chat import build_chat_tab, build_compare_tab, build_models_tab
+from studio.ui.results import build_results_tab
+from studio.ui.training import build_knowledge_tab, build_training_tab
 
 TITLE = "Conversational QA Studio"
 FALLBACK_MODELS = ("smollm2-135m-instruct", "gemma-3-270m")
@@ -32,7 +33,7 @@ SHARED_NOTE = ("Shared mode: only registered datasets, the sample files, catalog
                "paths on the server are refused.")
 
 
-def build_app(default_model: str = str(models.DEFAULT_MODEL), compare_model: str | None = None,
+def build_app(default_model: str = str(refs.DEFAULT_MODEL), compare_model: str | None = None,
               shared: bool | None = None) -> gr.Blocks:
     shared = access.shared_mode() if shared is None else shared
     with gr.Blocks(title=TITLE, delete_cache=access.DELETE_CACHE if shared else None) as demo:
@@ -59,11 +60,11 @@ def available_defaults(model: str | None, compare_model: str | None) -> tuple[st
     package is installed, else the first installed of FALLBACK_MODELS (the tab then says what is missing)."""
     if model and compare_model:
         return model, compare_model
-    installed = [key for key in (models.DEFAULT_MODEL.id, *FALLBACK_MODELS)
-                 if models.describe(models.ModelRef("bundled", key)).available]
-    chosen = model or str(models.ModelRef("bundled", installed[0]) if installed else models.DEFAULT_MODEL)
+    installed = [key for key in (refs.DEFAULT_MODEL.id, *FALLBACK_MODELS)
+                 if catalogue.describe(refs.ModelRef("bundled", key)).available]
+    chosen = model or str(refs.ModelRef("bundled", installed[0]) if installed else refs.DEFAULT_MODEL)
     if compare_model is None:
-        others = [str(models.ModelRef("bundled", key)) for key in installed if key in FALLBACK_MODELS]
+        others = [str(refs.ModelRef("bundled", key)) for key in installed if key in FALLBACK_MODELS]
         compare_model = next((ref for ref in others if ref != chosen), None)
     return chosen, compare_model
 
@@ -71,16 +72,16 @@ def available_defaults(model: str | None, compare_model: str | None) -> tuple[st
 def warm_up(ref: str) -> None:
     """Prepare and load the default model in the background so the first message is answered quickly."""
     try:
-        models.load_model(ref, progress=lambda msg: print(msg, flush=True))
+        loader.load_model(ref, progress=lambda msg: print(msg, flush=True))
         print(f"Default model {ref} loaded.", flush=True)
-    except models.ModelError as e:
+    except refs.ModelError as e:
         print(f"Default model not ready: {e}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = access.launch_parser(TITLE)
     parser.add_argument("--model", default=None,
-                        help=f"default model reference or folder (else {models.DEFAULT_MODEL} when installed)")
+                        help=f"default model reference or folder (else {refs.DEFAULT_MODEL} when installed)")
     parser.add_argument("--compare-model", default=None, help="model B of the Compare tab")
     parser.add_argument("--no-warm-up", action="store_true", help="do not load the default model at start")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
           f"default model {model}.", flush=True)
     if not args.no_warm_up:
         threading.Thread(target=warm_up, args=(model,), daemon=True).start()
-    jobs.start_queue_runner()
+    queue.start_queue_runner()
     demo = build_app(model, compare_model, shared=settings.shared)
     demo.queue(max_size=settings.queue_size).launch(theme=gr.themes.Soft(), **settings.launch_kwargs())
 

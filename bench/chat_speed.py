@@ -33,9 +33,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chat import engine_choice, models, runtime
-from chat.engine import GenerationSettings, ReplyStream, chat_turn, history_token_counter, render_prompt
-from chat.memory import MemoryConfig, MemoryState, context
+from studio.chat import chat_turn
+from studio.core import runtime
+from studio.engines import loader
+from studio.engines.base import GenerationSettings, ReplyStream
+from studio.engines.prompts import history_token_counter, render_prompt
+from studio.memory import MemoryConfig, MemoryState, context
+from studio.models import catalogue, gguf_files
 
 HISTORY = MemoryState(messages=[
     {"role": "user", "content": "My name is Priya and I bought the Gold Plus plan last month."},
@@ -125,7 +129,7 @@ def peak_ram(ref: str, engine: str, tokens: int) -> float:
 
 
 def measure_peak_ram(ref: str, engine: str, tokens: int) -> None:
-    loaded = models.load_model(ref, "auto", progress=lambda m: None, engine=engine)
+    loaded = loader.load_model(ref, "auto", progress=lambda m: None, engine=engine)
     settings = GenerationSettings(max_new_tokens=tokens, min_new_tokens=tokens)
     chat_path(loaded, settings, long_history(loaded, settings), "Summarise what we discussed.")
     # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec
@@ -137,14 +141,14 @@ def measure_peak_ram(ref: str, engine: str, tokens: int) -> None:
 def bench_model(ref: str, tokens: int, rounds: int, with_transformers: bool, first_token: bool = True) -> dict:
     import llama_cpp
 
-    loaded = models.load_model(ref, "auto", engine="llama.cpp")
+    loaded = loader.load_model(ref, "auto", engine="llama.cpp")
     threads = runtime.pick_threads()
     raw = llama_cpp.Llama(model_path=str(loaded.gguf), lora_path=str(loaded.adapter) if loaded.adapter else None,
                           n_ctx=loaded.context, n_threads=threads, n_threads_batch=threads, verbose=False)
     settings = GenerationSettings(max_new_tokens=tokens, min_new_tokens=tokens)
     plain = GenerationSettings(max_new_tokens=tokens, min_new_tokens=tokens, repetition_penalty=1.0)
     ids = prompt_ids(loaded, settings)
-    slow = models.load_model(ref, "auto", engine="transformers") if with_transformers else None
+    slow = loader.load_model(ref, "auto", engine="transformers") if with_transformers else None
     warm_up = GenerationSettings(max_new_tokens=8)
     chat_path(loaded, warm_up)
     raw_llama(raw, ids, 8)
@@ -208,7 +212,7 @@ def main() -> None:
     if args.peak_ram_of:
         measure_peak_ram(*args.peak_ram_of, args.tokens)
         return
-    if problem := engine_choice.llama_cpp_problem():
+    if problem := gguf_files.llama_cpp_problem():
         sys.exit(f"llama.cpp is not available: {problem}")
     os.environ["OMP_NUM_THREADS"] = str(args.threads or runtime.pick_threads())  # the same count for every engine
     refs = list(args.models) + [f"adapter:{a.split('=', 1)[1]}" for a in args.adapter]
@@ -222,14 +226,14 @@ def main() -> None:
             result["peak_ram_gb"] = {engine: peak_ram(ref, engine, args.tokens) for engine in engines}
         print(json.dumps(result), flush=True)
         results.append(result)
-        models._cache.clear()
+        loader._cache.clear()
     print_table(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     by_ref = {r["ref"]: r for r in results}
     for r in results:  # the second goal: a fine-tuned adapter decodes within 10% of its base
         kind, _, path = r["ref"].partition(":")
-        if kind == "adapter" and (base := by_ref.get(str(models.adapter_base(path)))):
+        if kind == "adapter" and (base := by_ref.get(str(catalogue.adapter_base(path)))):
             print(f"adapter/base: {r['model']} {r['tok_s']['ours']:.1f} / {base['tok_s']['ours']:.1f} tok/s = "
                   f"{r['tok_s']['ours'] / base['tok_s']['ours']:.3f} ({r['weights']} vs {base['weights']})")
     print(f"ratio: {min(r['ratio'] for r in results):.3f}")

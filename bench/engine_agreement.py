@@ -1,7 +1,7 @@
 """Greedy answers of the llama.cpp and transformers engines on the same questions: how many are identical, and
 the ROUGE-L of each against the reference answers.
 
-Both engines answer through eval.evaluate.generate_answers (the evaluation path: the chat's prompt and settings,
+Both engines answer through studio.evaluation.evaluate.generate_answers (the evaluation path: the chat's prompt and settings,
 greedy, no earlier turns); llama.cpp reads the model's GGUF file, transformers its converted folder.
 
     python bench/engine_agreement.py                               # Qwen2.5-Coder-0.5B, first 20 brief questions
@@ -18,11 +18,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chat import models
-from chat.engine import GenerationSettings
-from eval import rouge
-from eval.evaluate import EVAL, generate_answers
-from training import data
+from studio.data import qa
+from studio.engines import loader
+from studio.engines.base import GenerationSettings
+from studio.evaluation.evaluate import EVAL, generate_answers
+from studio.metrics import rouge
 
 
 def first_difference(a: str, b: str) -> int:
@@ -38,12 +38,12 @@ def main() -> None:
     parser.add_argument("--precision", default=EVAL.precision, help="the transformers engine's (evaluation default)")
     parser.add_argument("--show", type=int, default=3, help="print this many differing answer pairs")
     args = parser.parse_args()
-    records = data.load_file(args.test).records[: args.limit]
+    records = qa.load_file(args.test).records[: args.limit]
     questions, references = [r["question"] for r in records], [r["answer"] for r in records]
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=0.0)
     answers, scores = {}, {}
     for engine in ("llama.cpp", "transformers"):
-        loaded = models.load_model(args.model, args.precision, engine=engine)
+        loaded = loader.load_model(args.model, args.precision, engine=engine)
         answers[engine], timing = generate_answers(loaded, questions, settings)
         aggregated = rouge.aggregate(rouge.score(references, answers[engine]), seed=0)
         scores[engine] = rouge.headline(aggregated)
@@ -51,7 +51,7 @@ def main() -> None:
               f"(95% CI {100 * aggregated['rougeL']['low']:.2f}-{100 * aggregated['rougeL']['high']:.2f}), "
               f"{timing['generated_tokens']} tokens in {timing['seconds']} s ({timing['tokens_per_s']} tok/s)",
               flush=True)
-        models._cache.clear()
+        loader._cache.clear()
     pairs = list(zip(questions, answers["llama.cpp"], answers["transformers"]))
     same = sum(a == b for _, a, b in pairs)
     shown = 0

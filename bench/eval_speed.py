@@ -1,4 +1,4 @@
-"""Batched versus one-by-one answer generation, the path eval.evaluate uses, on the same questions and model.
+"""Batched versus one-by-one answer generation, the path studio.evaluation.evaluate uses, on the same questions and model.
 
 Both take turns round by round in one run; the greedy answers of both are compared word for word.
 
@@ -20,10 +20,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chat import models  # noqa: E402
-from chat.engine import GenerationSettings  # noqa: E402
-from eval.evaluate import EVAL, generate_answers  # noqa: E402
-from training import data  # noqa: E402
+from studio.data import qa
+from studio.engines import loader
+from studio.engines.base import GenerationSettings
+from studio.evaluation.evaluate import EVAL, generate_answers
 
 
 def main() -> None:
@@ -35,8 +35,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--precision", default=EVAL.precision)
     args = parser.parse_args()
-    loaded = models.load_model(args.model, args.precision)
-    questions = [r["question"] for r in data.load_file(args.test).records]
+    loaded = loader.load_model(args.model, args.precision)
+    questions = [r["question"] for r in qa.load_file(args.test).records]
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=0.0)
     print(f"{loaded.entry.name} on {loaded.device} ({loaded.precision}): {len(questions)} questions from {args.test}, "
           f"up to {args.max_new_tokens} new tokens, greedy", flush=True)

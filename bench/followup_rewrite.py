@@ -2,7 +2,7 @@
 
 12 two-turn conversations about the sample policy and FAQ: the first turn names the topic, the second is a follow-up
 that does not ("How many days is it?", "And on Platinum?"). Each has the fact its answer needs; a hit is a
-retrieved passage (top 3, hybrid) that states it. Strategies (chat/grounding.py):
+retrieved passage (top 3, hybrid) that states it. Strategies (studio/knowledge/grounding.py):
   none      the follow-up as typed
   append    the earlier question, then the follow-up (knowledge.standalone_query)
   rewrite   the chat model rewrites the follow-up as a standalone question (greedy, at most 40 tokens)
@@ -67,17 +67,18 @@ def hit(passages, facts: list[str]) -> bool:
 
 
 def score(queries: list[str], k: int) -> float:
-    from chat import knowledge
+    from studio.knowledge import store
 
-    hits = [hit(knowledge.retrieve(COLLECTION, q, k), facts) for q, (_, _, facts) in zip(queries, CONVERSATIONS)]
+    hits = [hit(store.retrieve(COLLECTION, q, k), facts) for q, (_, _, facts) in zip(queries, CONVERSATIONS)]
     return sum(hits) / len(hits)
 
 
 def rewrites(model: str, verbose: bool) -> tuple[list[str], list[float], float]:
     """The model's standalone questions, the seconds each took, and its share of declined off-topic questions."""
-    from chat import grounding, knowledge
-    from chat.engine import DEFAULT_SYSTEM_PROMPT, GenerationSettings, complete
-    from chat.models import load_model
+    from studio.engines.base import GenerationSettings, complete
+    from studio.engines.loader import load_model
+    from studio.engines.prompts import DEFAULT_SYSTEM_PROMPT
+    from studio.knowledge import grounding, store
 
     loaded = load_model(model)
     settings = GenerationSettings()
@@ -97,7 +98,7 @@ def rewrites(model: str, verbose: bool) -> tuple[list[str], list[float], float]:
     declined = 0
     for question in OFF_TOPIC:
         reply = complete(loaded, [{"role": "user", "content": question}], settings,
-                         knowledge.grounded_prompt([], DEFAULT_SYSTEM_PROMPT), 40)
+                         store.grounded_prompt([], DEFAULT_SYSTEM_PROMPT), 40)
         declined += any(word in reply.lower() for word in DECLINES)
         if verbose:
             print(f"  off-topic {question!r} -> {reply[:100]!r}")
@@ -112,18 +113,18 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     os.environ["CQA_KNOWLEDGE_DIR"] = tempfile.mkdtemp(prefix="followup-bench-")
-    from chat import knowledge
+    from studio.knowledge import store
 
-    knowledge.create(COLLECTION, [ROOT / "assets" / "insurer_faq.csv", ROOT / "assets" / "policy_wording.md"])
+    store.create(COLLECTION, [ROOT / "assets" / "insurer_faq.csv", ROOT / "assets" / "policy_wording.md"])
     results = {"none": (score([f for _, f, _ in CONVERSATIONS], args.k), 0.0),
-               "append": (score([knowledge.standalone_query(f, [q]) for q, f, _ in CONVERSATIONS], args.k), 0.0)}
-    from chat import grounding
+               "append": (score([store.standalone_query(f, [q]) for q, f, _ in CONVERSATIONS], args.k), 0.0)}
+    from studio.knowledge import grounding
 
     config = grounding.KnowledgeConfig(COLLECTION, k=args.k)
     topics = [first for first, _, _ in CONVERSATIONS]
     wrongly_supported = sum(grounding.ground(config, question, [topic], "").supported
                             for question, topic in zip(OFF_TOPIC, topics))
-    appended = sum(knowledge.has_support(knowledge.retrieve(COLLECTION, knowledge.standalone_query(q, [t]), args.k))
+    appended = sum(store.has_support(store.retrieve(COLLECTION, store.standalone_query(q, [t]), args.k))
                    for q, t in zip(OFF_TOPIC, topics))
     declines = {}
     for model in args.models:

@@ -34,21 +34,22 @@ QLORA_GOAL = 0.4
 
 
 def largest_bundled() -> str:
-    from chat import models
+    from studio.models import catalogue
 
-    installed = [e for e in models.catalogue() if e.ref.kind == "bundled" and e.available]
+    installed = [e for e in catalogue.catalogue() if e.ref.kind == "bundled" and e.available]
     if not installed:
         sys.exit("no bundled model is installed (make run installs them)")
     return str(max(installed, key=lambda e: e.params).ref)
 
 
 def chat_two_turns(ref: str) -> dict:
-    from chat import models
-    from chat.engine import GenerationSettings, chat_turn
-    from chat.memory import MemoryConfig, MemoryState
+    from studio.chat import chat_turn
+    from studio.engines import loader
+    from studio.engines.base import GenerationSettings
+    from studio.memory import MemoryConfig, MemoryState
 
     started = time.perf_counter()
-    loaded = models.load_model(ref, engine="auto")
+    loaded = loader.load_model(ref, engine="auto")
     load_s = time.perf_counter() - started
     state, turns = MemoryState(), []
     settings = GenerationSettings(max_new_tokens=64, min_new_tokens=32, temperature=0.0)
@@ -65,7 +66,7 @@ def chat_two_turns(ref: str) -> dict:
 
 
 def train(model: str, qlora: bool, out: Path, epochs: int) -> dict:
-    command = [sys.executable, "-m", "training.sft", "--model", model, "--data", "assets/insurer_faq.csv",
+    command = [sys.executable, "-m", "studio.training.sft", "--model", model, "--data", "assets/insurer_faq.csv",
                "--epochs", str(epochs), "--out", str(out)] + (["--qlora"] if qlora else [])
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -78,10 +79,10 @@ def train(model: str, qlora: bool, out: Path, epochs: int) -> dict:
 
 
 def evaluate(run: Path, limit: int) -> dict:
-    from chat import models
-    from eval.evaluate import evaluate as score
+    from studio.engines import loader
+    from studio.evaluation.evaluate import evaluate as score
 
-    loaded = models.load_model(f"adapter:{run}", "auto", engine="auto")
+    loaded = loader.load_model(f"adapter:{run}", "auto", engine="auto")
     result = score(loaded, ROOT / "assets" / "test_brief.csv", limit=limit)
     agg = result["aggregate"]
     facts = agg.get("facts") or {}

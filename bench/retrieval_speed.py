@@ -56,23 +56,23 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def measure(name: str, path: Path, queries: list[str], repeat: int, unit: str, units: int) -> float:
-    from chat import knowledge
+    from studio.knowledge import store
 
     start = time.perf_counter()
-    knowledge.add_files(name, [path])
+    store.add_files(name, [path])
     seconds = time.perf_counter() - start
-    passages = knowledge.list_collections()[[c.name for c in knowledge.list_collections()].index(name)].passages
+    passages = store.list_collections()[[c.name for c in store.list_collections()].index(name)].passages
     print(f"{name}: {units} {unit}s, {passages} passages indexed in {seconds:.1f} s = "
           f"{seconds / units * 1000:.0f} ms per {unit}, {seconds / passages * 1000:.1f} ms per passage")
-    knowledge.retrieve(name, queries[0])  # load from disk once, as the app does
+    store.retrieve(name, queries[0])  # load from disk once, as the app does
     latencies = []
     for _ in range(repeat):
         for query in queries:
             start = time.perf_counter()
-            knowledge.retrieve(name, query, k=3)
+            store.retrieve(name, query, k=3)
             latencies.append((time.perf_counter() - start) * 1000)
     p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
-    from chat.embeddings import embedder
+    from studio.knowledge.embeddings import embedder
 
     encoding = []
     for query in queries:
@@ -96,7 +96,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["CQA_KNOWLEDGE_DIR"] = str(Path(tmp) / "knowledge")
-        from chat.embeddings import embedder
+        from studio.knowledge.embeddings import embedder
 
         start = time.perf_counter()
         embedder()

@@ -28,23 +28,23 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(autouse=True)
 def empty_model_cache():
-    from chat import models
+    from studio.engines import loader
 
     yield
-    models._cache.clear()
+    loader._cache.clear()
 
 
 @pytest.fixture(scope="module")
 def club(tmp_path_factory):
     """A knowledge collection over the test club's handbook and FAQ (real all-MiniLM-L6-v2), in a knowledge folder
     of its own for the module."""
-    from chat import knowledge
+    from studio.knowledge import store
 
     data = Path(__file__).parent / "data" / "knowledge"
     root = tmp_path_factory.mktemp("knowledge")
     patch = pytest.MonkeyPatch()
     patch.setenv("CQA_KNOWLEDGE_DIR", str(root))
-    knowledge.create("club", [data / "handbook.md", data / "club_faq.csv"])
+    store.create("club", [data / "handbook.md", data / "club_faq.csv"])
     yield root
     patch.undo()
 
@@ -60,7 +60,8 @@ def tiny_llama(tmp_path_factory) -> Path:
 def llama_converters() -> Path:
     """llama.cpp's converters, unpacked from the cached source package (never downloaded by a test); skips the
     test when that package was never fetched (`make llama` fetches it)."""
-    from chat import gguf_files, paths
+    from studio.core import paths
+    from studio.models import gguf_files
 
     real = paths.cache_dir()
     if not (real / "sdist" / gguf_files.SDIST_NAME).is_file() and not (
@@ -83,7 +84,7 @@ def gguf_cache(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def tiny_llama_gguf(tiny_llama, tmp_path_factory) -> Path:
     """The tiny Llama converted once to an F16 GGUF, for tests that need a GGUF file and not the conversion."""
-    from chat import gguf_files
+    from studio.models import gguf_files
 
     llama_converters()
     return gguf_files.convert_folder(tiny_llama, tmp_path_factory.mktemp("tiny-gguf") / "tiny-llama.F16.gguf")

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from chat import access
-from chat.access import AccessError, launch_settings
-from training.configs import EvalJob, MemoryBenchJob, RLHFJob, SFTJob
+from studio import access
+from studio.access import AccessError, launch_settings
+from studio.core import paths
+from studio.jobs.kinds import EvalJob, MemoryBenchJob, RLHFJob, SFTJob
 
 SPACE = {"SPACE_ID": "someone/cqa-studio", "GRADIO_SERVER_NAME": "0.0.0.0"}
 
@@ -196,7 +197,7 @@ def _outcome(check, value) -> str:
     ("../../etc/passwd", "refused"),
     ("README.md", "refused"),  # a file next to the app, named without a folder
     ("assets/insurer_faq.csv", "ok"),
-    (str(access.ASSETS_DIR / "test_brief.csv"), "ok"),
+    (str(paths.ASSETS / "test_brief.csv"), "ok"),
     ("assets/../app.py", "refused"),
     ("assets", "refused"),
     ("{tmp}/data/faq.jsonl", "ok"),
@@ -286,7 +287,7 @@ def test_the_real_environment_is_left_alone():
     ({"CQA_STORAGE": "{tmp}/mine"}, "missing", "{tmp}/mine"),
 ])
 def test_runs_and_data_go_to_persistent_storage_when_there_is_some(tmp_path, monkeypatch, env, space_data, storage):
-    from chat import paths
+    from studio.core import paths
 
     data = tmp_path / "space-data"
     if space_data != "missing":

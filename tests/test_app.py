@@ -8,10 +8,10 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 import app
-from chat import ui as chat_ui
-from chat.engine import GenerationSettings
-from chat.grounding import KnowledgeConfig
-from chat.memory import MemoryConfig
+from studio.engines.base import GenerationSettings
+from studio.knowledge.grounding import KnowledgeConfig
+from studio.memory import MemoryConfig
+from studio.ui.chat import chat_settings
 
 SETTINGS = ["Be brief.", 12, 0.0, 0.9, 1.1, "float32"]  # system prompt, max new tokens, temperature, top-p, penalty, precision
 
@@ -149,9 +149,9 @@ def test_a_caller_may_pass_only_the_message_or_any_setting_by_name(server, tiny_
      ({"knowledge_collection": ""}, MemoryConfig(), GenerationSettings(), "auto", KnowledgeConfig(None))],
 )
 def test_settings_widgets_fill_their_objects_by_name(form, memory, settings, precision, knowledge):
-    assert chat_ui.chat_settings(form) == (memory, settings, precision, knowledge)
-    assert isinstance(chat_ui.chat_settings(form)[1].max_new_tokens, int)
-    assert isinstance(chat_ui.chat_settings(form)[3].k, int)
+    assert chat_settings(form) == (memory, settings, precision, knowledge)
+    assert isinstance(chat_settings(form)[1].max_new_tokens, int)
+    assert isinstance(chat_settings(form)[3].k, int)
 
 
 @pytest.mark.parametrize("form, message", [({"memory_kind": "forever"}, "Unknown memory"),
@@ -162,7 +162,7 @@ def test_settings_widgets_fill_their_objects_by_name(form, memory, settings, pre
                                            ({"knowledge_follow_up": "guess"}, "Unknown follow-up")])
 def test_bad_settings_are_refused_with_a_message(form, message):
     with pytest.raises(gr.Error, match=message):
-        chat_ui.chat_settings(form)
+        chat_settings(form)
 
 
 def test_models_tab_lists_bundled_and_report_models(server):

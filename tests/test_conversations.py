@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from training import conversations, data
-from training.conversations import make_conversations
+from studio.data import dialogue, qa
+from studio.data.dialogue import make_conversations
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -32,14 +32,14 @@ def test_offline_conversations_keep_every_pair_verbatim_grouped_by_topic():
     for conversation in made:
         roles = [t["role"] for t in conversation["turns"]]
         assert roles == ["user", "assistant"] * (len(roles) // 2)
-        assert conversation["turns"][0]["content"] in conversations.USER_GREETINGS
-        assert conversation["turns"][-1]["content"] in conversations.AGENT_CLOSINGS
+        assert conversation["turns"][0]["content"] in dialogue.USER_GREETINGS
+        assert conversation["turns"][-1]["content"] in dialogue.AGENT_CLOSINGS
         pairs = pairs_in(conversation)
         assert len({a.split()[0] for _, a in pairs}) == 1  # one topic per conversation
         for asked, answer in pairs:
             question = answer.replace("answer", "question").rstrip(".") + "?"
             assert asked.endswith(question)  # possibly after a lead-in such as "One more thing: "
-            assert asked[: -len(question)] in conversations.LEAD_INS
+            assert asked[: -len(question)] in dialogue.LEAD_INS
 
 
 def test_offline_conversations_are_seeded():
@@ -63,14 +63,14 @@ def test_make_conversations_refuses_bad_input(records, size, message):
 
 
 def test_saved_conversations_load_back_as_conversations(tmp_path):
-    faq = data.load_file(ASSETS / "insurer_faq.csv").records
+    faq = qa.load_file(ASSETS / "insurer_faq.csv").records
     made = make_conversations(faq, pairs_per_conversation=3)
-    path = conversations.save_conversations(made, tmp_path / "out" / "faq_chats.jsonl")
-    loaded = data.load_file(path)
+    path = dialogue.save_conversations(made, tmp_path / "out" / "faq_chats.jsonl")
+    loaded = qa.load_file(path)
     assert (loaded.kind, loaded.records) == ("conversations", made)
     answers = {t["content"] for c in made for t in c["turns"] if t["role"] == "assistant"}
     assert {r["answer"] for r in faq} <= answers
-    assert len(data.dialogue_examples(loaded.records)) == len(faq) + 2 * len(made)
+    assert len(qa.dialogue_examples(loaded.records)) == len(faq) + 2 * len(made)
 
 
 @pytest.mark.parametrize("reply", ["", "   ", "x" * 301, "...", None])
@@ -168,7 +168,7 @@ def no_endpoint_env(monkeypatch):
 
 
 def test_no_endpoint_configured(no_endpoint_env):
-    assert conversations.openai_complete_from_env() is None
+    assert dialogue.openai_complete_from_env() is None
 
 
 def test_client_posts_the_standard_chat_format(stub_server, no_endpoint_env):
@@ -176,7 +176,7 @@ def test_client_posts_the_standard_chat_format(stub_server, no_endpoint_env):
     no_endpoint_env.setenv("CQA_OPENAI_BASE_URL", base + "/")
     no_endpoint_env.setenv("CQA_OPENAI_API_KEY", "secret")
     no_endpoint_env.setenv("CQA_OPENAI_MODEL", "my-model")
-    complete = conversations.openai_complete_from_env()
+    complete = dialogue.openai_complete_from_env()
     messages = [{"role": "user", "content": "Say hi"}]
     assert complete(messages) == "Hi there!"
     [(method, path, headers, body)] = stub_server.requests
@@ -187,7 +187,7 @@ def test_client_posts_the_standard_chat_format(stub_server, no_endpoint_env):
 
 def test_client_asks_the_server_for_its_model_when_none_is_set(stub_server, no_endpoint_env):
     no_endpoint_env.setenv("CQA_OPENAI_BASE_URL", f"http://127.0.0.1:{stub_server.server_port}/v1")
-    complete = conversations.openai_complete_from_env()
+    complete = dialogue.openai_complete_from_env()
     complete([{"role": "user", "content": "a"}])
     complete([{"role": "user", "content": "b"}])
     assert [(m, p) for m, p, _, _ in stub_server.requests] == [
@@ -199,16 +199,16 @@ def test_client_asks_the_server_for_its_model_when_none_is_set(stub_server, no_e
 def test_client_errors_name_the_url(stub_server):
     base = f"http://127.0.0.1:{stub_server.server_port}/v1"
     with pytest.raises(RuntimeError, match=rf"{base}/chat/completions answered HTTP 500: .*model crashed"):
-        conversations.OpenAIChat(base, model="m")([{"role": "user", "content": "fail"}])
+        dialogue.OpenAIChat(base, model="m")([{"role": "user", "content": "fail"}])
     stub_server.shutdown()
     stub_server.server_close()
     with pytest.raises(RuntimeError, match=rf"could not reach {base}/chat/completions"):
-        conversations.OpenAIChat(base, model="m")([{"role": "user", "content": "hello"}])
+        dialogue.OpenAIChat(base, model="m")([{"role": "user", "content": "hello"}])
 
 
 def test_conversations_written_through_the_stub(stub_server, no_endpoint_env):
     no_endpoint_env.setenv("CQA_OPENAI_BASE_URL", f"http://127.0.0.1:{stub_server.server_port}/v1")
-    made = make_conversations(RECORDS[:2], complete=conversations.openai_complete_from_env())
+    made = make_conversations(RECORDS[:2], complete=dialogue.openai_complete_from_env())
     assert made[0]["turns"][0] == {"role": "user", "content": "Hi there!"}
     assert made[0]["turns"][4]["content"].startswith("Hi there! ")  # the model's lead-in before the question
 
@@ -218,14 +218,14 @@ def test_conversations_written_through_the_stub(stub_server, no_endpoint_env):
 
 def test_cli_writes_conversations(tmp_path, capsys, no_endpoint_env):
     out = tmp_path / "chats.jsonl"
-    assert conversations.main([str(ASSETS / "test_brief.csv"), "--out", str(out), "--pairs", "2"]) == 0
-    written = data.load_file(out)
+    assert dialogue.main([str(ASSETS / "test_brief.csv"), "--out", str(out), "--pairs", "2"]) == 0
+    written = qa.load_file(out)
     assert written.kind == "conversations"
     assert f"wrote {len(written.records)} conversations from 36 Q/A pairs" in capsys.readouterr().out
 
 
 def test_cli_reports_a_bad_file(tmp_path, capsys, no_endpoint_env):
     bad = Path(__file__).parent / "data" / "bad" / "empty_answer.csv"
-    assert conversations.main([str(bad), "--out", str(tmp_path / "x.jsonl")]) == 2
+    assert dialogue.main([str(bad), "--out", str(tmp_path / "x.jsonl")]) == 2
     assert "row 3: empty answer" in capsys.readouterr().err
     assert not (tmp_path / "x.jsonl").exists()

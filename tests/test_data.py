@@ -5,8 +5,9 @@ from pathlib import Path
 import pandas
 import pytest
 
-from training import data, data_files, datasets
-from training.data import DataError, Example
+from studio.data import files, qa, registry
+from studio.data.files import DataError
+from studio.data.qa import Dataset, Example, dialogue_examples, load_file, preview, qa_examples, split, subset
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "tests" / "data" / "bad"
@@ -67,21 +68,21 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def test_bad_file_is_refused_with_a_readable_message_and_registers_nothing(tmp_path, file_name, expected):
     path = BAD / file_name
     with pytest.raises(DataError) as caught:
-        data.load_file(path)
+        load_file(path)
     message = str(caught.value)
     assert expected in message
     assert message.startswith(f"{file_name}: ")
     assert caught.value.errors and all(isinstance(e, str) and e for e in caught.value.errors)
 
     # A good dataset already registered under the same name must survive the failed register, byte for byte.
-    datasets.register(ASSETS / "test_brief.csv", name=path.stem, datasets_dir=tmp_path)
+    registry.register(ASSETS / "test_brief.csv", name=path.stem, datasets_dir=tmp_path)
     before = snapshot(tmp_path)
     with pytest.raises(DataError):
-        datasets.register(path, datasets_dir=tmp_path)
+        registry.register(path, datasets_dir=tmp_path)
     assert snapshot(tmp_path) == before
     with pytest.raises(DataError):
-        datasets.register(path, name="fresh", datasets_dir=tmp_path / "empty")
-    assert datasets.list_registered(tmp_path / "empty") == []
+        registry.register(path, name="fresh", datasets_dir=tmp_path / "empty")
+    assert registry.list_registered(tmp_path / "empty") == []
 
 
 def test_every_bad_file_is_in_the_table():
@@ -109,15 +110,15 @@ def test_every_bad_file_is_in_the_table():
 )
 def test_all_problems_are_collected_once(file_name, errors):
     with pytest.raises(DataError) as caught:
-        data.load_file(BAD / file_name)
+        load_file(BAD / file_name)
     assert caught.value.errors == errors
 
 
 def test_problems_beyond_the_cap_are_counted():
     with pytest.raises(DataError) as caught:
-        data.load_file(BAD / "many_empty_answers.csv")
+        load_file(BAD / "many_empty_answers.csv")
     assert caught.value.total == 60
-    assert len(caught.value.errors) == data.MAX_ERRORS + 1
+    assert len(caught.value.errors) == files.MAX_ERRORS + 1
     assert caught.value.errors[0] == "row 2: empty answer"
     assert caught.value.errors[-1] == "... and 10 more"
     assert str(caught.value).startswith("many_empty_answers.csv: 60 problems\n- row 2: empty answer\n")
@@ -125,17 +126,17 @@ def test_problems_beyond_the_cap_are_counted():
 
 def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="file not found"):
-        data.load_file(tmp_path / "nope.csv")
+        load_file(tmp_path / "nope.csv")
     with pytest.raises(DataError, match="file not found"):
-        datasets.register(tmp_path / "nope.csv", datasets_dir=tmp_path / "datasets")
+        registry.register(tmp_path / "nope.csv", datasets_dir=tmp_path / "datasets")
     assert not (tmp_path / "datasets").exists()
 
 
 def test_too_large_file_is_refused_before_reading(monkeypatch):
-    monkeypatch.setattr(data_files, "MAX_FILE_BYTES", 40)
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 40)
     # latin1.csv is 46 bytes and not UTF-8: only the size is reported, so its bytes were never decoded
     with pytest.raises(DataError) as caught:
-        data.load_file(BAD / "latin1.csv")
+        load_file(BAD / "latin1.csv")
     assert caught.value.errors == ["the file is 46 bytes, more than the limit of 40 bytes; split it into smaller files"]
 
 
@@ -143,14 +144,14 @@ def test_size_limit_message_in_megabytes(tmp_path, monkeypatch):
     path = tmp_path / "big.csv"
     with path.open("wb") as f:
         f.truncate(3 * 1024 * 1024)  # sparse: 3 MB on paper, nothing written
-    monkeypatch.setattr(data_files, "MAX_FILE_BYTES", 2 * 1024 * 1024)
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 2 * 1024 * 1024)
     with pytest.raises(DataError, match=r"the file is 3\.0 MB, more than the limit of 2\.0 MB"):
-        data.load_file(path)
+        load_file(path)
 
 
 def test_missing_explicit_column_names_the_columns_found():
     with pytest.raises(DataError, match="question column 'Frage' not found; the file has columns: question, answer"):
-        data.load_file(BAD / "empty_answer.csv", question_column="Frage", answer_column="answer")
+        load_file(BAD / "empty_answer.csv", question_column="Frage", answer_column="answer")
 
 
 @pytest.mark.parametrize(
@@ -169,7 +170,7 @@ def test_missing_explicit_column_names_the_columns_found():
     ],
 )
 def test_good_qa_files_load(path, rows, first):
-    dataset = data.load_file(path)
+    dataset = load_file(path)
     assert (dataset.kind, len(dataset.records), dataset.source, dataset.name) == ("qa", rows, path.name, path.stem)
     assert first.items() <= dataset.records[0].items()
     assert all(set(r) <= {"question", "answer", "topic"} for r in dataset.records)
@@ -178,26 +179,27 @@ def test_good_qa_files_load(path, rows, first):
 @pytest.mark.parametrize("file_name", ["utf16_excel_unicode.csv", "utf16_be.csv", "utf16_no_bom.jsonl"])
 def test_utf16_files_are_read_as_utf16(file_name):
     # Excel's "Unicode text" (UTF-16 LE with a byte-order mark, tab separated), big-endian, and no mark at all
-    assert data.load_file(GOOD / file_name).records == [
+    assert load_file(GOOD / file_name).records == [
         {"question": "Is Zürich covered?", "answer": "Yes, up to €5,000."},
         {"question": "What is X?", "answer": "A plan."},
     ]
 
 
-def test_the_registry_is_still_reachable_from_data_and_the_old_folder_constant_fails_loudly():
-    assert data.register is datasets.register and data.list_registered is datasets.list_registered
-    with pytest.raises(AttributeError, match=r"chat\.paths\.data_dir\(\)"):
-        data.DATASETS_DIR
+def test_the_registry_lives_in_one_module_and_the_old_folder_constant_is_gone():
+    assert callable(registry.register) and callable(registry.list_registered)
+    for stale in ("register", "list_registered", "DATASETS_DIR"):  # the layout before studio/ reached them here
+        with pytest.raises(AttributeError):
+            getattr(qa, stale)
 
 
 def test_upper_case_json_turns_numbers_into_text():
-    assert data.load_file(GOOD / "upper_case.json").records[1] == {"question": "What is Y?", "answer": "42"}
+    assert load_file(GOOD / "upper_case.json").records[1] == {"question": "What is Y?", "answer": "42"}
 
 
 def test_explicit_column_mapping():
     with pytest.raises(DataError, match="Customer Message, Agent Reply, Channel"):
-        data.load_file(GOOD / "custom_columns.csv")
-    dataset = data.load_file(GOOD / "custom_columns.csv", question_column="customer message",
+        load_file(GOOD / "custom_columns.csv")
+    dataset = load_file(GOOD / "custom_columns.csv", question_column="customer message",
                              answer_column="Agent Reply")
     assert dataset.records == [
         {"question": "Can I pay monthly?", "answer": "Yes, by auto-debit."},
@@ -217,13 +219,13 @@ def test_explicit_column_mapping():
     ],
 )
 def test_conversation_files_load(path, expected_turns):
-    dataset = data.load_file(path)
+    dataset = load_file(path)
     assert dataset.kind == "conversations"
     assert dataset.records == [{"turns": [{"role": r, "content": c} for r, c in expected_turns]}]
 
 
 def test_memory_bench_exchanges_become_turns():
-    dataset = data.load_file(ASSETS / "memory_bench.jsonl")
+    dataset = load_file(ASSETS / "memory_bench.jsonl")
     assert (dataset.kind, len(dataset.records)) == ("conversations", 30)
     raw = json.loads((ASSETS / "memory_bench.jsonl").read_text(encoding="utf-8").split("\n")[0])
     expected = [{"role": role, "content": pair[role]} for pair in raw["turns"] for role in ("user", "assistant")]
@@ -231,10 +233,10 @@ def test_memory_bench_exchanges_become_turns():
 
 
 def test_register_list_and_load_round_trip(tmp_path):
-    path = datasets.register(ASSETS / "insurer_faq.csv", datasets_dir=tmp_path)
+    path = registry.register(ASSETS / "insurer_faq.csv", datasets_dir=tmp_path)
     assert path == tmp_path / "insurer_faq.jsonl"
-    datasets.register(GOOD / "sharegpt.json", name="My Chats!", datasets_dir=tmp_path)
-    listed = datasets.list_registered(tmp_path)
+    registry.register(GOOD / "sharegpt.json", name="My Chats!", datasets_dir=tmp_path)
+    listed = registry.list_registered(tmp_path)
     assert [(d["name"], d["kind"], d["rows"], d["source"]) for d in listed] == [
         ("insurer_faq", "qa", 395, "insurer_faq.csv"),
         ("my_chats", "conversations", 1, "sharegpt.json"),
@@ -243,46 +245,46 @@ def test_register_list_and_load_round_trip(tmp_path):
     meta = json.loads((tmp_path / "insurer_faq.meta.json").read_text())
     assert set(meta) == {"name", "kind", "rows", "source", "registered_at"}
 
-    loaded = datasets.load_registered("insurer_faq", tmp_path)
-    assert loaded == data.Dataset("insurer_faq", "qa", data.load_file(ASSETS / "insurer_faq.csv").records,
+    loaded = registry.load_registered("insurer_faq", tmp_path)
+    assert loaded == Dataset("insurer_faq", "qa", load_file(ASSETS / "insurer_faq.csv").records,
                                   "insurer_faq.csv")
     # the registered file is itself a valid input file
-    assert data.load_file(path).records == loaded.records
-    assert datasets.load_registered("my_chats", tmp_path).records == data.load_file(GOOD / "sharegpt.json").records
+    assert load_file(path).records == loaded.records
+    assert registry.load_registered("my_chats", tmp_path).records == load_file(GOOD / "sharegpt.json").records
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_register_again_replaces_after_validating(tmp_path):
-    datasets.register(ASSETS / "test_brief.csv", name="faq", datasets_dir=tmp_path)
-    datasets.register(GOOD / "prompt_response.jsonl", name="faq", datasets_dir=tmp_path)
-    assert [d["rows"] for d in datasets.list_registered(tmp_path)] == [2]
-    assert datasets.load_registered("faq", tmp_path).source == "prompt_response.jsonl"
+    registry.register(ASSETS / "test_brief.csv", name="faq", datasets_dir=tmp_path)
+    registry.register(GOOD / "prompt_response.jsonl", name="faq", datasets_dir=tmp_path)
+    assert [d["rows"] for d in registry.list_registered(tmp_path)] == [2]
+    assert registry.load_registered("faq", tmp_path).source == "prompt_response.jsonl"
 
 
 def test_register_refuses_a_name_without_usable_characters(tmp_path):
     with pytest.raises(DataError, match="cannot make a dataset name from '日本'"):
-        datasets.register(GOOD / "sharegpt.json", name="日本", datasets_dir=tmp_path / "store")
+        registry.register(GOOD / "sharegpt.json", name="日本", datasets_dir=tmp_path / "store")
     assert not (tmp_path / "store").exists()
 
 
 def test_load_registered_unknown_name_lists_the_known_ones(tmp_path):
-    datasets.register(ASSETS / "test_brief.csv", datasets_dir=tmp_path)
+    registry.register(ASSETS / "test_brief.csv", datasets_dir=tmp_path)
     with pytest.raises(DataError, match=r"no dataset named 'nope' is registered .* \(registered: test_brief\)"):
-        datasets.load_registered("nope", tmp_path)
-    assert datasets.list_registered(tmp_path / "missing") == []
+        registry.load_registered("nope", tmp_path)
+    assert registry.list_registered(tmp_path / "missing") == []
 
 
 def test_register_uses_the_data_folder_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("CQA_DATA_DIR", str(tmp_path / "store"))
-    datasets.register(GOOD / "prompt_response.jsonl")
+    registry.register(GOOD / "prompt_response.jsonl")
     assert (tmp_path / "store" / "prompt_response.jsonl").is_file()
-    assert datasets.load_registered("prompt_response").kind == "qa"
+    assert registry.load_registered("prompt_response").kind == "qa"
 
 
 def test_preview():
-    qa = data.preview(data.load_file(ASSETS / "insurer_faq.csv"))
+    qa = preview(load_file(ASSETS / "insurer_faq.csv"))
     assert list(qa.columns) == ["question", "answer"] and len(qa) == 20
-    chats = data.preview(data.load_file(GOOD / "sharegpt.json"), rows=5)
+    chats = preview(load_file(GOOD / "sharegpt.json"), rows=5)
     assert chats.to_dict("records") == [{"turns": 2, "conversation": "user: What is Y?\nassistant: Y is a rider."}]
 
 
@@ -296,7 +298,7 @@ def test_preview():
 )
 def test_split_sizes(n, val_fraction, n_val):
     records = list(range(n))
-    train, val = data.split(records, val_fraction)
+    train, val = split(records, val_fraction)
     assert (len(train), len(val)) == (n - n_val, n_val)
     assert sorted(train + val) == records
     assert train == sorted(train) and val == sorted(val)  # original order kept within each part
@@ -304,25 +306,25 @@ def test_split_sizes(n, val_fraction, n_val):
 
 def test_split_is_seeded():
     records = list(range(100))
-    assert data.split(records, seed=1) == data.split(records, seed=1)
-    assert data.split(records, seed=1) != data.split(records, seed=2)
+    assert split(records, seed=1) == split(records, seed=1)
+    assert split(records, seed=1) != split(records, seed=2)
     with pytest.raises(ValueError):
-        data.split(records, val_fraction=1.0)
+        split(records, val_fraction=1.0)
 
 
 @pytest.mark.parametrize("size, count", [(200, 200), (1, 1), (395, 395), (0.5, 198), (1.0, 395), (0.001, 1)])
 def test_subset_sizes(size, count):
     records = list(range(395))
-    chosen = data.subset(records, size)
+    chosen = subset(records, size)
     assert len(chosen) == count and len(set(chosen)) == count and set(chosen) <= set(records)
 
 
 def test_subsets_are_seeded_and_nested():
     records = [f"r{i}" for i in range(1000)]
-    small, medium, large = (data.subset(records, size, seed=3) for size in (200, 400, 800))
+    small, medium, large = (subset(records, size, seed=3) for size in (200, 400, 800))
     assert set(small) < set(medium) < set(large)
-    assert data.subset(records, 200, seed=3) == small
-    assert data.subset(records, 200, seed=4) != small
+    assert subset(records, 200, seed=3) == small
+    assert subset(records, 200, seed=4) != small
 
 
 @pytest.mark.parametrize("size, message", [(800, "asked for 800 records but the dataset has only 395"),
@@ -330,7 +332,7 @@ def test_subsets_are_seeded_and_nested():
                                            (True, "count")])
 def test_subset_refuses_bad_sizes(size, message):
     with pytest.raises(ValueError, match=message):
-        data.subset(list(range(395)), size)
+        subset(list(range(395)), size)
 
 
 # ---------------------------------------------------------------- examples
@@ -338,7 +340,7 @@ def test_subset_refuses_bad_sizes(size, message):
 
 def test_qa_examples():
     records = [{"question": "What is X?", "answer": "X is a plan.", "topic": "general"}]
-    assert data.qa_examples(records) == [Example([{"role": "user", "content": "What is X?"}], "X is a plan.")]
+    assert qa_examples(records) == [Example([{"role": "user", "content": "What is X?"}], "X is a plan.")]
 
 
 def turns(*contents):
@@ -365,7 +367,7 @@ FOUR_EXCHANGES = {"turns": turns("u1", "a1", "u2", "a2", "u3", "a3", "u4", "a4")
     ],
 )
 def test_dialogue_examples(conversation, n_previous, expected):
-    examples = data.dialogue_examples([conversation], n_previous=n_previous)
+    examples = dialogue_examples([conversation], n_previous=n_previous)
     assert [([m["content"] for m in e.messages], e.answer) for e in examples] == expected
     for e in examples:
         assert e.messages[0]["role"] == "user" and e.messages[-1]["role"] == "user"
@@ -374,9 +376,9 @@ def test_dialogue_examples(conversation, n_previous, expected):
 
 def test_dialogue_examples_default_window_and_plain_turn_lists():
     conversation = turns(*[f"{w}{i}" for i in range(1, 7) for w in "ua"])
-    last = data.dialogue_examples([conversation])[-1]  # default n_previous=7: 7 earlier turns + u6, then trimmed
+    last = dialogue_examples([conversation])[-1]  # default n_previous=7: 7 earlier turns + u6, then trimmed
     assert [m["content"] for m in last.messages] == ["u3", "a3", "u4", "a4", "u5", "a5", "u6"]
-    assert len(data.dialogue_examples(data.load_file(ASSETS / "memory_bench.jsonl").records)) == 99
+    assert len(dialogue_examples(load_file(ASSETS / "memory_bench.jsonl").records)) == 99
 
 
 
@@ -387,13 +389,13 @@ def test_dialogue_examples_default_window_and_plain_turn_lists():
      (-1.5, -1.5), (7, 7), (None, None)],
 )
 def test_csv_safe_escapes_formula_cells_only(value, expected):
-    assert data.csv_safe(value) == expected
+    assert files.csv_safe(value) == expected
 
 
 def test_csv_safe_frame_writes_a_csv_without_formulas(tmp_path):
     frame = pandas.DataFrame({"model": ["=HYPERLINK(\"http://x\")", "SmolLM2"], "rougeL": [-1.0, 42.5],
                               "@note": ["-ok", "fine"]})
-    data.csv_safe_frame(frame).to_csv(tmp_path / "out.csv", index=False)
+    files.csv_safe_frame(frame).to_csv(tmp_path / "out.csv", index=False)
     with (tmp_path / "out.csv").open(newline="") as f:
         rows = list(csv.reader(f))
     assert rows == [["model", "rougeL", "'@note"], ["'=HYPERLINK(\"http://x\")", "-1.0", "'-ok"],

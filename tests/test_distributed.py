@@ -11,9 +11,10 @@ from peft import PeftModel
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
-from chat import access
-from training import distributed, jobs, runs
-from training.configs import ConfigError, SFTJob
+from studio import access
+from studio.jobs import distributed, queue, runs
+from studio.jobs.config import ConfigError
+from studio.jobs.kinds import SFTJob
 
 
 @pytest.fixture
@@ -43,11 +44,11 @@ def test_each_process_gets_the_same_number_of_micro_batches(micros, size, expect
 
 
 def test_the_launch_command_goes_through_accelerate(tmp_path):
-    command = distributed.launch_command("training.sft", tmp_path / "config.json", 2, None, ["--resume"])
+    command = distributed.launch_command("studio.training.sft", tmp_path / "config.json", 2, None, ["--resume"])
     assert command[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
     assert command[command.index("--num_processes") + 1] == "2"
-    assert command[-4:] == ["-m", "training.sft", str(tmp_path / "config.json"), "--resume"]
-    with_file = distributed.launch_command("training.sft", tmp_path / "c.json", 4, "fsdp.yaml", [])
+    assert command[-4:] == ["-m", "studio.training.sft", str(tmp_path / "config.json"), "--resume"]
+    with_file = distributed.launch_command("studio.training.sft", tmp_path / "c.json", 4, "fsdp.yaml", [])
     assert with_file[with_file.index("--config_file") + 1] == "fsdp.yaml" and "--multi_gpu" not in with_file
 
 
@@ -67,10 +68,10 @@ def test_two_processes_train_the_same_adapter_as_one(job, tmp_path):
     root = tmp_path / "runs"
     # One thread per process in both runs: a different thread count changes the float sums' order, and AdamW's
     # normalised steps turn those last-digit differences into visible ones after a few steps at lr 1e-2.
-    single = jobs.submit(job(threads=1), root)
-    assert jobs.wait(single, timeout=300, root=root)["state"] == "finished"
-    team = jobs.submit(job(processes=2, threads=2), root)
-    ended = jobs.wait(team, timeout=300, root=root)
+    single = queue.submit(job(threads=1), root)
+    assert queue.wait(single, timeout=300, root=root)["state"] == "finished"
+    team = queue.submit(job(processes=2, threads=2), root)
+    ended = queue.wait(team, timeout=300, root=root)
     log = (root / team / runs.LOG).read_text()
     assert ended["state"] == "finished", log[-3000:]
     assert "in each of 2 processes" in log
@@ -91,19 +92,19 @@ def test_two_processes_train_the_same_adapter_as_one(job, tmp_path):
 
 def test_stop_ends_every_process_and_keeps_the_adapter(job, tmp_path):
     root = tmp_path / "runs"
-    run_id = jobs.submit(job(processes=2, max_steps=2000, epochs=50), root)
+    run_id = queue.submit(job(processes=2, max_steps=2000, epochs=50), root)
     deadline = time.time() + 240
-    while jobs.reconcile(root / run_id).get("step", 0) < 2:
+    while queue.reconcile(root / run_id).get("step", 0) < 2:
         assert time.time() < deadline, (root / run_id / runs.LOG).read_text()[-3000:]
         time.sleep(0.5)
-    assert "Stopping" in jobs.stop(run_id, root)
-    ended = jobs.wait(run_id, timeout=120, root=root)
+    assert "Stopping" in queue.stop(run_id, root)
+    ended = queue.wait(run_id, timeout=120, root=root)
     assert ended["state"] == "stopped" and "adapter trained so far was saved" in ended["message"]
     assert (root / run_id / runs.ADAPTER / "adapter_model.safetensors").exists()
 
 
 def test_the_cli_starts_the_processes_itself(tiny_models, job, tmp_path):
-    from training import sft
+    from studio.training import sft
 
     data = job().data
     code = sft.main(["--model", f"folder:{tiny_models['gpt2']}", "--data", data, "--processes", "2",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chat import documents
-from chat.documents import DocumentError, read_file
+from studio.knowledge import documents
+from studio.knowledge.documents import DocumentError, read_file
 
 DATA = Path(__file__).parent / "data" / "knowledge"
 ASSETS = Path(__file__).parent.parent / "assets"
@@ -192,3 +192,38 @@ def test_owner_only_protected_pdf_is_read(tmp_path):
     writer.write(buffer)
     (tmp_path / "limited.pdf").write_bytes(buffer.getvalue())
     assert read_file(tmp_path / "limited.pdf")[0].page == 1
+
+
+# ------------------------------------------------------------------------------------------- split_text
+
+
+@pytest.mark.parametrize(("text", "size", "overlap", "expected"), [
+    ("", 10, 2, []),
+    ("short", 10, 2, ["short"]),
+    ("one two three four", 10, 0, ["one two", "three", "four"]),  # " three four" would be 11 characters
+    ("aa bb cc dd", 8, 3, ["aa bb cc", "cc dd"]),  # the next chunk repeats what fits in the overlap
+    ("para one\n\npara two", 12, 0, ["para one", "para two"]),  # blank lines are cut first
+    ("abcdefghij", 4, 0, ["abcd", "efgh", "ij"]),  # no separator: cut anywhere
+])
+def test_split_text_by_hand(text, size, overlap, expected):
+    assert documents.split_text(text, size, overlap) == expected
+
+
+def _sample_texts() -> list[str]:
+    import random
+
+    rng = random.Random(0)
+    words = ["a", "bb", "policy", "\n", "\n\n", " ", "x" * 50, "y" * 900, "z" * 30]
+    made = ["".join(rng.choice(words) + (" " if rng.random() < 0.7 else "") for _ in range(rng.randint(0, 300)))
+            for _ in range(60)]
+    return [(ASSETS / "policy_wording.md").read_text(), (DATA / "handbook.md").read_text(), *made]
+
+
+@pytest.mark.parametrize(("size", "overlap"), [(documents.CHUNK_CHARS, documents.CHUNK_OVERLAP), (100, 20), (20, 10)])
+def test_split_text_gives_langchains_chunks(size, overlap):
+    """The chunks LangChain's RecursiveCharacterTextSplitter made when collections were measured, without importing
+    LangChain in the app (only the memory module does)."""
+    splitters = pytest.importorskip("langchain_text_splitters")
+    splitter = splitters.RecursiveCharacterTextSplitter(chunk_size=size, chunk_overlap=overlap)
+    for text in _sample_texts():
+        assert documents.split_text(text, size, overlap) == splitter.split_text(text)

@@ -1,14 +1,17 @@
 import pytest
 
-from chat import engine, models, prompts
-from chat.engine import ChatError, GenerationSettings, chat_turn
-from chat.memory import MemoryConfig, MemoryState
+from studio.chat import ChatError, chat_turn
+from studio import memory
+from studio.engines import base, hf, loader, prompts
+from studio.engines.base import GenerationSettings
+from studio.memory import MemoryConfig, MemoryState
+from studio.models import catalogue, refs
 
 SHORT = GenerationSettings(max_new_tokens=10)
 
 
 def load(tiny_models, family, **kwargs):
-    return models.load_model(f"folder:{tiny_models[family]}", precision="float32", **kwargs)
+    return loader.load_model(f"folder:{tiny_models[family]}", precision="float32", **kwargs)
 
 
 def run_turn(loaded, config, state, text, settings=SHORT):
@@ -41,7 +44,7 @@ def test_prompt_follows_the_models_style(tiny_models, family, must_contain, ends
     loaded = load(tiny_models, family)
     messages = [{"role": "user", "content": "My name is Priya."}, {"role": "assistant", "content": "Hello Priya"},
                 {"role": "user", "content": "Who am I?"}]
-    prompt = engine.render_prompt(loaded, messages, "Be brief.")
+    prompt = prompts.render_prompt(loaded, messages, "Be brief.")
     for part in must_contain:
         assert part in prompt
     assert prompt.endswith(ends_with)
@@ -49,11 +52,11 @@ def test_prompt_follows_the_models_style(tiny_models, family, must_contain, ends
 
 def test_instruction_style_is_dollys(tiny_models):
     loaded = load(tiny_models, "gpt_neox")
-    loaded = models.LoadedModel(models.ModelEntry(loaded.entry.ref, "dolly", "gpt_neox", 1, False, "instruction",
+    loaded = hf.HFModel(refs.ModelEntry(loaded.entry.ref, "dolly", "gpt_neox", 1, False, "instruction",
                                                   True), loaded.model, loaded.tokenizer, "cpu", "float32")
-    prompt = engine.render_prompt(loaded, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"},
+    prompt = prompts.render_prompt(loaded, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"},
                                            {"role": "user", "content": "Bye"}], "")
-    assert prompt.startswith(engine.DOLLY_INTRO)
+    assert prompt.startswith(prompts.DOLLY_INTRO)
     assert "### Instruction:\nHi\n\n### Response:\nYo\n\n### End\n\n### Instruction:\nBye" in prompt
     assert prompt.endswith("### Response:\n")
 
@@ -69,16 +72,16 @@ def test_prompt_panel_shows_what_memory_kept(tiny_models, kind, name_in_prompt):
 
 def test_token_budget_never_exceeds_its_limit_under_the_real_tokenizer(tiny_models):
     loaded = load(tiny_models, "llama")
-    count = engine.history_token_counter(loaded, GenerationSettings().system_prompt)
+    count = prompts.history_token_counter(loaded, GenerationSettings().system_prompt)
     config = MemoryConfig("token_budget", max_tokens=60)
     state = MemoryState()
     for i in range(6):
         _, last = run_turn(loaded, config, state, f"Tell me about claim number {i} please.")
         state = last.state
-        kept = engine.memory.context(config, state, count)
+        kept = memory.context(config, state, count)
         assert count(kept) <= 60
         if kept:  # rendered on their own, the kept turns fit the budget too
-            rendered = engine.render_prompt(loaded, kept, "", add_generation_prompt=False)
+            rendered = prompts.render_prompt(loaded, kept, "", add_generation_prompt=False)
             assert len(loaded.tokenizer(rendered, add_special_tokens=False).input_ids) <= 60
     assert count(state.messages) > 60, "the conversation outgrew the budget"
     assert "claim number 0" not in last.prompt, "the oldest turn was dropped"
@@ -87,7 +90,7 @@ def test_token_budget_never_exceeds_its_limit_under_the_real_tokenizer(tiny_mode
 
 def test_token_counter_counts_real_tokens_not_zero(tiny_models):
     loaded = load(tiny_models, "llama")
-    count = engine.history_token_counter(loaded, "")
+    count = prompts.history_token_counter(loaded, "")
     messages = [{"role": "user", "content": "What is the waiting period for pre-existing diseases?"}]
     assert count(messages) >= len(loaded.tokenizer(messages[0]["content"]).input_ids)
     assert count([]) == 0
@@ -110,29 +113,29 @@ def test_summary_memory_shows_a_summary_written_by_the_model(tiny_models):
      ("a ### End b ### Instruction:", ["### End", "### Instruction:"], ("a ", True))],
 )
 def testcut_at_stop(text, stops, expected):
-    assert engine.cut_at_stop(text, stops) == expected
+    assert base.cut_at_stop(text, stops) == expected
 
 
 @pytest.mark.parametrize(
     "text, expected", [("Paris\nQue", "Paris"), ("Paris\n", "Paris"), ("Paris", "Paris"), ("Paris\nQ", "Paris")]
 )
 def test_holdback_hides_a_possible_stop_string_start(text, expected):
-    assert engine._holdback(text, ["\nQuestion:", "\nQ:"]) == expected
+    assert base.holdback(text, ["\nQuestion:", "\nQ:"]) == expected
 
 
 def test_stop_string_ends_the_reply_and_is_not_shown(tiny_models):
     loaded = load(tiny_models, "gpt_neox")
-    free = engine.ReplyStream(loaded, "Question: hi\nAnswer:", SHORT)
+    free = base.ReplyStream(loaded, "Question: hi\nAnswer:", SHORT)
     list(free)
     assert len(free.text) > 3
-    loaded.entry = models.ModelEntry(loaded.entry.ref, "x", "gpt_neox", 1, False, "qa", True)
+    loaded.entry = refs.ModelEntry(loaded.entry.ref, "x", "gpt_neox", 1, False, "qa", True)
     stop = free.text[2:4]
-    engine.STOP_STRINGS["qa"].append(stop)
+    prompts.STOP_STRINGS["qa"].append(stop)
     try:
-        stream = engine.ReplyStream(loaded, "Question: hi\nAnswer:", SHORT)
+        stream = base.ReplyStream(loaded, "Question: hi\nAnswer:", SHORT)
         list(stream)
     finally:
-        engine.STOP_STRINGS["qa"].remove(stop)
+        prompts.STOP_STRINGS["qa"].remove(stop)
     assert stop not in stream.text and free.text.startswith(stream.text)
 
 
@@ -163,5 +166,5 @@ def test_leaving_the_stream_early_keeps_the_partial_reply(tiny_models):
 
 def test_every_prompt_style_has_its_stop_strings_and_every_catalogued_model_a_known_style(tmp_path):
     assert set(prompts.STOP_STRINGS) == set(prompts.PROMPT_STYLES)
-    assert {e.prompt_style for e in models.catalogue(runs_dir=tmp_path)} <= set(prompts.PROMPT_STYLES)
-    assert engine.STOP_STRINGS is prompts.STOP_STRINGS  # the engine stops on what the prompts module defines
+    assert {e.prompt_style for e in catalogue.catalogue(runs_dir=tmp_path)} <= set(prompts.PROMPT_STYLES)
+    assert base.STOP_STRINGS is prompts.STOP_STRINGS  # the engine stops on what the prompts module defines

@@ -6,15 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from chat import knowledge, models
-from chat.knowledge import Passage
-from eval import evaluate
-from training import data
+from studio.data import qa
+from studio.engines import hf, loader
+from studio.engines.prompts import prompts_for
+from studio.evaluation import evaluate
+from studio.knowledge import collection, store
+from studio.knowledge.collection import Passage
 
 
 @pytest.fixture
 def llama(tiny_models):
-    return models.load_model(f"folder:{tiny_models['llama']}", precision="float32")
+    return loader.load_model(f"folder:{tiny_models['llama']}", precision="float32")
 
 
 def fake_answers(monkeypatch, answers: dict[str, str], seen: list | None = None) -> None:
@@ -79,7 +81,7 @@ def test_hit_at_k_is_absent_when_no_row_names_a_source():
 
 
 def test_test_policy_loads_and_names_a_source_for_every_question():
-    records = data.load_file("assets/test_policy.csv").records
+    records = qa.load_file("assets/test_policy.csv").records
     sources = evaluate.question_sources("assets/test_policy.csv", len(records))
     assert len(records) == len(sources) == 24 and all(sources)
     lines = Path("assets/policy_wording.md").read_text().splitlines()
@@ -106,7 +108,7 @@ Lockers are emptied on the last Sunday of each month.
 def club(tmp_path, monkeypatch):
     monkeypatch.setenv("CQA_KNOWLEDGE_DIR", str(tmp_path / "knowledge"))
     (tmp_path / "club.md").write_text(CLUB)
-    knowledge.create("club", [tmp_path / "club.md"])
+    store.create("club", [tmp_path / "club.md"])
     test = tmp_path / "test_club.csv"
     test.write_text("question,answer,source_section,source_page\n"
                     "How much does a guest pay?,Rs 500 a visit.,2. Guests,\n"
@@ -122,11 +124,11 @@ def test_knowledge_puts_the_retrieved_passage_into_each_prompt(llama, club, monk
                                "What is the capital of France?": "I have no source for that."}, seen)
     result = evaluate.evaluate(llama, club, system_prompt="You are helpful.", knowledge_name="club", knowledge_k=1)
     guests, lockers, france = seen
-    assert guests.startswith("You are helpful.\n\n" + knowledge.GROUNDING_INSTRUCTIONS)
+    assert guests.startswith("You are helpful.\n\n" + store.GROUNDING_INSTRUCTIONS)
     assert "Rs 500 a visit" in guests and "emptied" not in guests  # k=1: only the best passage
     assert "last Sunday" in lockers and "Rs 500" not in lockers
-    assert france == "You are helpful.\n\n" + knowledge.NO_SOURCE_INSTRUCTIONS  # nothing close enough
-    assert guests == knowledge.grounded_prompt(knowledge.retrieve("club", "How much does a guest pay?", 1),
+    assert france == "You are helpful.\n\n" + store.NO_SOURCE_INSTRUCTIONS  # nothing close enough
+    assert guests == store.grounded_prompt(store.retrieve("club", "How much does a guest pay?", 1),
                                                "You are helpful.")  # the chat's own prompt text
     assert result["retrieval"] == {"hit@1": 1.0, "hit@3": 1.0, "with_source": 2}
     assert result["rows"][0]["sources"] == ["club.md § 2. Guests"]
@@ -138,7 +140,7 @@ def test_knowledge_prompts_reach_the_model_batched(llama, club):
     """The real generation path: each question in a batch reads its own grounded system prompt."""
     prompts, _ = evaluate.ground_questions(["How much does a guest pay?", "When do lockers get emptied?"], "",
                                            "club", 1, "hybrid")
-    encoded = evaluate.prompts_for(llama, ["How much does a guest pay?", "When do lockers get emptied?"], prompts)
+    encoded = prompts_for(llama, ["How much does a guest pay?", "When do lockers get emptied?"], prompts)
     texts = [llama.tokenizer.decode(ids) for ids in encoded]
     assert "Rs 500" in texts[0] and "last Sunday" in texts[1] and "last Sunday" not in texts[0]
     result = evaluate.evaluate(llama, club, batch_size=3, max_new_tokens=3, knowledge_name="club")
@@ -170,15 +172,15 @@ def test_cli_prints_facts_and_hits(llama, club, tiny_models, tmp_path, capsys):
 
 def test_sample_collections_are_built_once(tmp_path, monkeypatch):
     monkeypatch.setenv("CQA_KNOWLEDGE_DIR", str(tmp_path))
-    assert knowledge.sample_collection() == knowledge.SAMPLE_POLICY
-    folder = tmp_path / knowledge.SAMPLE_POLICY
-    before = (folder / knowledge.META).read_bytes()
-    assert knowledge.sample_collection(knowledge.SAMPLE_POLICY) == knowledge.SAMPLE_POLICY
-    assert (folder / knowledge.META).read_bytes() == before, "a second call changes nothing"
-    found = knowledge.retrieve(knowledge.SAMPLE_POLICY, "How long is the free look period?", 3)
+    assert store.sample_collection() == store.SAMPLE_POLICY
+    folder = tmp_path / store.SAMPLE_POLICY
+    before = (folder / collection.META).read_bytes()
+    assert store.sample_collection(store.SAMPLE_POLICY) == store.SAMPLE_POLICY
+    assert (folder / collection.META).read_bytes() == before, "a second call changes nothing"
+    found = store.retrieve(store.SAMPLE_POLICY, "How long is the free look period?", 3)
     assert found and all(p.file == "policy_wording.pdf" and p.page for p in found)
-    with pytest.raises(knowledge.KnowledgeError, match="not a sample collection"):
-        knowledge.sample_collection("mine")
+    with pytest.raises(collection.KnowledgeError, match="not a sample collection"):
+        store.sample_collection("mine")
 
 
 @pytest.mark.parametrize("lengths, batch_size, expected", [
@@ -188,4 +190,4 @@ def test_sample_collections_are_built_once(tmp_path, monkeypatch):
     ([9000, 9000], 32, [[0], [1]]),                           # one over the budget still gets a batch of its own
 ])
 def test_long_prompts_get_smaller_batches(lengths, batch_size, expected):
-    assert evaluate._batches(list(range(len(lengths))), lengths, batch_size) == expected
+    assert hf._batches(list(range(len(lengths))), lengths, batch_size) == expected

@@ -1,4 +1,4 @@
-"""training/export.py and training/modelfile.py: a finished run -> merged GGUF + Ollama Modelfile, checked in
+"""studio/training/export.py and studio/training/modelfile.py: a finished run -> merged GGUF + Ollama Modelfile, checked in
 llama.cpp; every bad request refused with a message and nothing written.
 
 The run is a real (two-step) LoRA training of the tiny Llama from tests/tiny_gguf.py. Exports need llama.cpp:
@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from chat import bundled, gguf_files, prompts
-from training import export, modelfile, runs, sft
-from training.configs import EvalJob, SFTJob
+from studio.engines import prompts
+from studio.jobs import runs
+from studio.jobs.kinds import EvalJob, SFTJob
+from studio.models import bundled, gguf_files
+from studio.training import export, modelfile, sft
 
 needs_llama_cpp = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
                                      reason="llama-cpp-python is not installed (make llama)")
@@ -234,11 +236,11 @@ def test_the_training_tab_export_button_exports_the_chosen_run_and_quantization(
     import gradio as gr
     from gradio_client import Client
 
-    from training import ui as training_ui
+    from studio.ui import training
 
     monkeypatch.setenv("CQA_DATA_DIR", str(tmp_path / "data"))
     with gr.Blocks() as demo:
-        training_ui.build_training_tab()
+        training.build_training_tab()
     demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     try:
         client = Client(demo.local_url, verbose=False)

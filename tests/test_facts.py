@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from eval import facts
+from studio.metrics import facts, key_facts
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
 def kinds_and_values(text, names=()):
-    return [(fact.kind, fact.value) for fact in facts.extract_facts(text, names)]
+    return [(fact.kind, fact.value) for fact in key_facts.extract_facts(text, names)]
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,7 @@ def test_extracts_each_kind(text, expected):
 
 
 def test_each_fact_keeps_the_words_it_came_from():
-    [money, duration] = facts.extract_facts("Rs. 5,00,000 after a 15-day wait")
+    [money, duration] = key_facts.extract_facts("Rs. 5,00,000 after a 15-day wait")
     assert (money.span, duration.span) == ("Rs. 5,00,000", "15-day")
 
 
@@ -204,7 +204,7 @@ def test_score_all_knows_names_used_in_other_references():
         (lambda: facts.score_all(["a", "b"], ["a"]), ValueError, "2 references but 1 answers"),
         (lambda: facts.score_all(["a"], [None]), TypeError, "answer 0 must be text, not NoneType"),
         (lambda: facts.score(5, "a"), TypeError, "reference must be text, not int"),
-        (lambda: facts.extract_facts("a", names="Gold Plus"), TypeError, "names must be a list"),
+        (lambda: key_facts.extract_facts("a", names="Gold Plus"), TypeError, "names must be a list"),
     ],
 )
 def test_bad_input_gets_a_clear_message(call, error, message):

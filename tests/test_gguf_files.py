@@ -1,4 +1,4 @@
-"""chat/gguf_files.py: base models and LoRA adapters as GGUF files, the caches that keep them, quantization.
+"""studio/models/gguf_files.py: base models and LoRA adapters as GGUF files, the caches that keep them, quantization.
 
 Conversions run llama.cpp's own converters on tiny random models (tests/tiny_gguf.py); the tests that load a file
 in llama.cpp skip where llama-cpp-python is not installed (`make test` installs it).
@@ -13,9 +13,9 @@ from pathlib import Path
 import gguf
 import pytest
 
-from chat import bundled, gguf_files
-from chat.models import ModelRef
-from chat.prompts import DEFAULT_SYSTEM_PROMPT
+from studio.engines.prompts import DEFAULT_SYSTEM_PROMPT
+from studio.models import bundled, gguf_files
+from studio.models.refs import ModelRef
 from tests.tiny_gguf import save_random_lora
 
 needs_llama_cpp = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,

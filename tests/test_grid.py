@@ -4,12 +4,14 @@ import json
 
 import pytest
 
-from chat import models
-from eval import evaluate, grid, grid_plan, results
-from training import jobs, runs
-from training.configs import ConfigError, EvalJob, RLHFJob, SFTJob
+from studio.engines import base, loader
+from studio.evaluation import evaluate, grid, grid_plan, grid_rlhf, results
+from studio.jobs import queue, runs
+from studio.jobs.config import ConfigError
+from studio.jobs.kinds import EvalJob, RLHFJob, SFTJob
+from studio.metrics import rouge
 
-RAG_CONDITIONS = [c for c in grid.CONDITIONS if c not in grid.RLHF_CONDITIONS]
+RAG_CONDITIONS = [c for c in grid.CONDITIONS if c not in grid_rlhf.RLHF_CONDITIONS]
 """The five conditions of the facts preset: base, ft and the retrieval ones."""
 
 
@@ -26,7 +28,7 @@ def qa_files(tmp_path):
 
 
 def test_evaluate_answers_every_question_and_scores_it(tiny_models, qa_files):
-    loaded = models.load_model(f"folder:{tiny_models['llama']}", precision="float32")
+    loaded = loader.load_model(f"folder:{tiny_models['llama']}", precision="float32")
     result = evaluate.evaluate(loaded, qa_files[1][1], batch_size=2, max_new_tokens=6)
     assert result["test_set"] == "brief" and result["questions"] == 2
     assert [row["question"] for row in result["rows"]] == ["Is rule 3 strict?", "And rule 5?"]
@@ -38,9 +40,9 @@ def test_evaluate_answers_every_question_and_scores_it(tiny_models, qa_files):
 
 @pytest.mark.parametrize("family", ["gpt2", "llama", "t5"])
 def test_batched_answers_equal_one_by_one_answers(tiny_models, family):
-    loaded = models.load_model(f"folder:{tiny_models[family]}", precision="float32")
+    loaded = loader.load_model(f"folder:{tiny_models[family]}", precision="float32")
     questions = ["Hi", "What is the waiting period for pre-existing diseases?", "How do I renew my policy?"]
-    settings = evaluate.GenerationSettings(max_new_tokens=8, temperature=0.0)
+    settings = base.GenerationSettings(max_new_tokens=8, temperature=0.0)
     batched, _ = evaluate.generate_answers(loaded, questions, settings, batch_size=3)
     single = [evaluate.generate_answers(loaded, [q], settings, batch_size=1)[0][0] for q in questions]
     assert batched == single
@@ -55,7 +57,7 @@ def test_eval_cli_writes_the_result(tiny_models, qa_files, tmp_path, capsys):
 
 
 def test_eval_cli_on_an_adapter_writes_where_results_finds_it(tiny_models, qa_files, tmp_path, capsys):
-    from training import sft
+    from studio.training import sft
 
     train, tests = qa_files
     run_dir = tmp_path / "runs" / "trained"
@@ -81,12 +83,12 @@ def test_a_two_cell_grid_trains_evaluates_and_fills_the_results(tiny_models, qa_
     assert "3 cells" in plan and "Estimated time" in plan
     outcome = grid.submit(spec, root)
     assert len(outcome["queued"]) == 3
-    queued = jobs.list_runs(root)
+    queued = queue.list_runs(root)
     assert sorted(r.kind for r in queued) == ["LoRA", "LoRA", "evaluation", "evaluation", "evaluation"]
     trained = {r.id for r in queued if r.kind == "LoRA"}
     assert {r.after for r in queued if r.after} == trained, "each trained cell is followed by its evaluation"
     for info in sorted(queued, key=lambda r: r.created):
-        jobs.wait(info.id, timeout=240, root=root)
+        queue.wait(info.id, timeout=240, root=root)
     assert grid.progress(spec, root)["finished"] == 3
     for run_id in trained:  # the evaluation's results live in the training run's folder
         assert all(runs.eval_result_path(root / run_id, t).exists() for t in tests)
@@ -128,11 +130,11 @@ def test_every_grid_preset_is_valid(tmp_path):
                                          **({"knowledge": collection} if collection else {})}
                     assert type(job) is EvalJob and job.model == cell.model and job.tests == tests
                     assert job.knowledge == (collection or None)
-            elif cell.condition in grid.RLHF_CONDITIONS:
+            elif cell.condition in grid_rlhf.RLHF_CONDITIONS:
                 job = grid.job_for(spec, cell, sft_run=tmp_path / "sft-run")
                 assert type(job) is RLHFJob and job.extra == {"grid": spec.name, "cell": cell.key()}
                 assert (job.method, job.model, job.adapter, job.after_run) == (
-                    grid.RLHF_CONDITIONS[cell.condition], cell.model, str(tmp_path / "sft-run"), "sft-run")
+                    grid_rlhf.RLHF_CONDITIONS[cell.condition], cell.model, str(tmp_path / "sft-run"), "sft-run")
                 assert job.eval_tests == spec.tests and job.train_size == cell.train_size
             else:
                 job = grid.job_for(spec, cell)
@@ -154,7 +156,7 @@ def test_a_grid_past_the_cell_cap_is_refused_naming_its_size():
 def test_a_trained_cell_without_results_gets_its_evaluation_only(tiny_models, qa_files, tmp_path, monkeypatch):
     train, tests = qa_files
     root = tmp_path / "runs"
-    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)  # nothing starts: what is queued is what we check
+    monkeypatch.setattr(queue, "MAX_RUNNING", 0)  # nothing starts: what is queued is what we check
     spec = grid.GridSpec(name="t", models=[f"folder:{tiny_models['llama']}"], epochs=[1], train_sizes=[1.0],
                          data=str(train), tests=tests, include_base=False)
     [cell] = grid.cells(spec)
@@ -165,7 +167,7 @@ def test_a_trained_cell_without_results_gets_its_evaluation_only(tiny_models, qa
     assert grid.progress(spec, root)["finished"] == 0
     outcome = grid.submit(spec, root)
     assert outcome["queued"] == [cell.label() + " (evaluation only)"]
-    [evaluation] = [r for r in jobs.list_runs(root) if r.id != "trained"]
+    [evaluation] = [r for r in queue.list_runs(root) if r.id != "trained"]
     assert evaluation.after == "trained" and evaluation.kind == "evaluation"
     assert grid.submit(spec, root)["in progress"] == [cell.label()], "queued once, not again"
 
@@ -180,7 +182,7 @@ def test_a_grid_may_fill_the_queue_only_in_private_use(monkeypatch, shared, max_
 def test_a_grid_that_would_overfill_the_queue_is_refused_whole(tiny_models, qa_files, tmp_path, monkeypatch):
     train, tests = qa_files
     root = tmp_path / "runs"
-    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)
+    monkeypatch.setattr(queue, "MAX_RUNNING", 0)
     monkeypatch.setattr(grid, "MAX_CELLS", 2)
     monkeypatch.setenv("CQA_MAX_QUEUED", "2")
     spec = grid.GridSpec(name="t", models=[f"folder:{tiny_models['llama']}"], epochs=[1], train_sizes=[0.5, 1.0],
@@ -188,10 +190,10 @@ def test_a_grid_that_would_overfill_the_queue_is_refused_whole(tiny_models, qa_f
     with pytest.raises(ConfigError, match="this grid has 3 cells"):
         grid.submit(spec, root)
     monkeypatch.setattr(grid, "MAX_CELLS", 3)
-    jobs.submit(EvalJob(model=f"folder:{tiny_models['llama']}", tests=tests), root)
+    queue.submit(EvalJob(model=f"folder:{tiny_models['llama']}", tests=tests), root)
     with pytest.raises(ConfigError, match="1 jobs already wait in the queue and this grid would add 3"):
         grid.submit(spec, root)
-    assert len(jobs.list_runs(root)) == 1, "nothing of the refused grid was queued"
+    assert len(queue.list_runs(root)) == 1, "nothing of the refused grid was queued"
 
 
 def test_empty_results_give_explaining_figures(tmp_path):
@@ -211,13 +213,13 @@ def condition_spec(tiny_models, qa_files, conditions=RAG_CONDITIONS):
                          knowledge={tests[0]: "sample-faq", tests[1]: "sample-policy"})
 
 
-def queued_configs(root) -> list[tuple[jobs.RunInfo, object]]:
-    return [(info, runs.read_config(info.path)) for info in sorted(jobs.list_runs(root), key=lambda r: r.created)]
+def queued_configs(root) -> list[tuple[queue.RunInfo, object]]:
+    return [(info, runs.read_config(info.path)) for info in sorted(queue.list_runs(root), key=lambda r: r.created)]
 
 
 def test_each_condition_queues_its_jobs(tiny_models, qa_files, tmp_path, monkeypatch):
     root = tmp_path / "runs"
-    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)
+    monkeypatch.setattr(queue, "MAX_RUNNING", 0)
     spec = condition_spec(tiny_models, qa_files)
     assert [c.condition for c in grid.cells(spec)] == ["base", "base+rag", "ft", "ft+rag", "raft+rag"]
     outcome = grid.submit(spec, root)
@@ -265,7 +267,7 @@ def test_a_rerun_skips_finished_condition_cells_and_redoes_a_missing_evaluation(
                                                                                  monkeypatch):
     root = tmp_path / "runs"
     monkeypatch.setenv("CQA_RUNS_DIR", str(root))
-    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)
+    monkeypatch.setattr(queue, "MAX_RUNNING", 0)
     spec = condition_spec(tiny_models, qa_files)
     grid.submit(spec, root)
     finish_everything(root)
@@ -282,7 +284,7 @@ def test_a_rerun_skips_finished_condition_cells_and_redoes_a_missing_evaluation(
 def test_results_name_each_condition_and_chart_what_lifts_facts(tiny_models, qa_files, tmp_path, monkeypatch):
     root = tmp_path / "runs"
     monkeypatch.setenv("CQA_RUNS_DIR", str(root))
-    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)
+    monkeypatch.setattr(queue, "MAX_RUNNING", 0)
     grid.submit(condition_spec(tiny_models, qa_files), root)
     finish_everything(root, lambda cfg: (0.6, 0.8) if cfg.knowledge else (0.3, 0.2))
     table = results.collect(root)
@@ -293,7 +295,7 @@ def test_results_name_each_condition_and_chart_what_lifts_facts(tiny_models, qa_
     assert (table[~table["condition"].str.endswith("+rag")]["facts"].round(6) == 20).all()
     figure = results.what_lifts_facts(table)
     bars = {(trace.name, trace.xaxis): dict(zip(trace.x, trace.y)) for trace in figure.data}
-    assert len(bars) == 4 and {name for name, _ in bars} == {results.HEADLINE_LABEL, results.FACTS_LABEL}
+    assert len(bars) == 4 and {name for name, _ in bars} == {rouge.HEADLINE_LABEL, results.FACTS_LABEL}
     for (name, _), values in bars.items():  # one bar per condition, the facts' and ROUGE's own values
         assert values == pytest.approx({"base": 20, "ft": 20, "base+rag": 80, "ft+rag": 80, "raft+rag": 80}
                                        if name == results.FACTS_LABEL else
@@ -348,4 +350,4 @@ def test_a_rag_grid_naming_a_collection_that_does_not_exist_is_refused(tiny_mode
     spec.knowledge = {spec.tests[0]: "sample-faq", spec.tests[1]: "mine"}
     with pytest.raises(ConfigError, match="no knowledge collection named mine"):
         grid.submit(spec, tmp_path / "runs")
-    assert not (tmp_path / "runs").exists() or not jobs.list_runs(tmp_path / "runs")
+    assert not (tmp_path / "runs").exists() or not queue.list_runs(tmp_path / "runs")

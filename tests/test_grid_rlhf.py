@@ -1,11 +1,12 @@
-"""The experiment grid's RLHF cells (eval/grid_rlhf.py): base -> SFT -> SFT+GRPO -> SFT+DPO through the job queue."""
+"""The experiment grid's RLHF cells (studio/evaluation/grid_rlhf.py): base -> SFT -> SFT+GRPO -> SFT+DPO through the job queue."""
 
 import pytest
 
-from chat import models
-from eval import grid, grid_plan, results
-from training import jobs, runs
-from training.configs import ConfigError, EvalJob, RLHFJob, SFTJob
+from studio.evaluation import grid, grid_plan, results
+from studio.jobs import queue, runs
+from studio.jobs.config import ConfigError
+from studio.jobs.kinds import EvalJob, RLHFJob, SFTJob
+from studio.models import refs
 
 RLHF_GRID = ["base", "ft", "ft+grpo", "ft+dpo"]
 
@@ -32,8 +33,8 @@ def rlhf_spec(tiny_models, qa_files, **changes) -> grid.GridSpec:
     return grid.GridSpec(**{**values, **changes})
 
 
-def queued(root) -> list[tuple[jobs.RunInfo, object]]:
-    return [(info, runs.read_config(info.path)) for info in sorted(jobs.list_runs(root), key=lambda r: r.created)]
+def queued(root) -> list[tuple[queue.RunInfo, object]]:
+    return [(info, runs.read_config(info.path)) for info in sorted(queue.list_runs(root), key=lambda r: r.created)]
 
 
 def test_the_rlhf_preset_plans_rlhf_after_its_sft_run(tmp_path):
@@ -69,13 +70,13 @@ def test_bad_rlhf_grids_are_refused_before_anything_is_queued(tiny_models, qa_fi
     root = tmp_path / "runs"
     with pytest.raises(ConfigError, match=message):
         grid.submit(rlhf_spec(tiny_models, qa_files, **changes), root)
-    assert not jobs.list_runs(root), "nothing of the refused grid was queued"
+    assert not queue.list_runs(root), "nothing of the refused grid was queued"
 
 
 def test_each_rlhf_cell_waits_for_its_sft_run_and_a_rerun_replaces_a_failed_chain(tiny_models, qa_files, tmp_path,
                                                                                     monkeypatch):
     root = tmp_path / "runs"
-    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)  # nothing starts: what is queued is what we check
+    monkeypatch.setattr(queue, "MAX_RUNNING", 0)  # nothing starts: what is queued is what we check
     spec = rlhf_spec(tiny_models, qa_files)
     assert len(grid.submit(spec, root)["queued"]) == 4
     found = queued(root)
@@ -88,15 +89,15 @@ def test_each_rlhf_cell_waits_for_its_sft_run_and_a_rerun_replaces_a_failed_chai
     assert grid.submit(spec, root)["queued"] == [], "queued once, not again"
 
     runs.update_status(sft.path, state="failed", message="crashed")
-    monkeypatch.setattr(jobs, "MAX_RUNNING", 10)
+    monkeypatch.setattr(queue, "MAX_RUNNING", 10)
     launched = []
-    monkeypatch.setattr(jobs, "_launch", lambda run_dir, resume, kind: launched.append(run_dir.name))
-    jobs.pump(root)  # the RLHF jobs and every evaluation end with the SFT run, saying why
+    monkeypatch.setattr(queue, "_launch", lambda run_dir, resume, kind: launched.append(run_dir.name))
+    queue.pump(root)  # the RLHF jobs and every evaluation end with the SFT run, saying why
     assert launched == [found[0][0].id], "only the base cell's evaluation could start"
     ended = {info.id: runs.read_status(info.path) for info, _ in rlhf}
     assert {s["state"] for s in ended.values()} == {"failed"}
     assert all(s["message"].startswith(f"Not started: training run {sft.id} failed") for s in ended.values())
-    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)
+    monkeypatch.setattr(queue, "MAX_RUNNING", 0)
     assert len(grid.submit(spec, root)["queued"]) == 3, "ft, ft+grpo and ft+dpo again (base still waits)"
     [new_sft] = [info for info, cfg in queued(root) if isinstance(cfg, SFTJob) and info.id != sft.id]
     assert sorted(cfg.after_run for info, cfg in queued(root)
@@ -109,10 +110,10 @@ def test_an_rlhf_grid_runs_end_to_end_and_fills_the_results(tiny_models, qa_file
     spec = rlhf_spec(tiny_models, qa_files)
     assert len(grid.submit(spec, root)["queued"]) == 4
     for info, _ in queued(root):
-        assert jobs.wait(info.id, timeout=240, root=root)["state"] == "finished", runs.tail(info.path / runs.LOG, 20)
+        assert queue.wait(info.id, timeout=240, root=root)["state"] == "finished", runs.tail(info.path / runs.LOG, 20)
     assert grid.progress(spec, root)["finished"] == 4
     again = grid.submit(spec, root)  # resumable: nothing left to run
-    assert again["queued"] == [] and len(again["done"]) == 4 and len(jobs.list_runs(root)) == 7
+    assert again["queued"] == [] and len(again["done"]) == 4 and len(queue.list_runs(root)) == 7
 
     table = results.collect(root)
     assert len(table) == 8 and set(table["grid"]) == {"r"}  # 4 conditions x 2 test sets
@@ -136,7 +137,7 @@ def test_the_estimate_takes_an_rlhf_step_from_an_earlier_run_of_the_same_shape(t
     job.model, job.adapter, job.extra = f"adapter:{tmp_path / 'sft'}", None, {}  # not this grid's cell
     job.save(past / runs.CONFIG)
     runs.write_json(past / runs.STATUS, {"state": "finished", "created_at": 1.0})
-    runs.write_json(past / runs.SUMMARY, {"model": str(models.ModelRef.parse(cell.model)), "steps": 4,
+    runs.write_json(past / runs.SUMMARY, {"model": str(refs.ModelRef.parse(cell.model)), "steps": 4,
                                           "train_seconds": 4000.0})  # 1000 s a step
     measured, _ = grid_plan.estimate_seconds(spec, tmp_path)
     assert without < guessed < without + 300, "a tiny model's guessed steps take seconds"
@@ -145,7 +146,7 @@ def test_the_estimate_takes_an_rlhf_step_from_an_earlier_run_of_the_same_shape(t
 
 def test_a_finished_rlhf_run_without_results_gets_its_evaluation_only(tiny_models, qa_files, tmp_path, monkeypatch):
     root = tmp_path / "runs"
-    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)
+    monkeypatch.setattr(queue, "MAX_RUNNING", 0)
     spec = rlhf_spec(tiny_models, qa_files, conditions=["ft", "ft+dpo"])
     grid.submit(spec, root)
     for info, _ in queued(root):  # everything ended, but no evaluation wrote its results

@@ -5,11 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from chat import grounding, knowledge, models
-from chat.embeddings import available
-from chat.engine import ChatError, GenerationSettings, chat_turn
-from chat.grounding import KnowledgeConfig, KnowledgeSettingsError
-from chat.memory import MemoryConfig, MemoryState
+from studio.chat import ChatError, chat_turn
+from studio.engines import loader
+from studio.engines.base import GenerationSettings
+from studio.knowledge import collection, grounding, store
+from studio.knowledge.embeddings import available
+from studio.knowledge.grounding import KnowledgeConfig, KnowledgeSettingsError
+from studio.memory import MemoryConfig, MemoryState
 
 pytestmark = pytest.mark.skipif(bool(available()), reason=available() or "embedding model installed")
 
@@ -19,7 +21,7 @@ SHORT = GenerationSettings(max_new_tokens=6, system_prompt="Be brief.")
 
 @pytest.fixture
 def llama(tiny_models):
-    return models.load_model(f"folder:{tiny_models['llama']}", precision="float32")
+    return loader.load_model(f"folder:{tiny_models['llama']}", precision="float32")
 
 
 def turn(loaded, state, text, config=None, memory=None, settings=SHORT):
@@ -32,14 +34,14 @@ def test_the_right_passage_goes_into_the_system_prompt_and_memory_keeps_only_the
     last = turn(llama, MemoryState(), "How much is the yearly fee for a junior?", KnowledgeConfig("club", k=1))
     assert [p.citation for p in last.sources] == ["handbook.md § 1.1 Fees"]
     assert "[1] (handbook.md § 1.1 Fees)\nThe yearly membership fee is 1,200 rupees for adults and 400" in last.prompt
-    assert last.grounding.system_prompt.startswith("Be brief.\n\n" + knowledge.GROUNDING_INSTRUCTIONS)
+    assert last.grounding.system_prompt.startswith("Be brief.\n\n" + store.GROUNDING_INSTRUCTIONS)
     assert last.state.messages == [{"role": "user", "content": "How much is the yearly fee for a junior?"},
                                    {"role": "assistant", "content": last.reply}]
     assert last.stats.new_tokens > 0 and last.grounding.seconds > 0
 
 
 def test_a_model_without_a_system_prompt_still_reads_the_passages(club, tiny_models):
-    dialogpt = models.load_model(f"folder:{tiny_models['gpt2']}", precision="float32")
+    dialogpt = loader.load_model(f"folder:{tiny_models['gpt2']}", precision="float32")
     last = turn(dialogpt, MemoryState(), "How much is the yearly fee for a junior?", KnowledgeConfig("club", k=1))
     assert "400 rupees for juniors" in last.prompt and "Be brief." not in last.prompt
 
@@ -78,7 +80,7 @@ def test_a_question_without_support_gets_the_no_source_reply_without_the_model(c
     last = turn(llama, MemoryState(), "What is the capital of France?", KnowledgeConfig("club"))
     assert last.reply == "I have no source for that in club." == grounding.no_source_reply("club")
     assert last.sources == [] and last.stats is None and last.prompt == ""
-    assert last.grounding.best_score < knowledge.SUPPORT_THRESHOLD
+    assert last.grounding.best_score < store.SUPPORT_THRESHOLD
     assert last.state.messages[-1] == {"role": "assistant", "content": last.reply}
 
 
@@ -213,7 +215,7 @@ def test_knowledge_tab_builds_a_collection_from_the_sample_faq_and_searches_it(s
     message, *_ = client.predict("nilgiri", "insurer_faq.csv", api_name="/knowledge_delete")
     assert "Removed insurer_faq.csv" in message
     message, *_ = client.predict("nilgiri", "", api_name="/knowledge_delete")
-    assert "Deleted collection 'nilgiri'" in message and "nilgiri" not in knowledge.names()
+    assert "Deleted collection 'nilgiri'" in message and "nilgiri" not in collection.names()
 
 
 @pytest.mark.parametrize("name, content, expected", [
@@ -245,11 +247,11 @@ def test_knowledge_tab_asks_for_something_to_add_and_for_a_question(server):
 
 
 def test_shared_mode_refuses_a_server_path_as_a_knowledge_source(club, monkeypatch, tmp_path):
-    from training import knowledge_form
+    from studio.ui import knowledge_form
 
     monkeypatch.setenv("CQA_SHARED", "1")
     outside = tmp_path / "secret.md"
     outside.write_text("# Secret\n\nThe server's notes.")
     with pytest.raises(knowledge_form.KnowledgeFormError, match="refused in shared mode"):
         knowledge_form.add_to_collection("club", [str(outside)], [])
-    assert "secret.md" not in knowledge.list_collections()[0].files
+    assert "secret.md" not in store.list_collections()[0].files

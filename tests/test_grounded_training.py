@@ -9,11 +9,13 @@ import pytest
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
-from chat import grounding, knowledge
-from chat.knowledge import Passage
-from training import grounded_examples, runs, sft
-from training.answer_loss import tokenize
-from training.configs import ConfigError, SFTJob
+from studio.jobs import runs
+from studio.jobs.config import ConfigError
+from studio.jobs.kinds import SFTJob
+from studio.knowledge import grounding, store
+from studio.knowledge.collection import Passage
+from studio.training import grounded_examples, sft
+from studio.training.answer_loss import tokenize
 
 PAIRS = [
     ("How long is the free look period?", "The free look period is 15 days from receiving the policy."),
@@ -42,7 +44,7 @@ def faq(tmp_path_factory) -> Path:
         writer.writerows(PAIRS)
     patch = pytest.MonkeyPatch()
     patch.setenv("CQA_KNOWLEDGE_DIR", str(folder / "knowledge"))
-    knowledge.create("faq", [path])
+    store.create("faq", [path])
     yield path
     patch.undo()
 
@@ -136,7 +138,7 @@ def test_the_prompt_holds_the_gold_passage_only_when_kept(faq, tiny_models):
         text = tokenizer.decode(t.input_ids)
         gold = f"Q: {question}\nA: {answer}"
         assert (gold in text) == (g.gold == "kept"), (g.gold, text)
-        assert knowledge.GROUNDING_INSTRUCTIONS in text and cfg.system_prompt in text
+        assert store.GROUNDING_INSTRUCTIONS in text and cfg.system_prompt in text
         target = tokenizer.decode([i for i in t.labels if i != -100], skip_special_tokens=True)
         assert target == (grounding.no_source_reply("faq") if g.no_source else answer)
         assert not g.no_source or g.gold == "dropped"

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from training import jobs, runs
-from training.configs import SFTJob
+from studio.jobs import queue, runs
+from studio.jobs.kinds import SFTJob
 
 
 @pytest.fixture
@@ -35,21 +35,21 @@ def wait_for(condition, timeout=90):
 
 
 def status(root, run_id):
-    return jobs.reconcile(root / run_id)
+    return queue.reconcile(root / run_id)
 
 
 def test_stop_keeps_the_adapter_and_resume_continues_from_the_checkpoint(job, tmp_path):
     root = tmp_path / "runs"
-    run_id = jobs.submit(job(epochs=50, max_steps=300), root)
+    run_id = queue.submit(job(epochs=50, max_steps=300), root)
     wait_for(lambda: status(root, run_id).get("step", 0) >= 3)
-    assert "Stopping" in jobs.stop(run_id, root)
-    ended = jobs.wait(run_id, root=root)
+    assert "Stopping" in queue.stop(run_id, root)
+    ended = queue.wait(run_id, root=root)
     assert ended["state"] == "stopped" and "adapter trained so far was saved" in ended["message"]
     stopped_at = ended["step"]
     assert 3 <= stopped_at < 300
     assert (root / run_id / runs.ADAPTER / "adapter_model.safetensors").exists()
-    assert "Resuming" in jobs.resume(run_id, root)
-    ended = jobs.wait(run_id, root=root)
+    assert "Resuming" in queue.resume(run_id, root)
+    ended = queue.wait(run_id, root=root)
     assert ended["state"] == "finished" and ended["step"] == 300
     steps = [m["step"] for m in runs.read_metrics(root / run_id) if "loss" in m]
     assert steps == list(range(1, 301)), "every step logged once, none redone or skipped"
@@ -58,59 +58,59 @@ def test_stop_keeps_the_adapter_and_resume_continues_from_the_checkpoint(job, tm
 
 def test_a_killed_process_shows_as_failed_with_a_reason(job, tmp_path):
     root = tmp_path / "runs"
-    run_id = jobs.submit(job(epochs=50, max_steps=500), root)
+    run_id = queue.submit(job(epochs=50, max_steps=500), root)
     wait_for(lambda: status(root, run_id).get("step", 0) >= 1)
     os.kill(status(root, run_id)["pid"], signal.SIGKILL)
     wait_for(lambda: status(root, run_id)["state"] != "running")
     final = status(root, run_id)
     assert final["state"] == "failed" and "ended without finishing" in final["message"]
-    assert [r.state for r in jobs.list_runs(root)] == ["failed"]
+    assert [r.state for r in queue.list_runs(root)] == ["failed"]
 
 
 def test_queue_runs_one_job_at_a_time(job, tmp_path):
     root = tmp_path / "runs"
-    first = jobs.submit(job(epochs=50, max_steps=400), root)
-    second = jobs.submit(job(max_steps=2), root)
+    first = queue.submit(job(epochs=50, max_steps=400), root)
+    second = queue.submit(job(max_steps=2), root)
     assert status(root, first)["state"] == "running"
     assert status(root, second)["state"] == "queued"
-    jobs.stop(first, root)
-    jobs.wait(first, root=root)
-    assert jobs.wait(second, root=root)["state"] == "finished"
+    queue.stop(first, root)
+    queue.wait(first, root=root)
+    assert queue.wait(second, root=root)["state"] == "finished"
 
 
 def test_a_queued_job_can_be_taken_off_the_queue(job, tmp_path, monkeypatch):
-    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)  # nothing starts
+    monkeypatch.setattr(queue, "MAX_RUNNING", 0)  # nothing starts
     root = tmp_path / "runs"
-    run_id = jobs.submit(job(max_steps=2), root)
+    run_id = queue.submit(job(max_steps=2), root)
     assert status(root, run_id)["state"] == "queued"
-    assert jobs.stop(run_id, root) == "Taken off the queue."
+    assert queue.stop(run_id, root) == "Taken off the queue."
     assert status(root, run_id)["state"] == "stopped"
-    assert "no checkpoint" in jobs.resume(run_id, root)
+    assert "no checkpoint" in queue.resume(run_id, root)
 
 
 def test_a_failing_job_reports_its_error_and_its_evaluation_says_why_it_did_not_run(job, tmp_path):
     root = tmp_path / "runs"
-    run_id = jobs.submit(job(model="folder:/no/such/model", eval_tests=["assets/test_brief.csv"]), root)
-    final = jobs.wait(run_id, root=root)
+    run_id = queue.submit(job(model="folder:/no/such/model", eval_tests=["assets/test_brief.csv"]), root)
+    final = queue.wait(run_id, root=root)
     assert final["state"] == "failed" and "does not exist" in final["message"]
-    [evaluation] = [r for r in jobs.list_runs(root) if r.after == run_id]
-    final = jobs.wait(evaluation.id, timeout=10, root=root)
+    [evaluation] = [r for r in queue.list_runs(root) if r.after == run_id]
+    final = queue.wait(evaluation.id, timeout=10, root=root)
     assert final["state"] == "failed" and final["message"].startswith(f"Not evaluated: training run {run_id} failed")
 
 
 def test_an_evaluation_waits_for_its_training_and_stops_with_it(job, tmp_path, monkeypatch):
-    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)
+    monkeypatch.setattr(queue, "MAX_RUNNING", 0)
     root = tmp_path / "runs"
-    run_id = jobs.submit(job(max_steps=2, eval_tests=["assets/test_brief.csv"]), root)
-    [evaluation] = [r for r in jobs.list_runs(root) if r.after == run_id]
+    run_id = queue.submit(job(max_steps=2, eval_tests=["assets/test_brief.csv"]), root)
+    [evaluation] = [r for r in queue.list_runs(root) if r.after == run_id]
     assert evaluation.model == f"adapter:{(root / run_id).resolve()}" and evaluation.state == "queued"
-    monkeypatch.setattr(jobs, "MAX_RUNNING", 2)  # room to start it: only the training holds it back
-    monkeypatch.setattr(jobs, "_launch", lambda *args: pytest.fail("nothing may start"))
-    monkeypatch.setattr(jobs, "_children", {4242: SimpleNamespace(poll=lambda: None)})  # a live training process
+    monkeypatch.setattr(queue, "MAX_RUNNING", 2)  # room to start it: only the training holds it back
+    monkeypatch.setattr(queue, "_launch", lambda *args: pytest.fail("nothing may start"))
+    monkeypatch.setattr(queue, "_children", {4242: SimpleNamespace(poll=lambda: None)})  # a live training process
     runs.update_status(root / run_id, state="running", pid=4242)
-    assert jobs.pump(root) == [] and status(root, evaluation.id)["state"] == "queued"
+    assert queue.pump(root) == [] and status(root, evaluation.id)["state"] == "queued"
     runs.update_status(root / run_id, state="stopped", message="Stopped on request.")
-    assert jobs.pump(root) == []
+    assert queue.pump(root) == []
     final = status(root, evaluation.id)
     assert final["state"] == "stopped"
     assert final["message"] == f"Not evaluated: training run {run_id} stopped (Stopped on request.)."
@@ -121,4 +121,4 @@ def test_an_evaluation_waits_for_its_training_and_stops_with_it(job, tmp_path, m
                                           "smollm2-135m-instruct-lora"),
                                          ("folder:/models/My Model", "my-model"), ("folder:///", "model")])
 def test_run_ids_name_the_model_once(model, slug):
-    assert jobs._slug(model) == slug
+    assert queue._slug(model) == slug

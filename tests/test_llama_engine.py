@@ -15,14 +15,17 @@ import numpy as np
 import pytest
 import torch
 
-from chat import engine, engine_choice, llama_engine, models, runtime
-from chat.engine import GenerationSettings, ReplyStream, chat_turn
-from chat.memory import MemoryConfig, MemoryState
-from chat.models import ModelError, ModelRef
+from studio.chat import chat_turn
+from studio.core import runtime
+from studio.engines import llama_cpp, llama_files, loader, prompts
+from studio.engines.base import GenerationSettings, ReplyStream
+from studio.engines.llama_cpp import _logits, _read_prompt, answer_log_likelihood, generate, penalise, pick_token
+from studio.memory import MemoryConfig, MemoryState
+from studio.models import catalogue, gguf_files, refs
+from studio.models.refs import ModelError, ModelRef
 
-llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make llama installs it)")
+pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make llama installs it)")
 gguf = pytest.importorskip("gguf")
-gguf_files = pytest.importorskip("chat.gguf_files", reason="chat/gguf_files.py (the GGUF toolchain) is missing")
 
 GREEDY = GenerationSettings(max_new_tokens=12, repetition_penalty=1.0)
 
@@ -109,18 +112,18 @@ def tiny_gguf(tiny_models, tmp_path_factory) -> Path:
 def fast(tiny_models, tiny_gguf, monkeypatch):
     """The tiny llama loaded on llama.cpp (its GGUF file handed over as the toolchain would convert it)."""
     monkeypatch.setattr(gguf_files, "base_gguf", lambda ref, progress=print: tiny_gguf)
-    return models.load_model(f"folder:{tiny_models['llama']}", engine="llama.cpp")
+    return loader.load_model(f"folder:{tiny_models['llama']}", engine="llama.cpp")
 
 
 def pace(monkeypatch, seconds: float = 0.02) -> None:
     """Tokens at a real model's pace: the tiny model is so fast that its whole reply is out before the consumer
     reads the first token."""
-    real = llama_engine.pick_token
-    monkeypatch.setattr(llama_engine, "pick_token", lambda *args: time.sleep(seconds) or real(*args))
+    real = pick_token
+    monkeypatch.setattr(llama_cpp, "pick_token", lambda *args: time.sleep(seconds) or real(*args))
 
 
 def stream(loaded, text: str, settings: GenerationSettings = GREEDY) -> ReplyStream:
-    prompt = engine.render_prompt(loaded, [{"role": "user", "content": text}], settings.system_prompt)
+    prompt = prompts.render_prompt(loaded, [{"role": "user", "content": text}], settings.system_prompt)
     reply = ReplyStream(loaded, prompt, settings)
     reply.updates = list(reply)
     return reply
@@ -130,15 +133,15 @@ def stream(loaded, text: str, settings: GenerationSettings = GREEDY) -> ReplyStr
 
 
 def test_both_engines_read_the_same_prompt_and_compute_the_same_logits(fast, tiny_models):
-    slow = models.load_model(f"folder:{tiny_models['llama']}", "float32", engine="transformers")
+    slow = loader.load_model(f"folder:{tiny_models['llama']}", "float32", engine="transformers")
     assert (fast.engine, slow.engine) == ("llama.cpp", "transformers") and fast.max_positions == 256
-    prompt = engine.render_prompt(fast, [{"role": "user", "content": "My name is Priya."}], "Be brief.")
+    prompt = prompts.render_prompt(fast, [{"role": "user", "content": "My name is Priya."}], "Be brief.")
     fast_stream, slow_stream = ReplyStream(fast, prompt, GREEDY), ReplyStream(slow, prompt, GREEDY)
     assert fast_stream.prompt_ids == slow_stream.prompt_ids and fast_stream.prompt_text == slow_stream.prompt_text
-    llama_engine._read_prompt(fast.model, fast_stream.prompt_ids)
+    _read_prompt(fast.model, fast_stream.prompt_ids)
     with torch.inference_mode():
-        expected = slow.model(slow_stream.input_ids).logits[0, -1].numpy()
-    np.testing.assert_allclose(llama_engine._logits(fast.model), expected, atol=1e-3)
+        expected = slow.model(torch.tensor([slow_stream.prompt_ids])).logits[0, -1].numpy()
+    np.testing.assert_allclose(_logits(fast.model), expected, atol=1e-3)
 
 
 def test_reply_streams_growing_text_with_stats(fast, monkeypatch):
@@ -159,7 +162,7 @@ def test_greedy_replies_repeat_and_reuse_the_cached_prompt(fast):
 
 def test_leaving_the_stream_stops_generation(fast, monkeypatch):
     pace(monkeypatch)
-    reply = ReplyStream(fast, engine.render_prompt(fast, [{"role": "user", "content": "Hi"}], ""),
+    reply = ReplyStream(fast, prompts.render_prompt(fast, [{"role": "user", "content": "Hi"}], ""),
                         GenerationSettings(max_new_tokens=200, min_new_tokens=200))
     for _ in reply:
         break
@@ -177,7 +180,7 @@ def test_stop_strings_end_the_reply_before_them(fast, monkeypatch):
         picked.append(script[len(picked)])
         return picked[-1]
 
-    monkeypatch.setattr(llama_engine, "pick_token", scripted)
+    monkeypatch.setattr(llama_cpp, "pick_token", scripted)
     reply = stream(qa, "What is cashless?", GenerationSettings(max_new_tokens=len(script) - 1))
     assert reply.text == "Cashless claims" and all("Question" not in u for u in reply.updates)
     stop_at = next(n for n in range(len(script)) if "Question:" in fast.tokenizer.decode(script[:n + 1]))
@@ -186,23 +189,23 @@ def test_stop_strings_end_the_reply_before_them(fast, monkeypatch):
 
 def test_repetition_penalty_reads_only_the_reply(fast, monkeypatch):
     seen = []
-    real = llama_engine.pick_token
+    real = pick_token
 
     def recording(logits, temperature, top_p, rng):
         seen.append(logits.copy())
         return real(logits, temperature, top_p, rng)
 
     settings = GenerationSettings(max_new_tokens=3, min_new_tokens=3, repetition_penalty=5.0)
-    monkeypatch.setattr(llama_engine, "pick_token", recording)
+    monkeypatch.setattr(llama_cpp, "pick_token", recording)
     reply = stream(fast, "Hello there", settings)
     first_reply_token = int(np.argmax(seen[0]))
-    llama_engine._read_prompt(fast.model, reply.prompt_ids)
-    raw = llama_engine._logits(fast.model).copy()
+    _read_prompt(fast.model, reply.prompt_ids)
+    raw = _logits(fast.model).copy()
     assert set(np.flatnonzero(np.isinf(seen[0]))) == set(fast.end_tokens)  # min_new_tokens: no end token yet
     ok = np.isfinite(seen[0])
     np.testing.assert_allclose(seen[0][ok], raw[ok], atol=1e-4)  # first token: nothing penalised (prompt included)
-    llama_engine._read_prompt(fast.model, reply.prompt_ids + [first_reply_token])
-    raw = llama_engine._logits(fast.model)
+    _read_prompt(fast.model, reply.prompt_ids + [first_reply_token])
+    raw = _logits(fast.model)
     value = raw[first_reply_token]
     assert seen[1][first_reply_token] == pytest.approx(value / 5.0 if value > 0 else value * 5.0, abs=1e-4)
 
@@ -214,23 +217,23 @@ def test_repetition_penalty_reads_only_the_reply(fast, monkeypatch):
 ])
 def test_penalty_divides_positive_and_multiplies_negative_logits(logits, reply, penalty, expected):
     values = np.array(logits, dtype=np.float32)
-    llama_engine.penalise(values, reply, penalty)
+    penalise(values, reply, penalty)
     assert values.tolist() == expected
 
 
 def test_sampling_keeps_to_the_top_p_nucleus():
     logits = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
     rng = np.random.default_rng(0)
-    picked = {llama_engine.pick_token(logits.copy(), 1.0, 0.7, rng) for _ in range(200)}
+    picked = {pick_token(logits.copy(), 1.0, 0.7, rng) for _ in range(200)}
     assert picked == {0, 1}
-    assert llama_engine.pick_token(logits.copy(), 0.0, 0.7, rng) == 0
+    assert pick_token(logits.copy(), 0.0, 0.7, rng) == 0
 
 
 def test_memory_token_counts_match_the_transformers_engine(fast, tiny_models):
-    slow = models.load_model(f"folder:{tiny_models['llama']}", "float32", engine="transformers")
+    slow = loader.load_model(f"folder:{tiny_models['llama']}", "float32", engine="transformers")
     history = [{"role": "user", "content": "My name is Priya."}, {"role": "assistant", "content": "Hello Priya"}]
-    count_fast = engine.history_token_counter(fast, "Be brief.")
-    assert count_fast(history) == engine.history_token_counter(slow, "Be brief.")(history) > 0
+    count_fast = prompts.history_token_counter(fast, "Be brief.")
+    assert count_fast(history) == prompts.history_token_counter(slow, "Be brief.")(history) > 0
 
 
 def test_chat_turn_with_memory_through_llama_cpp(fast):
@@ -248,11 +251,11 @@ def test_chat_turn_with_memory_through_llama_cpp(fast):
     ("gpt2", False, "gpt2 model"),
 ])
 def test_auto_keeps_models_llama_cpp_does_not_run_on_transformers(family, seq2seq, reason, cpu_without_fast_bf16):
-    entry = models.ModelEntry(ModelRef("folder", "/x"), "x", family, 1, seq2seq, "qa", True)
-    chosen, why = engine_choice.resolve_engine(entry, "auto")
+    entry = refs.ModelEntry(ModelRef("folder", "/x"), "x", family, 1, seq2seq, "qa", True)
+    chosen, why = loader.resolve_engine(entry, "auto")
     assert chosen == "transformers" and reason in why
     with pytest.raises(ModelError, match=reason):
-        engine_choice.resolve_engine(entry, "llama.cpp")
+        loader.resolve_engine(entry, "llama.cpp")
 
 
 @pytest.fixture
@@ -272,26 +275,26 @@ def test_auto_follows_the_hardware(monkeypatch, device, bf16_fast, expected):
     monkeypatch.delenv("CQA_ENGINE", raising=False)
     monkeypatch.setattr(runtime, "cpu_bf16_is_fast", lambda: bf16_fast)
     monkeypatch.setattr(runtime, "pick_device", lambda: device)
-    entry = models.ModelEntry(ModelRef("folder", "/x"), "x", "llama", 1, False, "chat", True)
-    chosen, why = engine_choice.resolve_engine(entry, "auto")
+    entry = refs.ModelEntry(ModelRef("folder", "/x"), "x", "llama", 1, False, "chat", True)
+    chosen, why = loader.resolve_engine(entry, "auto")
     assert chosen == expected[0] and expected[1] in why
-    assert engine_choice.resolve_engine(entry, "llama.cpp") == ("llama.cpp", "")  # asked for by name: always
+    assert loader.resolve_engine(entry, "llama.cpp") == ("llama.cpp", "")  # asked for by name: always
 
 
 def test_engine_choice_without_llama_cpp_and_with_a_pin(monkeypatch, cpu_without_fast_bf16):
     monkeypatch.delenv("CQA_ENGINE", raising=False)
-    entry = models.ModelEntry(ModelRef("folder", "/x"), "x", "llama", 1, False, "chat", True)
-    assert engine_choice.resolve_engine(entry, "auto") == ("llama.cpp", "")
+    entry = refs.ModelEntry(ModelRef("folder", "/x"), "x", "llama", 1, False, "chat", True)
+    assert loader.resolve_engine(entry, "auto") == ("llama.cpp", "")
     monkeypatch.setenv("CQA_ENGINE", "transformers")
-    assert engine_choice.resolve_engine(entry, "auto") == ("transformers", "CQA_ENGINE=transformers")
-    assert engine_choice.resolve_engine(entry, "llama.cpp") == ("llama.cpp", "")
+    assert loader.resolve_engine(entry, "auto") == ("transformers", "CQA_ENGINE=transformers")
+    assert loader.resolve_engine(entry, "llama.cpp") == ("llama.cpp", "")
     monkeypatch.delenv("CQA_ENGINE")
     monkeypatch.setattr(gguf_files, "llama_cpp_problem", lambda: "llama_cpp failed to import: libfoo missing")
-    assert engine_choice.resolve_engine(entry, "auto") == ("transformers", "llama_cpp failed to import: libfoo missing")
+    assert loader.resolve_engine(entry, "auto") == ("transformers", "llama_cpp failed to import: libfoo missing")
     with pytest.raises(ModelError, match="libfoo missing"):
-        engine_choice.resolve_engine(entry, "llama.cpp")
+        loader.resolve_engine(entry, "llama.cpp")
     with pytest.raises(ModelError, match="Unknown engine"):
-        engine_choice.resolve_engine(entry, "vllm")
+        loader.resolve_engine(entry, "vllm")
 
 
 def test_a_model_llama_cpp_cannot_load_falls_back_with_the_reason(tiny_models, monkeypatch, cpu_without_fast_bf16):
@@ -299,12 +302,12 @@ def test_a_model_llama_cpp_cannot_load_falls_back_with_the_reason(tiny_models, m
         raise gguf_files.GgufError("the converter does not know this tokenizer")
 
     monkeypatch.setattr(gguf_files, "base_gguf", broken)
-    monkeypatch.setattr(models, "_llama_failures", {})
+    monkeypatch.setattr(loader, "_llama_failures", {})
     monkeypatch.delenv("CQA_ENGINE", raising=False)
-    loaded = models.load_model(f"folder:{tiny_models['llama']}", "float32")
+    loaded = loader.load_model(f"folder:{tiny_models['llama']}", "float32")
     assert loaded.engine == "transformers" and "does not know this tokenizer" in loaded.engine_note
     with pytest.raises(ModelError, match="does not know this tokenizer"):
-        models.load_model(f"folder:{tiny_models['llama']}", "float32", engine="llama.cpp")
+        loader.load_model(f"folder:{tiny_models['llama']}", "float32", engine="llama.cpp")
 
 
 def test_an_adapter_that_cannot_be_merged_is_applied_at_run_time(fast, tiny_models, tiny_gguf, tmp_path,
@@ -313,37 +316,37 @@ def test_an_adapter_that_cannot_be_merged_is_applied_at_run_time(fast, tiny_mode
     lora = write_tiny_lora(tmp_path / "lora.gguf", config)
     adapter = tmp_path / "run" / "adapter"
     adapter.mkdir(parents=True)
-    (adapter / models.ADAPTER_CONFIG).write_text(json.dumps(
+    (adapter / catalogue.ADAPTER_CONFIG).write_text(json.dumps(
         {"base_model_name_or_path": f"folder:{tiny_models['llama']}", "peft_type": "LORA", "r": 4}))
     monkeypatch.setattr(gguf_files, "adapter_gguf", lambda folder, progress=print: lora)
 
     def cannot_merge(*args, **kwargs):
         raise gguf_files.GgufError("the converter does not know this tokenizer")
 
-    monkeypatch.setattr(llama_engine, "merged_gguf", cannot_merge)
-    tuned = models.load_model(f"adapter:{adapter.parent}", engine="llama.cpp")
+    monkeypatch.setattr(llama_files, "merged_gguf", cannot_merge)
+    tuned = loader.load_model(f"adapter:{adapter.parent}", engine="llama.cpp")
     assert tuned.adapter == lora and tuned.gguf == tiny_gguf
     assert tuned.lora.startswith("applied at run time") and "does not know this tokenizer" in tuned.lora
-    ids = ReplyStream(fast, engine.render_prompt(fast, [{"role": "user", "content": "Hi"}], ""), GREEDY).prompt_ids
-    llama_engine._read_prompt(fast.model, ids)
-    llama_engine._read_prompt(tuned.model, ids)
-    assert not np.allclose(llama_engine._logits(fast.model), llama_engine._logits(tuned.model), atol=1e-3)
+    ids = ReplyStream(fast, prompts.render_prompt(fast, [{"role": "user", "content": "Hi"}], ""), GREEDY).prompt_ids
+    _read_prompt(fast.model, ids)
+    _read_prompt(tuned.model, ids)
+    assert not np.allclose(_logits(fast.model), _logits(tuned.model), atol=1e-3)
 
 
 def test_answer_log_likelihood_matches_the_transformers_loss(fast, tiny_models):
-    slow = models.load_model(f"folder:{tiny_models['llama']}", "float32", engine="transformers")
+    slow = loader.load_model(f"folder:{tiny_models['llama']}", "float32", engine="transformers")
     ids = fast.tokenizer("Question: the free look period? Answer: fifteen days").input_ids
     labels = [-100] * 6 + ids[6:]
-    total, count = llama_engine.answer_log_likelihood(fast, ids, labels)
+    total, count = answer_log_likelihood(fast, ids, labels)
     with torch.inference_mode():
         loss = slow.model(torch.tensor([ids]), labels=torch.tensor([labels])).loss.item()
     assert count == len(ids) - 6 and total / count == pytest.approx(loss, abs=1e-3)
 
 
-@pytest.mark.skipif(models.describe(models.DEFAULT_MODEL).available is False, reason="default model not installed")
+@pytest.mark.skipif(catalogue.describe(refs.DEFAULT_MODEL).available is False, reason="default model not installed")
 def test_the_default_model_answers_through_llama_cpp():
     start = time.perf_counter()
-    loaded = models.load_model(models.DEFAULT_MODEL, engine="llama.cpp")
+    loaded = loader.load_model(refs.DEFAULT_MODEL, engine="llama.cpp")
     update = list(chat_turn(loaded, MemoryConfig("buffer"), MemoryState(), "What is the capital of France?",
                             GenerationSettings(max_new_tokens=24)))[-1]
     assert loaded.engine == "llama.cpp" and update.stats.engine == "llama.cpp"
@@ -351,13 +354,13 @@ def test_the_default_model_answers_through_llama_cpp():
     assert time.perf_counter() - start < 60
 
 
-@pytest.mark.skipif(models.describe(models.DEFAULT_MODEL).available is False, reason="default model not installed")
+@pytest.mark.skipif(catalogue.describe(refs.DEFAULT_MODEL).available is False, reason="default model not installed")
 def test_a_process_that_used_llama_cpp_exits_without_a_traceback():
     import subprocess
     import sys
 
-    code = ("from chat import models\n"
-            "print(models.load_model(models.DEFAULT_MODEL, engine='llama.cpp', progress=lambda s: None).engine)")
+    code = ("from studio.engines import loader\nfrom studio.models.refs import DEFAULT_MODEL\n"
+            "print(loader.load_model(DEFAULT_MODEL, engine='llama.cpp', progress=lambda s: None).engine)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0 and done.stdout.strip() == "llama.cpp"
@@ -377,7 +380,7 @@ def test_stop_event_is_checked_before_every_token(fast, stop_after):
         stop.set()
     ids = ReplyStream(fast, "Hi", GREEDY).prompt_ids
     settings = dataclasses.replace(GREEDY, min_new_tokens=GREEDY.max_new_tokens)
-    assert llama_engine.generate(fast, ids, settings, stop, emit) == stop_after == len(got)
+    assert generate(fast, ids, settings, stop, emit) == stop_after == len(got)
 
 
 @pytest.mark.parametrize("merge", [True, False])
@@ -388,23 +391,23 @@ def test_a_trained_adapter_answers_like_peft(gguf_cache, tiny_llama, tmp_path, m
     from tests.tiny_gguf import save_random_lora
 
     if not merge:
-        monkeypatch.setattr(llama_engine, "merged_gguf", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+        monkeypatch.setattr(llama_files, "merged_gguf", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
     adapter = save_random_lora(tiny_llama, tmp_path / "run" / "adapter", f"folder:{tiny_llama}")
-    fast = models.load_model(f"adapter:{adapter.parent}", engine="llama.cpp")
-    slow = models.load_model(f"adapter:{adapter.parent}", "float32", engine="transformers")
-    base = models.load_model(f"folder:{tiny_llama}", engine="llama.cpp")
+    fast = loader.load_model(f"adapter:{adapter.parent}", engine="llama.cpp")
+    slow = loader.load_model(f"adapter:{adapter.parent}", "float32", engine="transformers")
+    base = loader.load_model(f"folder:{tiny_llama}", engine="llama.cpp")
     if merge:
         assert fast.adapter is None and fast.lora.startswith("merged into") and fast.gguf != base.gguf
     else:
         assert fast.adapter is not None and fast.gguf == base.gguf and "disk full" in fast.lora
-    ids = ReplyStream(fast, engine.render_prompt(fast, [{"role": "user", "content": "Hello"}], ""), GREEDY).prompt_ids
+    ids = ReplyStream(fast, prompts.render_prompt(fast, [{"role": "user", "content": "Hello"}], ""), GREEDY).prompt_ids
     for loaded in (fast, base):
-        llama_engine._read_prompt(loaded.model, ids)
+        _read_prompt(loaded.model, ids)
     with torch.inference_mode():
         expected = slow.model(torch.tensor([ids])).logits[0, -1].numpy()
-    tuned = llama_engine._logits(fast.model)
+    tuned = _logits(fast.model)
     np.testing.assert_allclose(tuned, expected, atol=0.05 * np.abs(expected).max())  # F16 base weights
-    assert np.abs(tuned - llama_engine._logits(base.model)).max() > 0.1 * np.abs(expected).max()
+    assert np.abs(tuned - _logits(base.model)).max() > 0.1 * np.abs(expected).max()
 
 
 @pytest.mark.parametrize("problem, hardware, expected", [
@@ -413,8 +416,8 @@ def test_a_trained_adapter_answers_like_peft(gguf_cache, tiny_llama, tmp_path, m
     (None, None, "the models it runs are answered by llama.cpp"),
 ])
 def test_the_models_tab_says_what_auto_does_here(monkeypatch, problem, hardware, expected):
-    from chat import ui
+    from studio.ui import chat
 
-    monkeypatch.setattr(engine_choice, "llama_cpp_problem", lambda: problem)
-    monkeypatch.setattr(engine_choice, "hardware_prefers_pytorch", lambda: hardware)
-    assert expected in ui.engine_line()
+    monkeypatch.setattr(gguf_files, "llama_cpp_problem", lambda: problem)
+    monkeypatch.setattr(loader, "hardware_prefers_pytorch", lambda: hardware)
+    assert expected in chat.engine_line()

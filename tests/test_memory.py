@@ -1,7 +1,7 @@
 import pytest
 
-from chat import memory
-from chat.memory import MemoryConfig, MemoryState
+from studio import memory
+from studio.memory import MemoryConfig, MemoryState
 
 
 def conversation(exchanges: int) -> list[dict]:

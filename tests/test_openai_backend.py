@@ -17,11 +17,23 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chat import access, memory, models, openai_backend
-from chat.engine import GenerationSettings, chat_turn, open_stream
-from chat.grounding import KnowledgeConfig
-from chat.memory import MemoryConfig, MemoryState
-from chat.models import ModelError, ModelRef
+from studio import access, memory
+from studio.chat import chat_turn
+from studio.engines import base, loader, remote
+from studio.engines.base import GenerationSettings
+from studio.engines.remote import (
+    MESSAGE_OVERHEAD_TOKENS,
+    OPTIONAL_FIELDS,
+    RemoteModel,
+    count_text,
+    estimate_tokens,
+    request_body,
+    token_counter,
+)
+from studio.knowledge.grounding import KnowledgeConfig
+from studio.memory import MemoryConfig, MemoryState
+from studio.models import catalogue, refs, servers
+from studio.models.refs import ModelError, ModelRef
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make llama installs it)")
 pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python's server extras are missing: pip install -r "
@@ -78,15 +90,15 @@ def tiny_server(tiny_llama_gguf, tmp_path_factory):
 
 
 @pytest.fixture
-def tiny(tiny_server, monkeypatch, tmp_path) -> models.LoadedModel:
+def tiny(tiny_server, monkeypatch, tmp_path) -> base.LoadedModel:
     """The tiny server configured by the environment as "tinysrv", settings in a folder of the test's own."""
     monkeypatch.setenv("CQA_OPENAI_BASE_URL", tiny_server[0])
     monkeypatch.setenv("CQA_OPENAI_API_KEY", KEY)
     monkeypatch.setenv("CQA_OPENAI_NAME", "tinysrv")
     monkeypatch.setenv("CQA_SETTINGS_DIR", str(tmp_path / "settings"))
     monkeypatch.setenv("CQA_SHARED", "0")
-    openai_backend._model_lists.clear()
-    return models.load_model("openai:tiny@tinysrv")
+    servers._model_lists.clear()
+    return loader.load_model("openai:tiny@tinysrv")
 
 
 def turn(loaded, state, text, config=None, settings=SHORT, knowledge=None):
@@ -106,12 +118,12 @@ def turn(loaded, state, text, config=None, settings=SHORT, knowledge=None):
 def test_a_reference_is_a_small_string_naming_model_and_server(text, model, server):
     ref = ModelRef.parse(text)
     assert ref.kind == "openai" and str(ref) == text and ModelRef.parse(json.loads(json.dumps(str(ref)))) == ref
-    assert openai_backend.split_id(ref.id) == (model, server)
+    assert servers.split_id(ref.id) == (model, server)
 
 
 @pytest.mark.parametrize("text, tokens", [("", 0), ("abc", 1), ("abcd", 2), ("x" * 35, 10), ("x" * 36, 11)])
 def test_the_estimate_without_a_tokenize_endpoint(text, tokens):
-    assert openai_backend.estimate_tokens(text) == tokens
+    assert estimate_tokens(text) == tokens
 
 
 # ---------------------------------------------------------------------------------------------- catalogue, access
@@ -119,17 +131,17 @@ def test_the_estimate_without_a_tokenize_endpoint(text, tokens):
 
 def test_the_servers_models_are_in_the_chat_pickers_with_availability(tiny, monkeypatch):
     monkeypatch.setenv("CQA_OPENAI_MODELS", "ghost")
-    openai_backend._model_lists.clear()
-    remote = {str(e.ref): e for e in models.catalogue(remote=True) if e.ref.kind == "openai"}
+    servers._model_lists.clear()
+    remote = {str(e.ref): e for e in catalogue.catalogue(remote=True) if e.ref.kind == "openai"}
     assert remote["openai:tiny@tinysrv"].available
     assert not remote["openai:ghost@tinysrv"].available
     assert "does not serve 'ghost'; it lists tiny" in remote["openai:ghost@tinysrv"].reason
-    assert all(e.ref.kind != "openai" for e in models.catalogue())  # Training and Results do not ask servers
-    from chat import ui
+    assert all(e.ref.kind != "openai" for e in catalogue.catalogue())  # Training and Results do not ask servers
+    from studio.ui import chat
 
-    row = next(r for r in ui.catalogue_rows() if r[1] == "openai:tiny@tinysrv")
+    row = next(r for r in chat.catalogue_rows() if r[1] == "openai:tiny@tinysrv")
     assert row[6] == "yes" and row[7] == "openai-compatible"
-    assert "served by tinysrv" in ui.describe_model("openai:tiny@tinysrv")
+    assert "served by tinysrv" in chat.describe_model("openai:tiny@tinysrv")
 
 
 def test_shared_mode_allows_only_configured_servers(tiny, tiny_server, monkeypatch):
@@ -140,25 +152,25 @@ def test_shared_mode_allows_only_configured_servers(tiny, tiny_server, monkeypat
             access.check_model_ref(typed)
     with pytest.raises(access.AccessError, match="cannot be changed in shared mode"):
         access.check_settings_change()
-    from chat import ui
+    from studio.ui import chat
 
-    message, *_ = ui.save_server("mine", "http://127.0.0.1:9/v1", "k", "")
+    message, *_ = chat.save_server("mine", "http://127.0.0.1:9/v1", "k", "")
     assert message.startswith("⚠️") and "shared mode" in message
-    assert not (Path(os.environ["CQA_SETTINGS_DIR"]) / openai_backend.SERVERS_FILE).exists()
+    assert not (Path(os.environ["CQA_SETTINGS_DIR"]) / servers.SERVERS_FILE).exists()
 
 
 def test_a_saved_server_keeps_its_key_owner_only_and_never_shows_it(tiny, tiny_server):
-    from chat import ui
+    from studio.ui import chat
 
-    message, table, key_box, _ = ui.save_server("saved", tiny_server[0], KEY, "tiny")
+    message, table, key_box, _ = chat.save_server("saved", tiny_server[0], KEY, "tiny")
     assert message.startswith("Saved server saved") and key_box == ""
-    saved = Path(os.environ["CQA_SETTINGS_DIR"]) / openai_backend.SERVERS_FILE
+    saved = Path(os.environ["CQA_SETTINGS_DIR"]) / servers.SERVERS_FILE
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
     assert KEY not in json.dumps(table) and ["saved", tiny_server[0], "yes", "saved"] == table[-1][:4]
-    openai_backend.save_server("saved", tiny_server[0], "", "tiny")  # an empty key keeps the saved one
-    assert openai_backend.servers()["saved"].api_key == KEY
-    assert models.describe(ModelRef.parse("openai:tiny@saved")).available
-    assert "Removed" in ui.remove_server("saved")[0] and "saved" not in openai_backend.servers()
+    servers.save_server("saved", tiny_server[0], "", "tiny")  # an empty key keeps the saved one
+    assert servers.servers()["saved"].api_key == KEY
+    assert catalogue.describe(ModelRef.parse("openai:tiny@saved")).available
+    assert "Removed" in chat.remove_server("saved")[0] and "saved" not in servers.servers()
 
 
 @pytest.mark.parametrize("name, url, message", [
@@ -170,29 +182,29 @@ def test_a_saved_server_keeps_its_key_owner_only_and_never_shows_it(tiny, tiny_s
 ])
 def test_bad_server_settings_are_refused_with_a_message(tiny, name, url, message):
     with pytest.raises(ModelError, match=message):
-        openai_backend.save_server(name, url)
-    assert set(openai_backend.servers()) == {"tinysrv"}
+        servers.save_server(name, url)
+    assert set(servers.servers()) == {"tinysrv"}
 
 
 def test_a_broken_settings_file_is_reported_and_never_overwritten(tiny):
-    saved = Path(os.environ["CQA_SETTINGS_DIR"]) / openai_backend.SERVERS_FILE
+    saved = Path(os.environ["CQA_SETTINGS_DIR"]) / servers.SERVERS_FILE
     saved.parent.mkdir(parents=True)
     saved.write_text('{"servers": [{"name": "mine", "base_url": ')  # cut short
-    assert [str(e.ref) for e in models.catalogue(remote=True) if e.ref.kind == "openai"] == ["openai:tiny@tinysrv"]
+    assert [str(e.ref) for e in catalogue.catalogue(remote=True) if e.ref.kind == "openai"] == ["openai:tiny@tinysrv"]
     with pytest.raises(ModelError, match="cannot be read.*fix or delete it"):
-        openai_backend.save_server("other", "http://127.0.0.1:8000/v1")
+        servers.save_server("other", "http://127.0.0.1:8000/v1")
     assert saved.read_text() == '{"servers": [{"name": "mine", "base_url": '
 
 
 def test_a_remote_model_chats_only_its_weights_are_not_here(tiny):
     with pytest.raises(ModelError, match="runs on its server: it can chat, but its weights are not here to train"):
-        models.weights_folder(ModelRef.parse("openai:tiny@tinysrv"))
+        catalogue.weights_folder(ModelRef.parse("openai:tiny@tinysrv"))
 
 
 def test_a_remote_model_is_kept_per_server_settings(tiny, monkeypatch):
-    assert models.load_model("openai:tiny@tinysrv") is tiny  # token counts are kept with it
+    assert loader.load_model("openai:tiny@tinysrv") is tiny  # token counts are kept with it
     monkeypatch.setenv("CQA_OPENAI_MODELS", "tiny,other")  # settings changed: a new one
-    assert models.load_model("openai:tiny@tinysrv") is not tiny
+    assert loader.load_model("openai:tiny@tinysrv") is not tiny
 
 
 # -------------------------------------------------------------------------------------------------- bad servers
@@ -200,12 +212,12 @@ def test_a_remote_model_is_kept_per_server_settings(tiny, monkeypatch):
 
 def test_a_server_that_is_down_is_reported_at_once(tiny, monkeypatch):
     monkeypatch.setenv("CQA_OPENAI_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
-    openai_backend._model_lists.clear()
+    servers._model_lists.clear()
     start = time.perf_counter()
-    entry = models.describe(ModelRef.parse("openai:tiny@tinysrv"))
+    entry = catalogue.describe(ModelRef.parse("openai:tiny@tinysrv"))
     assert not entry.available and "cannot be reached" in entry.reason and "is it running" in entry.reason
     with pytest.raises(ModelError, match="cannot be reached"):
-        models.load_model("openai:tiny@tinysrv")
+        loader.load_model("openai:tiny@tinysrv")
     assert time.perf_counter() - start < 3
 
 
@@ -214,26 +226,26 @@ def test_a_server_that_never_answers_costs_the_page_at_most_the_check_timeout(ti
         hung.bind(("127.0.0.1", 0))
         hung.listen(8)
         monkeypatch.setenv("CQA_OPENAI_BASE_URL", f"http://127.0.0.1:{hung.getsockname()[1]}/v1")
-        openai_backend._model_lists.clear()
+        servers._model_lists.clear()
         start = time.perf_counter()
-        rows = [e for e in models.catalogue(remote=True) if e.ref.kind == "openai"]
-        assert time.perf_counter() - start < openai_backend.CHECK_TIMEOUT + 1.5
+        rows = [e for e in catalogue.catalogue(remote=True) if e.ref.kind == "openai"]
+        assert time.perf_counter() - start < servers.CHECK_TIMEOUT + 1.5
     assert len(rows) == 1 and not rows[0].available
-    assert f"did not answer within {openai_backend.CHECK_TIMEOUT:g} s" in rows[0].reason
+    assert f"did not answer within {servers.CHECK_TIMEOUT:g} s" in rows[0].reason
 
 
 def test_a_model_the_server_does_not_serve_is_refused(tiny):
-    entry = models.describe(ModelRef.parse("openai:nope@tinysrv"))
+    entry = catalogue.describe(ModelRef.parse("openai:nope@tinysrv"))
     assert not entry.available and entry.reason == "tinysrv does not serve 'nope'; it lists tiny"
     with pytest.raises(ModelError, match="does not serve 'nope'"):
-        models.load_model("openai:nope@tinysrv")
+        loader.load_model("openai:nope@tinysrv")
 
 
 def test_a_wrong_key_is_reported_as_such(tiny, monkeypatch):
     monkeypatch.setenv("CQA_OPENAI_API_KEY", "wrong")
-    openai_backend._model_lists.clear()
-    assert "refused the API key (HTTP 401)" in models.describe(ModelRef.parse("openai:tiny@tinysrv")).reason
-    wrong = openai_backend.RemoteModel(tiny.entry, openai_backend.servers()["tinysrv"], "tiny")
+    servers._model_lists.clear()
+    assert "refused the API key (HTTP 401)" in catalogue.describe(ModelRef.parse("openai:tiny@tinysrv")).reason
+    wrong = RemoteModel(tiny.entry, servers.servers()["tinysrv"], "tiny")
     with pytest.raises(ModelError, match="refused the API key"):  # the chat request itself, too
         turn(wrong, MemoryState(), "Hello")
 
@@ -249,12 +261,12 @@ def test_a_turn_streams_with_stats_and_the_messages_sent(tiny):
     assert last.state.messages == [{"role": "user", "content": "Hello there"},
                                    {"role": "assistant", "content": last.reply}] and last.reply
     sent = json.loads(last.prompt.split("\n", 1)[1])
-    assert last.prompt.startswith(f"POST {openai_backend.servers()['tinysrv'].base_url}/chat/completions (model tiny)")
+    assert last.prompt.startswith(f"POST {servers.servers()['tinysrv'].base_url}/chat/completions (model tiny)")
     assert sent == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello there"}]
     assert last.stats.engine == "openai-compatible" and last.stats.server == "tinysrv"
     assert 0 < last.stats.new_tokens <= SHORT.max_new_tokens and last.stats.tokens_per_second > 0
     assert last.stats.describe().startswith("openai-compatible (tinysrv) · ")
-    assert last.stats.prompt_tokens == openai_backend.token_counter(tiny)(sent)
+    assert last.stats.prompt_tokens == token_counter(tiny)(sent)
 
 
 def test_max_new_tokens_bounds_the_reply(tiny):
@@ -264,13 +276,13 @@ def test_max_new_tokens_bounds_the_reply(tiny):
 
 
 def test_a_server_that_refuses_the_optional_fields_is_asked_again_without_them(tiny, monkeypatch):
-    monkeypatch.setattr(openai_backend, "_refuses_optional", set())
+    monkeypatch.setattr(remote, "_refuses_optional", set())
     refused = GenerationSettings(max_new_tokens=4, min_new_tokens=-1)  # llama-cpp-python: "min_tokens ... >= 0"
     last = turn(tiny, MemoryState(), "Hello", settings=refused)[-1]
     assert last.reply and last.stats.server == "tinysrv, the server takes no repetition penalty"
-    assert tiny.server.base_url in openai_backend._refuses_optional
-    body = openai_backend.request_body("tiny", [], refused, [], optional=False)
-    assert not set(openai_backend.OPTIONAL_FIELDS) & set(body)
+    assert tiny.server.base_url in remote._refuses_optional
+    body = request_body("tiny", [], refused, [], optional=False)
+    assert not set(OPTIONAL_FIELDS) & set(body)
 
 
 def test_the_same_settings_give_the_same_greedy_reply(tiny):
@@ -281,7 +293,7 @@ def test_the_same_settings_give_the_same_greedy_reply(tiny):
 def test_leaving_the_loop_closes_the_stream_and_the_server_stops(tiny, tiny_server):
     log = tiny_server[1]
     before = log.read_text().count("Disconnected from client")
-    stream = open_stream(tiny, [{"role": "user", "content": "Go on"}], "", GenerationSettings(max_new_tokens=900))
+    stream = tiny.open_stream([{"role": "user", "content": "Go on"}], "", GenerationSettings(max_new_tokens=900))
     replies = iter(stream)
     next(replies)
     replies.close()  # what Gradio's Stop does to the handler's generator
@@ -297,17 +309,17 @@ def test_memory_budgets_count_with_the_servers_tokenizer(tiny, tiny_llama):
     from transformers import AutoTokenizer
 
     hf = AutoTokenizer.from_pretrained(tiny_llama)
-    count = openai_backend.token_counter(tiny)
+    count = token_counter(tiny)
     text = "The yearly membership fee is 1,200 rupees."
     assert count([{"role": "user", "content": text}]) == (
-        len(hf(text, add_special_tokens=False).input_ids) + openai_backend.MESSAGE_OVERHEAD_TOKENS)
+        len(hf(text, add_special_tokens=False).input_ids) + MESSAGE_OVERHEAD_TOKENS)
     assert tiny.tokenize == "/extras/tokenize"
 
 
 def test_without_a_reachable_tokenizer_the_count_is_the_estimate(tiny):
-    down = openai_backend.Server("down", f"http://127.0.0.1:{free_port()}/v1")
-    remote = openai_backend.RemoteModel(tiny.entry, down, "tiny")
-    assert openai_backend.count_text(remote, "x" * 41) == 12 and remote.tokenize == ""
+    down = servers.Server("down", f"http://127.0.0.1:{free_port()}/v1")
+    remote = RemoteModel(tiny.entry, down, "tiny")
+    assert count_text(remote, "x" * 41) == 12 and remote.tokenize == ""
 
 
 @pytest.mark.parametrize("kind, kept_in_second_prompt", [
@@ -368,10 +380,10 @@ def test_the_app_chats_and_compares_with_a_remote_model_through_gradio_client(ti
 
 @pytest.mark.real_model
 def test_the_bundled_model_served_remembers_a_name_over_two_turns(tmp_path, monkeypatch):
-    from chat import gguf_files
+    from studio.models import gguf_files
 
-    ref = models.DEFAULT_MODEL
-    if not models.describe(ref).available:
+    ref = refs.DEFAULT_MODEL
+    if not catalogue.describe(ref).available:
         pytest.skip(f"{ref} is not installed")
     process, url = start_server(gguf_files.base_gguf(ref, progress=lambda m: None), "qwen", tmp_path / "log",
                                 context=2048, threads=2)
@@ -380,7 +392,7 @@ def test_the_bundled_model_served_remembers_a_name_over_two_turns(tmp_path, monk
         monkeypatch.setenv("CQA_SETTINGS_DIR", str(tmp_path))
         monkeypatch.delenv("CQA_OPENAI_NAME", raising=False)
         monkeypatch.delenv("CQA_OPENAI_API_KEY", raising=False)
-        loaded = models.load_model("openai:qwen@default")
+        loaded = loader.load_model("openai:qwen@default")
         settings = GenerationSettings(max_new_tokens=32)
         first = turn(loaded, MemoryState(), "My name is Priya.", settings=settings)[-1]
         second = turn(loaded, first.state, "What is my name?", settings=settings)[-1]

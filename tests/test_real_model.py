@@ -4,9 +4,11 @@ import importlib.util
 
 import pytest
 
-from chat import models
-from chat.engine import GenerationSettings, chat_turn
-from chat.memory import MemoryConfig, MemoryState
+from studio.chat import chat_turn
+from studio.engines import loader
+from studio.engines.base import GenerationSettings
+from studio.memory import MemoryConfig, MemoryState
+from studio.models import catalogue, refs
 
 pytestmark = [
     pytest.mark.real_model,
@@ -24,7 +26,7 @@ def converse(loaded, kind, messages):
 
 
 def test_smollm2_remembers_a_name_with_buffer_memory_and_not_without():
-    loaded = models.load_model("bundled:smollm2-135m-instruct")
+    loaded = loader.load_model("bundled:smollm2-135m-instruct")
     assert loaded.entry.name == "SmolLM2-135M-Instruct" and loaded.entry.family == "llama"
     remembered = converse(loaded, "buffer", ["My name is Priya.", "What is my name?"])
     assert "Priya" in remembered.prompt
@@ -36,13 +38,13 @@ def test_smollm2_remembers_a_name_with_buffer_memory_and_not_without():
 
 
 def test_smollm2_fine_tunes_on_the_sample_data_and_chats_through_its_adapter(tmp_path):
-    from training import sft
-    from training.configs import SFTJob
+    from studio.jobs.kinds import SFTJob
+    from studio.training import sft
 
     summary = sft.run(SFTJob(max_steps=3, train_size=24), tmp_path)
     assert summary["state"] == "finished" and summary["steps"] == 3
     assert summary["best_val_loss"] < 10 and summary["tokens_per_s"] > 0 and summary["peak_cpu_ram_mb"] > 0
-    loaded = models.load_model(models.ModelRef("adapter", str(tmp_path)))
+    loaded = loader.load_model(refs.ModelRef("adapter", str(tmp_path)))
     assert loaded.entry.name == f"SmolLM2-135M-Instruct + LoRA r={SFTJob().lora_r} · {tmp_path.name}"
     assert loaded.entry.prompt_style == "chat"
     reply = converse(loaded, "buffer", ["Is maternity covered on the Silver plan?"])
@@ -55,15 +57,15 @@ def test_a_follow_up_retrieves_the_passage_it_needs(tmp_path, monkeypatch, ref):
     sources must still hold the maternity passage ("2 deliveries") it needs. Run with -s to see the answers."""
     from pathlib import Path
 
-    from chat import knowledge
-    from chat.grounding import KnowledgeConfig
+    from studio.knowledge import store
+    from studio.knowledge.grounding import KnowledgeConfig
 
-    entry = models.describe(models.ModelRef.parse(ref))
+    entry = catalogue.describe(refs.ModelRef.parse(ref))
     if not entry.available:
         pytest.skip(entry.reason)
     monkeypatch.setenv("CQA_KNOWLEDGE_DIR", str(tmp_path / "knowledge"))
-    knowledge.create("policy", [Path(__file__).parent.parent / "assets" / "policy_wording.md"])
-    loaded = models.load_model(models.ModelRef.parse(ref))
+    store.create("policy", [Path(__file__).parent.parent / "assets" / "policy_wording.md"])
+    loaded = loader.load_model(refs.ModelRef.parse(ref))
     config, state = KnowledgeConfig("policy"), MemoryState()
     turns = []
     for text in ["What is the waiting period for maternity benefits?", "And how many deliveries are covered?"]:

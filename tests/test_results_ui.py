@@ -9,10 +9,10 @@ import pytest
 from gradio_client import Client
 
 import app
-from eval import evaluate, grid
-from eval import ui as results_ui
-from training import jobs, runs
-from training.configs import ConfigError
+from studio.evaluation import evaluate, grid, grid_rlhf
+from studio.jobs import queue, runs
+from studio.jobs.config import ConfigError
+from studio.ui import results
 
 PRESETS = sorted(grid.PRESETS)
 
@@ -30,21 +30,21 @@ def grid_form(tmp_path_factory) -> dict:
     patch = pytest.MonkeyPatch()
     use_runs(patch, tmp_path_factory.mktemp("form") / "runs")
     with gr.Blocks():
-        form = results_ui.build_results_tab()
+        form = results.build_results_tab()
     patch.undo()
     return form
 
 
 @pytest.mark.parametrize("preset", PRESETS)
 def test_a_preset_fills_the_form_with_boxes_that_exist_and_reads_back_unchanged(grid_form, preset):
-    shown = dict(zip([n for n in grid_form if n != "preset"], results_ui.preset_values(preset)))
+    shown = dict(zip([n for n in grid_form if n != "preset"], results.preset_values(preset)))
     choices = [value for _, value in grid_form["methods"].choices]
     assert shown["methods"] and set(shown["methods"]) <= set(choices)  # a preset's LoRA box is ticked
-    assert results_ui.spec_from(preset=preset, **shown) == grid.PRESETS[preset]
+    assert results.spec_from(preset=preset, **shown) == grid.PRESETS[preset]
 
 
 def test_form_values_go_to_the_grid_by_name():
-    spec = results_ui.spec_from(preset="quick", name="  mine ", methods=["QLoRA", "LoRA"], epochs="1, 3",
+    spec = results.spec_from(preset="quick", name="  mine ", methods=["QLoRA", "LoRA"], epochs="1, 3",
                                 train_sizes="0.5 200", data="")
     assert (spec.name, spec.methods, spec.epochs, spec.train_sizes) == ("mine", ["qlora", "lora"], [1, 3], [0.5, 200])
     assert spec.data == grid.PRESETS["quick"].data and spec.models == grid.PRESETS["quick"].models
@@ -54,9 +54,9 @@ def test_form_values_go_to_the_grid_by_name():
                                            ({"epochs": "1 two"}, "epochs: not a list of numbers")])
 def test_bad_grid_form_is_refused_with_the_field_named(form, message):
     with pytest.raises(ConfigError, match=message):
-        results_ui.spec_from(**form)
+        results.spec_from(**form)
     with pytest.raises(gr.Error, match=message):
-        results_ui.plan_grid(**form)
+        results.plan_grid(**form)
 
 
 def queue_without_starting(spec: grid.GridSpec, cell: grid.Cell, root) -> None:
@@ -71,11 +71,11 @@ def test_grid_status_counts_the_cells_of_the_grid_it_names(tmp_path, monkeypatch
     use_runs(monkeypatch, tmp_path)
     form = dict(preset="quick", name="mine", models=[f"folder:{tiny_models['llama']}"], methods=["LoRA"],
                 epochs="1", train_sizes="0.5 1", data="assets/insurer_faq.csv")
-    spec = results_ui.spec_from(**form)
+    spec = results.spec_from(**form)
     queue_without_starting(spec, grid.cells(spec)[1], tmp_path)
-    assert results_ui.grid_status(**form) == ("Grid 'mine': 0 of 3 cells done · 0 running · 1 queued · 0 failed")
-    assert results_ui.grid_status(**{**form, "name": "other"}) == "Grid 'other': nothing queued yet."
-    assert results_ui.grid_status(**{**form, "epochs": "x"}).startswith("⚠️ epochs: not a list of numbers")
+    assert results.grid_status(**form) == ("Grid 'mine': 0 of 3 cells done · 0 running · 1 queued · 0 failed")
+    assert results.grid_status(**{**form, "name": "other"}) == "Grid 'other': nothing queued yet."
+    assert results.grid_status(**{**form, "epochs": "x"}).startswith("⚠️ epochs: not a list of numbers")
 
 
 # ------------------------------------------------------------------------------------------- the live tab
@@ -97,12 +97,12 @@ def test_memory_benchmark_runs_as_a_job_and_shows_in_results(server, tiny_models
     client, root = server
     message = client.predict(f"folder:{tiny_models['llama']}", 1, 64, 2, api_name="/memory_bench")
     assert "Queued memory benchmark" in message
-    [run] = jobs.list_runs(root)
+    [run] = queue.list_runs(root)
     deadline = time.time() + 180
-    while (state := jobs.reconcile(run.path)["state"]) not in ("finished", "failed"):
+    while (state := queue.reconcile(run.path)["state"]) not in ("finished", "failed"):
         assert time.time() < deadline
         time.sleep(0.5)
-    assert state == "finished", jobs.reconcile(run.path)
+    assert state == "finished", queue.reconcile(run.path)
     assert list(runs.memory_bench_dir(root).glob("*.json")), "the result landed where the Results tab reads it"
     *figures, table, pick = client.predict(api_name="/results")
     memory_plot = figures[-1]
@@ -122,7 +122,7 @@ def test_grid_plan_is_shown_before_anything_runs(server, tiny_models):
     plan = client.predict("quick", "ui-plan", [f"folder:{tiny_models['llama']}"], ["LoRA"], "1 2", "0.5 1",
                           "assets/insurer_faq.csv", api_name="/plan_grid")
     assert "5 cells" in plan and "Estimated time" in plan
-    assert not [r for r in jobs.list_runs(root) if "ui-plan" in str(r.path)]
+    assert not [r for r in queue.list_runs(root) if "ui-plan" in str(r.path)]
     by_name = client.predict(preset="quick", name="ui-plan", models=[f"folder:{tiny_models['llama']}"],
                              api_name="/plan_grid")  # the rest at the form's values
     assert "Grid 'ui-plan'" in by_name
@@ -139,24 +139,24 @@ def test_grid_with_impossible_sizes_is_refused_with_a_reason(server, tiny_models
 def test_drill_down_refuses_a_run_outside_the_runs_folder(tmp_path, monkeypatch, choice):
     use_runs(monkeypatch, tmp_path)
     with pytest.raises(gr.Error, match="is not a run id"):
-        results_ui.drill_down(choice)
+        results.drill_down(choice)
 
 
 def test_csv_export_escapes_cells_a_spreadsheet_would_run_as_formulas(monkeypatch):
     table = pd.DataFrame({"run": ["=HYPERLINK(\"http://x\")", "plain"], "rougeL_x100": [12.5, -3.0]})
-    monkeypatch.setattr(results_ui.results, "collect", lambda: table)
-    exported = pd.read_csv(results_ui.export_csv())
+    monkeypatch.setattr(results.results, "collect", lambda: table)
+    exported = pd.read_csv(results.export_csv())
     assert exported["run"].tolist() == ["'=HYPERLINK(\"http://x\")", "plain"]
     assert exported["rougeL_x100"].tolist() == [12.5, -3.0]
 
 
 def test_conditions_from_the_form_reach_the_grid():
-    spec = results_ui.spec_from(preset="quick", conditions=["base", "base+rag"])
+    spec = results.spec_from(preset="quick", conditions=["base", "base+rag"])
     assert spec.conditions == ["base", "base+rag"]
-    assert results_ui.preset_values("facts")[-1] == [c for c in grid.CONDITIONS if c not in grid.RLHF_CONDITIONS]
-    assert results_ui.preset_values("rlhf")[-1] == ["base", "ft", "ft+grpo", "ft+dpo"]
+    assert results.preset_values("facts")[-1] == [c for c in grid.CONDITIONS if c not in grid_rlhf.RLHF_CONDITIONS]
+    assert results.preset_values("rlhf")[-1] == ["base", "ft", "ft+grpo", "ft+dpo"]
     with pytest.raises(gr.Error, match="conditions are one or more of"):
-        results_ui.plan_grid(preset="quick", conditions=["rag"])
+        results.plan_grid(preset="quick", conditions=["rag"])
 
 
 def test_drill_down_picks_the_answers_given_with_a_collection(tmp_path, monkeypatch):
@@ -171,8 +171,8 @@ def test_drill_down_picks_the_answers_given_with_a_collection(tmp_path, monkeypa
                   "rows": [{**row, "answer": answer, "facts": facts, "missed_facts": missed,
                             **({"sources": ["insurer_faq.csv row 3"]} if collection else {})}]}
         runs.write_json(evaluate.result_path(run_dir, "test_brief.csv", collection), result)
-    plain = results_ui.drill_down("base-eval · brief")
-    grounded = results_ui.drill_down("base-eval · brief · sample-faq")
+    plain = results.drill_down("base-eval · brief")
+    grounded = results.drill_down("base-eval · brief · sample-faq")
     assert (plain.loc[0, "answer"], plain.loc[0, "facts"], plain.loc[0, "missed_facts"]) == ("Wait 10 days.", 0.0,
                                                                                              "30 days")
     assert (grounded.loc[0, "facts"], grounded.loc[0, "sources"]) == (100.0, "insurer_faq.csv row 3")

@@ -1,7 +1,7 @@
 import pytest
 
-from training import rewards
-from training.rewards import RewardWeights
+from studio.training import rewards
+from studio.training.rewards import RewardWeights
 
 REFERENCE = "The free look period is 15 days from the date you receive the policy."  # 14 words, facts: 15 days
 

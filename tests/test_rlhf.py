@@ -11,9 +11,12 @@ from peft import PeftModel
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
-from chat.models import ModelRef, adapter_entry
-from training import jobs, rl_steps, rlhf, runs, sft
-from training.configs import ConfigError, RLHFJob, SFTJob
+from studio.jobs import queue, runs
+from studio.jobs.config import ConfigError
+from studio.jobs.kinds import RLHFJob, SFTJob
+from studio.models.catalogue import adapter_entry
+from studio.models.refs import ModelRef
+from studio.training import rl_steps, rlhf, sft
 
 FAMILIES = ["gpt_neox", "gpt2", "llama", "t5"]
 
@@ -74,7 +77,7 @@ def test_config_round_trips_and_names_its_kind(tmp_path):
     assert RLHFJob.load(cfg.save(tmp_path / "c.json")) == cfg
     assert json.loads(cfg.to_json())["kind"] == "rlhf" and cfg.starting_adapter() == "runs/x"
     assert RLHFJob(model="adapter:runs/y").starting_adapter() == "runs/y"
-    assert jobs.kind_label(cfg) == "DPO" and jobs.JOB_MODULES["rlhf"] == "training.rlhf"
+    assert queue.kind_label(cfg) == "DPO" and queue.JOB_MODULES["rlhf"] == "studio.training.rlhf"
 
 
 @pytest.mark.parametrize(
@@ -234,7 +237,7 @@ def test_cli_refuses_an_unknown_method(capsys, tmp_path):
 
 
 def test_an_evaluated_rlhf_run_shows_in_results_as_its_own_condition(tiny_models, qa_file, sft_runs, tmp_path, capsys):
-    from eval import evaluate, results
+    from studio.evaluation import evaluate, results
 
     run_dir = tmp_path / "runs" / "dpo-run"
     rlhf.run(tiny_rlhf(tiny_models, "llama", qa_file, method="dpo", adapter=str(sft_runs["llama"]), max_steps=1),

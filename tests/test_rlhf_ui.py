@@ -9,9 +9,10 @@ import gradio as gr
 import pytest
 from gradio_client import Client
 
-from training import rlhf_ui, runs
-from training import ui as training_ui
-from training.configs import ConfigError, RLHFJob
+from studio.jobs import runs
+from studio.jobs.config import ConfigError
+from studio.jobs.kinds import RLHFJob
+from studio.ui import rlhf, training
 
 MODEL = "bundled:smollm2-135m-instruct"
 
@@ -27,7 +28,7 @@ def default_form(tmp_path_factory) -> dict:
     patch = pytest.MonkeyPatch()
     use_runs(patch, tmp_path_factory.mktemp("form"))
     with gr.Blocks():
-        form, _, _ = rlhf_ui.build_rlhf_form()
+        form, _, _ = rlhf.build_rlhf_form()
     patch.undo()
     return {"model": MODEL, "data": "assets/insurer_faq.csv", **{name: w.value for name, w in form.items()}}
 
@@ -40,7 +41,7 @@ def fake_adapter(folder, base: str):
 
 def test_form_is_keyed_by_job_fields_with_the_jobs_defaults(default_form):
     assert set(default_form) <= {f.name for f in dataclasses.fields(RLHFJob)}
-    assert rlhf_ui.job_from_form(default_form) == RLHFJob(model=MODEL, data="assets/insurer_faq.csv", adapter=None)
+    assert rlhf.job_from_form(default_form) == RLHFJob(model=MODEL, data="assets/insurer_faq.csv", adapter=None)
 
 
 @pytest.mark.parametrize(
@@ -50,14 +51,14 @@ def test_form_is_keyed_by_job_fields_with_the_jobs_defaults(default_form):
      ({"facts_weight": "2.5", "length_weight": 0.0}, {"facts_weight": 2.5, "length_weight": 0.0})],
 )
 def test_form_values_become_the_job(default_form, edits, expected):
-    job = rlhf_ui.job_from_form({**default_form, **edits})
+    job = rlhf.job_from_form({**default_form, **edits})
     for name, value in expected.items():
         assert getattr(job, name) == value and type(getattr(job, name)) is type(value), name
 
 
 def test_a_starting_run_brings_its_base_model(default_form, tmp_path):
     run = fake_adapter(tmp_path / "sft-run", "folder:/models/tiny")
-    job = rlhf_ui.job_from_form({**default_form, "adapter": str(run)})
+    job = rlhf.job_from_form({**default_form, "adapter": str(run)})
     assert job.model == "folder:/models/tiny" and job.adapter == str(run)
 
 
@@ -71,9 +72,9 @@ def test_a_starting_run_brings_its_base_model(default_form, tmp_path):
 )
 def test_bad_form_value_is_refused_with_the_field_named(default_form, edits, message):
     with pytest.raises(ConfigError, match=message):
-        rlhf_ui.job_from_form({**default_form, **edits})
+        rlhf.job_from_form({**default_form, **edits})
     with pytest.raises(gr.Error, match=message):
-        rlhf_ui.start_rlhf(**{**default_form, **edits})
+        rlhf.start_rlhf(**{**default_form, **edits})
 
 
 def past_run(root, run_id: str, cfg: RLHFJob, summary: dict):
@@ -90,33 +91,33 @@ def test_expected_time_scales_the_newest_comparable_run(tmp_path):
     past_run(tmp_path, "dpo-1", dataclasses.replace(past, method="dpo"),
              {"model": MODEL, "steps": 10, "train_seconds": 20.0, "runtime_s": 80.0})
     # twice the answers per step and 3x the steps: 10 s/step x 2 x 30 steps + 30 s start-up
-    seconds, run_id = rlhf_ui.expected_seconds(dataclasses.replace(past, max_steps=30, generations=8), tmp_path)
+    seconds, run_id = rlhf.expected_seconds(dataclasses.replace(past, max_steps=30, generations=8), tmp_path)
     assert run_id == "grpo-1" and seconds == pytest.approx(10 * 2 * 30 + 30)
     # DPO: 2 s/step x 20 steps, start-up (pairs) 60 s x (20 x 2 questions) / (10 x 2)
-    seconds, run_id = rlhf_ui.expected_seconds(RLHFJob(model=MODEL, method="dpo", max_steps=20), tmp_path)
+    seconds, run_id = rlhf.expected_seconds(RLHFJob(model=MODEL, method="dpo", max_steps=20), tmp_path)
     assert run_id == "dpo-1" and seconds == pytest.approx(2 * 20 + 60 * 2)
-    assert rlhf_ui.expected_seconds(RLHFJob(model="bundled:gemma-3-270m"), tmp_path) is None
-    assert rlhf_ui.expected_seconds(RLHFJob(model=MODEL, method="rloo"), tmp_path) is None
+    assert rlhf.expected_seconds(RLHFJob(model="bundled:gemma-3-270m"), tmp_path) is None
+    assert rlhf.expected_seconds(RLHFJob(model=MODEL, method="rloo"), tmp_path) is None
 
 
 def test_reward_chart_draws_mean_and_one_std_band():
     metrics = [{"step": 1, "loss": 0.1, "reward_mean": 0.5, "reward_std": 0.2, "rouge_l": 0.3, "facts": 0.4},
                {"step": 2, "loss": 0.0, "reward_mean": 0.7, "reward_std": 0.1, "rouge_l": 0.35, "facts": 0.5},
                {"step": 2, "epoch": 1, "val_loss": 1.0}]
-    band, mean, rouge, facts = rlhf_ui.reward_figure(metrics).data
+    band, mean, rouge, facts = rlhf.reward_figure(metrics).data
     assert list(band.y) == pytest.approx([0.7, 0.8, 0.6, 0.3])  # upper edge by step, then lower edge backwards
     assert list(mean.y) == [0.5, 0.7] and list(rouge.y) == [0.3, 0.35] and list(facts.y) == [0.4, 0.5]
-    dpo = rlhf_ui.reward_figure([{"step": 1, "loss": 0.69, "reward_mean": 0.0, "reward_std": 0.0,
+    dpo = rlhf.reward_figure([{"step": 1, "loss": 0.69, "reward_mean": 0.0, "reward_std": 0.0,
                                   "reward_accuracy": 0.0}])
     assert dpo.data[1].name == "DPO margin (mean)"
-    assert len(rlhf_ui.reward_figure([]).data) == 2  # an SFT run: empty band and mean
+    assert len(rlhf.reward_figure([]).data) == 2  # an SFT run: empty band and mean
 
 
 def test_start_grpo_from_the_tab_and_see_the_reward(tiny_models, tmp_path):
     patch = pytest.MonkeyPatch()
     use_runs(patch, tmp_path)
     with gr.Blocks() as demo:
-        training_ui.build_training_tab(f"folder:{tiny_models['llama']}")
+        training.build_training_tab(f"folder:{tiny_models['llama']}")
     demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     try:
         client = Client(demo.local_url, verbose=False)
@@ -129,7 +130,7 @@ def test_start_grpo_from_the_tab_and_see_the_reward(tiny_models, tmp_path):
         assert status["state"] == "finished", status
         assert status["summary"]["method"] == "grpo" and status["summary"]["steps"] == 2 and status["adapter"]
         assert "-grpo" in run_id and [m["step"] for m in runs.read_metrics(tmp_path / "runs" / run_id)] == [1, 2]
-        assert any(" · GRPO · " in label for label, _ in rlhf_ui.adapter_choices(tmp_path / "runs")), \
+        assert any(" · GRPO · " in label for label, _ in rlhf.adapter_choices(tmp_path / "runs")), \
             "a finished RLHF run can start the next one"
     finally:
         demo.close()

@@ -1,6 +1,6 @@
 import pytest
 
-from eval import rouge
+from studio.metrics import rouge
 
 
 @pytest.mark.parametrize(

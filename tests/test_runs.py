@@ -1,4 +1,4 @@
-"""The run folder contract (training/runs.py) and the job runner's safety rules, without training anything."""
+"""The run folder contract (studio/jobs/runs.py) and the job runner's safety rules, without training anything."""
 
 import json
 import logging
@@ -12,8 +12,9 @@ import sys
 import pytest
 import torch
 
-from training import jobs, runs
-from training.configs import ConfigError, EvalJob, MemoryBenchJob, SFTJob
+from studio.jobs import queue, runs
+from studio.jobs.config import ConfigError
+from studio.jobs.kinds import EvalJob, MemoryBenchJob, SFTJob
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def root(tmp_path, monkeypatch):
     folder = tmp_path / "runs"
     folder.mkdir()
     monkeypatch.setenv("CQA_RUNS_DIR", str(folder))
-    monkeypatch.setattr(jobs, "MAX_RUNNING", 0)
+    monkeypatch.setattr(queue, "MAX_RUNNING", 0)
     return folder
 
 
@@ -46,7 +47,7 @@ def test_a_link_out_of_the_root_is_refused(root, tmp_path):
         runs.run_path("escape")
 
 
-@pytest.mark.parametrize("action", [jobs.stop, jobs.resume])
+@pytest.mark.parametrize("action", [queue.stop, queue.resume])
 @pytest.mark.parametrize("bad", ["/etc", "../x"])
 def test_stop_and_resume_answer_a_bad_run_id_with_a_message(root, action, bad):
     assert "is not a run id" in action(bad)
@@ -54,7 +55,7 @@ def test_stop_and_resume_answer_a_bad_run_id_with_a_message(root, action, bad):
 
 def test_wait_refuses_a_bad_run_id(root):
     with pytest.raises(runs.RunError, match="is not a run id"):
-        jobs.wait("/etc", timeout=1)
+        queue.wait("/etc", timeout=1)
 
 
 # ---------------------------------------------------------------------------------------------- configs
@@ -104,11 +105,11 @@ def test_a_corrupt_status_is_reported_not_read_as_empty(root, content):
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     status = runs.read_status(run_dir)
     assert status["state"] == "failed" and status["message"].startswith("status.json is unreadable")
-    [info] = jobs.list_runs()
+    [info] = queue.list_runs()
     assert info.state == "failed" and info.message.startswith("status.json is unreadable")
     with pytest.raises(runs.RunError, match="unreadable"):
         runs.update_status(run_dir, step=3)
-    assert "nothing was changed" in jobs.stop("broken")
+    assert "nothing was changed" in queue.stop("broken")
     assert path.read_bytes() == (content if isinstance(content, bytes) else content.encode()), "left as it was"
 
 
@@ -256,36 +257,36 @@ def _queued_run(root, name, config: dict, status: dict | None = None):
 
 def test_the_runner_starts_only_the_module_of_the_config_kind(root, monkeypatch):
     started = []
-    monkeypatch.setattr(jobs.subprocess, "Popen", lambda command, **kw: started.append(command) or FakeProcess(command))
-    monkeypatch.setattr(jobs, "_children", {})
-    monkeypatch.setattr(jobs, "MAX_RUNNING", 5)
+    monkeypatch.setattr(queue.subprocess, "Popen", lambda command, **kw: started.append(command) or FakeProcess(command))
+    monkeypatch.setattr(queue, "_children", {})
+    monkeypatch.setattr(queue, "MAX_RUNNING", 5)
     _queued_run(root, "planted", json.loads(MemoryBenchJob().to_json()), {"module": "http.server"})
     _queued_run(root, "unknown", {"kind": "shell", "model": "x"})
-    assert jobs.pump() == ["planted"]
-    assert [command[1:3] for command in started] == [["-m", "eval.memory_bench"]]
+    assert queue.pump() == ["planted"]
+    assert [command[1:3] for command in started] == [["-m", "studio.evaluation.memory_bench"]]
     assert runs.read_status(root / "unknown")["state"] == "failed"
     assert "Not started" in runs.read_status(root / "unknown")["message"]
-    assert set(jobs.JOB_MODULES.values()) == {"training.sft", "training.rlhf", "eval.evaluate", "eval.memory_bench"}
+    assert set(queue.JOB_MODULES.values()) == {"studio.training.sft", "studio.training.rlhf", "studio.evaluation.evaluate", "studio.evaluation.memory_bench"}
 
 
 def test_the_queue_refuses_more_than_its_cap(root, monkeypatch):
     monkeypatch.setenv("CQA_MAX_QUEUED", "2")
-    jobs.submit(SFTJob(eval_tests=["assets/test_brief.csv"]))  # its follow-up evaluation is not counted
-    jobs.submit(MemoryBenchJob())
-    assert len(jobs.list_runs()) == 3
+    queue.submit(SFTJob(eval_tests=["assets/test_brief.csv"]))  # its follow-up evaluation is not counted
+    queue.submit(MemoryBenchJob())
+    assert len(queue.list_runs()) == 3
     with pytest.raises(runs.RunError, match=r"queue is full: 2 jobs are waiting \(at most 2\)"):
-        jobs.submit(MemoryBenchJob())
-    assert len(jobs.list_runs()) == 3, "nothing was created for the refused job"
+        queue.submit(MemoryBenchJob())
+    assert len(queue.list_runs()) == 3, "nothing was created for the refused job"
 
 
 def test_list_runs_labels_each_kind_from_its_config(root):
     for job in (SFTJob(), SFTJob(qlora=True), EvalJob(), MemoryBenchJob()):
-        jobs.submit(job)
-    assert sorted(r.kind for r in jobs.list_runs()) == ["LoRA", "QLoRA", "evaluation", "memory benchmark"]
+        queue.submit(job)
+    assert sorted(r.kind for r in queue.list_runs()) == ["LoRA", "QLoRA", "evaluation", "memory benchmark"]
 
 
 def test_training_never_imports_evaluation():
-    code = ("import sys, training.sft, training.jobs, training.runs, training.answer_loss; "
+    code = ("import sys, studio.training.sft, studio.jobs.queue, studio.jobs.runs, studio.training.answer_loss; "
             "print([m for m in sys.modules if m == 'eval' or m.startswith('eval.')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -14,9 +14,27 @@ from collections import Counter
 
 import pytest
 
-from tests.sample_assets import (ASSETS, PLANS, QA_FILES, durations_in, jaccard, key_terms, memory_bench,
-                                 normalise_question, pdf_pages, policy_markdown, policy_sections, policy_word_count,
-                                 qa_texts, quantities_in, readme_text, rows, sentences, waiting_periods, words)
+from tests.sample_assets import (
+    ASSETS,
+    PLANS,
+    QA_FILES,
+    durations_in,
+    jaccard,
+    key_terms,
+    memory_bench,
+    normalise_question,
+    pdf_pages,
+    policy_markdown,
+    policy_sections,
+    policy_word_count,
+    qa_texts,
+    quantities_in,
+    readme_text,
+    rows,
+    sentences,
+    waiting_periods,
+    words,
+)
 
 QA_COLUMNS = ["question", "answer", "topic"]
 POLICY_QUESTION_COLUMNS = ["question", "answer", "source_section", "source_page"]

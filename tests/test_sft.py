@@ -9,8 +9,13 @@ from peft import PeftModel
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-from training import answer_loss, data, runs, sft
-from training.configs import ConfigError, EvalJob, MemoryBenchJob, SFTJob
+from studio.data import files, qa
+from studio.engines import hf
+from studio.engines.base import Tokenized
+from studio.jobs import runs
+from studio.jobs.config import ConfigError
+from studio.jobs.kinds import EvalJob, MemoryBenchJob, SFTJob
+from studio.training import answer_loss, sft
 
 PRESETS = sorted((Path(__file__).parent.parent / "assets" / "presets").glob("*.json"))
 
@@ -95,28 +100,28 @@ def test_unreadable_config_file_is_a_config_error(tmp_path):
 def test_loss_covers_the_answer_and_its_end_token_even_when_pad_is_eos(tiny_models):
     tokenizer = AutoTokenizer.from_pretrained(tiny_models["llama"])
     tokenizer.pad_token = tokenizer.eos_token  # as SmolLM2 ships
-    example = data.Example([{"role": "user", "content": "Is dental covered?"}], "No, only after an accident.")
+    example = qa.Example([{"role": "user", "content": "Is dental covered?"}], "No, only after an accident.")
     t = answer_loss.tokenize(example, tokenizer, "chat", False, SFTJob(system_prompt="Be brief."))
     answer_start = t.labels.index(next(x for x in t.labels if x != -100))
     assert all(x == -100 for x in t.labels[:answer_start])
     assert tokenizer.decode(t.input_ids[:answer_start]).endswith("<|im_start|>assistant\n")
     assert tokenizer.decode(t.labels[answer_start:-1]) == "No, only after an accident."
     assert t.labels[-1] == tokenizer.eos_token_id == t.input_ids[-1]
-    batch = answer_loss.collate([t, answer_loss.Tokenized(t.input_ids[:5], [-100] * 5)], tokenizer.pad_token_id,
+    batch = hf.collate([t, Tokenized(t.input_ids[:5], [-100] * 5)], tokenizer.pad_token_id,
                                 False)
     assert batch["labels"][1, 5:].eq(-100).all() and batch["labels"][0, -1] == tokenizer.eos_token_id
 
 
 def test_long_prompt_is_cut_from_the_left_and_the_answer_kept(tiny_models):
     tokenizer = AutoTokenizer.from_pretrained(tiny_models["gpt_neox"])
-    example = data.Example([{"role": "user", "content": "word " * 300}], "Short answer.")
+    example = qa.Example([{"role": "user", "content": "word " * 300}], "Short answer.")
     t = answer_loss.tokenize(example, tokenizer, "qa", False, SFTJob(max_length=64, system_prompt=""))
     assert len(t.input_ids) == 64
     assert tokenizer.decode([x for x in t.labels if x != -100][:-1]) == " Short answer."
 
 
 def test_batches_group_similar_lengths_and_cover_everything():
-    items = [answer_loss.Tokenized([1] * n, [1] * n) for n in [5, 50, 6, 51, 7, 52, 8, 53]]
+    items = [Tokenized([1] * n, [1] * n) for n in [5, 50, 6, 51, 7, 52, 8, 53]]
     order = answer_loss.batches(items, 2, seed=0)
     assert sorted(i for b in order for i in b) == list(range(8))
     for b in order:
@@ -181,7 +186,7 @@ def test_merge_writes_a_plain_model_folder(tiny_models, qa_file, tmp_path):
 
 
 def test_nan_loss_stops_cleanly_and_keeps_an_adapter(tiny_models, qa_file, tmp_path, monkeypatch):
-    real = answer_loss.batch_loss
+    real = hf.batch_loss
     calls = {"n": 0}
 
     def loss_that_explodes(model, batch, seq2seq):
@@ -189,7 +194,7 @@ def test_nan_loss_stops_cleanly_and_keeps_an_adapter(tiny_models, qa_file, tmp_p
         loss, count = real(model, batch, seq2seq)
         return (loss * float("nan"), count) if calls["n"] >= 2 else (loss, count)
 
-    monkeypatch.setattr(answer_loss, "batch_loss", loss_that_explodes)
+    monkeypatch.setattr(hf, "batch_loss", loss_that_explodes)
     summary = sft.run(tiny_job(tiny_models, "llama", qa_file, max_steps=5), tmp_path)
     assert summary["state"] == "stopped" and "loss became nan at step 2" in summary["message"]
     assert summary["steps"] == 1
@@ -209,14 +214,14 @@ def test_early_stopping_keeps_the_best_epoch(tiny_models, qa_file, tmp_path, mon
 def test_bad_data_fails_with_the_data_error(tiny_models, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("foo,bar\n1,2\n")
-    with pytest.raises(data.DataError, match="question"):
+    with pytest.raises(files.DataError, match="question"):
         sft.run(tiny_job(tiny_models, "llama", bad), tmp_path / "run")
     status = runs.read_status(tmp_path / "run")
     assert status["state"] == "failed" and "question" in status["message"] and "DataError" not in status["message"]
 
 
 def test_dialogue_mode_on_plain_qa_data_explains_what_to_do(tiny_models, qa_file, tmp_path):
-    with pytest.raises(ConfigError, match="training.conversations"):
+    with pytest.raises(ConfigError, match="python -m studio conversations"):
         sft.run(tiny_job(tiny_models, "llama", qa_file, mode="dialogue"), tmp_path)
 
 
@@ -245,10 +250,10 @@ def test_cli_without_enough_arguments_says_so(capsys):
 
 
 def test_dialogue_mode_learns_replies_from_earlier_turns(tiny_models, qa_file, tmp_path):
-    from training import conversations
+    from studio.data import dialogue
 
-    records = data.load_file(qa_file).records
-    path = conversations.save_conversations(conversations.make_conversations(records, 3), tmp_path / "conv.jsonl")
+    records = qa.load_file(qa_file).records
+    path = dialogue.save_conversations(dialogue.make_conversations(records, 3), tmp_path / "conv.jsonl")
     cfg = tiny_job(tiny_models, "llama", path, mode="dialogue", context_turns=2)
     train, _ = sft.load_examples(cfg)
     assert max(len(e.messages) for e in train) == 3  # two earlier turns + the user's turn

@@ -13,10 +13,11 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 import app
-from chat import access
-from training import jobs
-from training.configs import EvalJob, SFTJob
-from training.ui import show_dataset
+from studio import access
+from studio.jobs import queue
+from studio.jobs.kinds import EvalJob, SFTJob
+from studio.models import catalogue, refs
+from studio.ui.training import show_dataset
 
 SETTINGS = ["Be brief.", 12, 0.0, 0.9, 1.1, "float32"]  # system prompt, max new, temperature, top-p, penalty, precision
 LOGIN = ("ann", "s3cret")
@@ -94,7 +95,7 @@ def test_the_training_tab_does_not_preview_server_files(shared_env):
                                  EvalJob(tests=["/etc/hostname"])])
 def test_a_job_naming_server_paths_is_refused_and_nothing_is_queued(shared_env, job):
     with pytest.raises(access.AccessError, match="refused in shared mode"):
-        jobs.submit(job)
+        queue.submit(job)
     assert not any((shared_env / "runs").glob("*/config.json"))
 
 
@@ -108,24 +109,24 @@ def test_the_app_refuses_to_start_on_a_network_address_without_a_login(capsys):
 def test_the_start_models_are_the_ones_asked_for_else_installed_ones():
     assert app.available_defaults("bundled:gemma-3-270m", "hub:x/y") == ("bundled:gemma-3-270m", "hub:x/y")
     chosen, other = app.available_defaults(None, None)
-    installed = [e for e in app.models.catalogue() if e.ref.kind == "bundled" and e.available]
+    installed = [e for e in catalogue.catalogue() if e.ref.kind == "bundled" and e.available]
     if installed:
         assert chosen in {str(e.ref) for e in installed} and other != chosen
     else:
-        assert chosen == str(app.models.DEFAULT_MODEL)
+        assert chosen == str(refs.DEFAULT_MODEL)
 
 
 @pytest.mark.parametrize("fields", [{"data": "/etc/passwd"}, {"tests": ["assets/test_brief.csv", "../x.csv"]},
                                     {"models": ["bundled:gemma-3-270m", "folder:/tmp"]}])
 def test_a_grid_naming_server_paths_is_refused_before_any_file_is_read(shared_env, fields):
-    from eval.grid import GridSpec, check
+    from studio.evaluation.grid import GridSpec, check
 
     with pytest.raises(access.AccessError, match="refused in shared mode"):
         check(GridSpec(**fields))
 
 
 def test_the_model_picker_does_not_tell_whether_a_server_path_exists(shared_env):
-    from chat.ui import describe_model
+    from studio.ui.chat import describe_model
 
     for path in ["/etc", "/no/such/folder"]:
         assert "refused in shared mode" in describe_model(path)
@@ -137,7 +138,7 @@ def test_the_model_picker_does_not_tell_whether_a_server_path_exists(shared_env)
 def test_dialogue_data_is_made_only_from_registered_data_and_catalogue_models(shared_env, dataset, writer, model):
     import gradio as gr
 
-    from training.ui import make_dialogue_data
+    from studio.ui.training import make_dialogue_data
 
     with pytest.raises(gr.Error, match="refused in shared mode"):
         make_dialogue_data(dataset, writer, model, 3)
@@ -149,8 +150,8 @@ def test_dialogue_data_is_made_only_from_registered_data_and_catalogue_models(sh
 def test_job_forms_do_not_tell_whether_a_server_path_exists(shared_env, start, fields):
     import gradio as gr
 
-    from eval.ui import start_memory_bench
-    from training.ui import start_training
+    from studio.ui.results import start_memory_bench
+    from studio.ui.training import start_training
 
     handler = start_training if start == "training" else start_memory_bench
     with pytest.raises(gr.Error) as refused:

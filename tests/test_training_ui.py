@@ -10,9 +10,10 @@ import pytest
 from gradio_client import Client, handle_file
 
 import app
-from training import data
-from training import ui as training_ui
-from training.configs import ConfigError, SFTJob
+from studio.data import registry
+from studio.jobs.config import ConfigError
+from studio.jobs.kinds import SFTJob
+from studio.ui import training
 
 
 def use_folders(patch: pytest.MonkeyPatch, root) -> None:
@@ -30,7 +31,7 @@ def default_form(tmp_path_factory) -> dict:
     patch = pytest.MonkeyPatch()
     use_folders(patch, tmp_path_factory.mktemp("form"))
     with gr.Blocks():
-        form = training_ui.build_training_tab()
+        form = training.build_training_tab()
     patch.undo()
     return {name: widget.value for name, widget in form.items()}
 
@@ -92,7 +93,7 @@ def test_bad_form_value_is_refused_with_the_field_named(default_form, edits, mes
     with pytest.raises(ConfigError, match=message):
         SFTJob.from_dict({**default_form, **edits})
     with pytest.raises(gr.Error, match=message):
-        training_ui.start_training(**{**default_form, **edits})
+        training.start_training(**{**default_form, **edits})
 
 
 @pytest.mark.parametrize(
@@ -126,7 +127,7 @@ def test_bad_file_is_explained_and_nothing_is_added(server, tmp_path):
     bad.write_text("question,answer\nWhat is covered?,\nHow long?,Two years.\n")
     _, _, message = Client(url, verbose=False).predict(handle_file(str(bad)), "", "", api_name="/add_dataset")
     assert "was not added" in message and "row 2" in message and "empty answer" in message
-    assert data.list_registered(root / "data") == []
+    assert registry.list_registered(root / "data") == []
 
 
 def test_train_from_the_tab_and_chat_with_the_adapter(server, tiny_models, tmp_path):
@@ -136,7 +137,7 @@ def test_train_from_the_tab_and_chat_with_the_adapter(server, tiny_models, tmp_p
     good.write_text("Frage,Antwort\n" + "".join(f"Question {i}?,Answer {i}.\n" for i in range(12)))
     _, _, message = client.predict(handle_file(str(good)), "Frage", "Antwort", api_name="/add_dataset")
     assert "Added my_faq.csv: 12 Q/A pairs" in message
-    registered = data.list_registered(root / "data")
+    registered = registry.list_registered(root / "data")
     assert [d["name"] for d in registered] == ["my_faq"]
     dataset = str(registered[0]["path"])
 
@@ -189,7 +190,7 @@ def test_qa_pairs_become_conversations_for_dialogue_mode(server):
     _, _, message, mode = client.predict("assets/insurer_faq.csv", "templates", "bundled:smollm2-135m-instruct", 3,
                                          api_name="/make_conversations")
     assert "Made" in message and "conversations from 395 Q/A pairs" in message and mode == "dialogue"
-    made = [d for d in data.list_registered(root / "data") if d["name"] == "insurer_faq_conversations"]
+    made = [d for d in registry.list_registered(root / "data") if d["name"] == "insurer_faq_conversations"]
     assert made and made[0]["kind"] == "conversations" and 100 <= made[0]["rows"] <= 150
 
 
@@ -210,8 +211,8 @@ NO_SMOL = [("SmolLM2-135M-Instruct · 135M — unavailable", SMOL), ("Qwen2.5-Co
 def test_the_base_model_is_smollm2_when_installed_else_the_apps_model(tmp_path, app_model, choices, expected):
     patch = pytest.MonkeyPatch()
     use_folders(patch, tmp_path)
-    patch.setattr(training_ui, "trainable_models", lambda: choices)
+    patch.setattr(training, "trainable_models", lambda: choices)
     with gr.Blocks():
-        form = training_ui.build_training_tab(app_model)
+        form = training.build_training_tab(app_model)
     patch.undo()
     assert form["model"].value == expected

@@ -252,7 +252,7 @@ def test_grpo_from_the_training_tab_shows_its_reward_and_chats(page, app):
 
 def test_results_tab_draws_a_chart(page, app):
     # A real (small) memory benchmark of SmolLM2 in the app's runs folder: two memory kinds, one conversation.
-    command = [sys.executable, "-m", "eval.memory_bench", "--model", "bundled:smollm2-135m-instruct", "--limit", "1",
+    command = [sys.executable, "-m", "studio.evaluation.memory_bench", "--model", "bundled:smollm2-135m-instruct", "--limit", "1",
                "--kinds", "none", "buffer", "--max-new-tokens", "16"]
     done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "CQA_RUNS_DIR": str(app.runs_dir)})

@@ -1,0 +1,7 @@
+"""`python -m studio VERB ...`: the command line (studio/cli.py)."""
+
+import sys
+
+from studio.cli import main
+
+sys.exit(main())

@@ -1,0 +1,96 @@
+"""The Knowledge tab's logic, without Gradio: build collections from registered Q/A datasets, the samples and
+uploaded documents; list, delete and search them. Lives in training/ because registered datasets are training's
+(chat/ may not import training/); the collections themselves are studio.knowledge.store's.
+
+Every function returns text for the page or raises KnowledgeFormError with a message a user can act on; a refused
+request changes nothing (studio.knowledge.store parses every file before it writes)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from studio import access
+from studio.core import paths
+from studio.data import registry
+from studio.knowledge import collection, store
+
+SAMPLES = [("Sample: Nilgiri Health FAQ (Q/A pairs)", paths.ASSETS / "insurer_faq.csv"),
+           ("Sample: Family Health Shield policy wording (PDF)", paths.ASSETS / "policy_wording.pdf")]
+
+
+class KnowledgeFormError(Exception):
+    """A request the Knowledge tab refuses; nothing was changed."""
+
+
+def source_choices() -> list[tuple[str, str]]:
+    """(label, file) for the samples and every registered Q/A dataset (conversation datasets hold no pairs)."""
+    choices = [(label, str(path)) for label, path in SAMPLES]
+    for d in registry.list_registered():
+        if d["kind"] == "qa":
+            choices.append((f"{d['name']} · {d['rows']} Q/A pairs (from {d['source']})", str(Path(d["path"]))))
+    return choices
+
+
+def add_to_collection(name: str, sources: list[str] | None, uploads: list[str] | None) -> str:
+    """Index the chosen datasets or samples and the uploaded files into collection `name` (created when missing).
+    In shared mode a chosen source must be a sample or a registered dataset: server paths are refused."""
+    sources, uploads = [s for s in sources or [] if s], [u for u in uploads or [] if u]
+    if not sources and not uploads:
+        raise KnowledgeFormError("Choose a Q/A dataset or upload at least one document first.")
+    try:
+        collection.check_name(name)
+        for source in sources:
+            access.check_data_path(source)
+        added = store.add_files(name, [Path(f) for f in sources + uploads])
+    except (collection.KnowledgeError, access.AccessError, paths.PathError) as e:
+        raise KnowledgeFormError(str(e)) from e
+    files = ", ".join(f"{file} ({count} passages)" for file, count in added.items())
+    return f"✅ Added to **{html.escape(name.strip(), quote=False)}**: {html.escape(files, quote=False)}"
+
+
+def collection_rows() -> list[list]:
+    """One row per file: collection, file, passages (an empty collection gets a row of its own)."""
+    rows = []
+    for info in store.list_collections():
+        rows += [[info.name, file, count] for file, count in info.files.items()] or [[info.name, "", 0]]
+    return rows
+
+
+def file_choices(name: str | None) -> list[tuple[str, str]]:
+    """The files of collection `name`, and the choice of deleting the whole collection."""
+    whole = [("(the whole collection)", "")]
+    if not name or name not in collection.names():
+        return whole
+    info = next(i for i in store.list_collections() if i.name == name)
+    return whole + [(f"{file} · {count} passages", file) for file, count in info.files.items()]
+
+
+def delete(name: str | None, file: str | None) -> str:
+    if not name:
+        raise KnowledgeFormError("Pick a collection first.")
+    try:
+        return "🗑️ " + html.escape(store.delete(name, file or None), quote=False)
+    except (collection.KnowledgeError, paths.PathError) as e:
+        raise KnowledgeFormError(str(e)) from e
+
+
+def search(name: str | None, question: str, k: int = 3) -> str:
+    """The top passages for a question, each with its citation and scores, as Markdown."""
+    if not name:
+        raise KnowledgeFormError("Pick a collection first.")
+    if not (question or "").strip():
+        raise KnowledgeFormError("Type a question to search for.")
+    try:
+        found = store.retrieve(name, question, int(k))
+    except (collection.KnowledgeError, paths.PathError) as e:
+        raise KnowledgeFormError(str(e)) from e
+    if not found:
+        return "No passages: the collection is empty."
+    supported = store.has_support(found)
+    head = ("" if supported else
+            "⚠️ No passage scores above the support threshold: chat would answer \"I have no source for that\".\n\n")
+    return head + "\n\n".join(
+        f"**[{n}] {html.escape(p.citation, quote=False)}** · similarity {p.dense_score:.2f}\n\n"
+        + "  \n".join("> " + html.escape(line, quote=False) for line in p.text.splitlines() if line.strip())
+        for n, p in enumerate(found, 1))
