@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.knowledge import documents
+from studio.knowledge import chunking, documents
 from studio.knowledge.documents import DocumentError, read_file
 
 DATA = Path(__file__).parent / "data" / "knowledge"
@@ -206,7 +206,7 @@ def test_owner_only_protected_pdf_is_read(tmp_path):
     ("abcdefghij", 4, 0, ["abcd", "efgh", "ij"]),  # no separator: cut anywhere
 ])
 def test_split_text_by_hand(text, size, overlap, expected):
-    assert documents.split_text(text, size, overlap) == expected
+    assert chunking.split_text(text, size, overlap) == expected
 
 
 def _sample_texts() -> list[str]:
@@ -226,4 +226,4 @@ def test_split_text_gives_langchains_chunks(size, overlap):
     splitters = pytest.importorskip("langchain_text_splitters")
     splitter = splitters.RecursiveCharacterTextSplitter(chunk_size=size, chunk_overlap=overlap)
     for text in _sample_texts():
-        assert documents.split_text(text, size, overlap) == splitter.split_text(text)
+        assert chunking.split_text(text, size, overlap) == splitter.split_text(text)

@@ -1,7 +1,7 @@
 """Read documents and Q/A files into chunks that remember where they came from. No index, no model here.
 
 Documents are cut into blocks that share one location, then each block into chunks (`split_text`: the recursive
-character splitting LangChain's RecursiveCharacterTextSplitter does, with the same chunks, without LangChain here):
+character splitting of studio/knowledge/chunking.py):
   PDF (pypdf)              page = 1-based page number; lines set larger than the body text are headings
   DOCX (python-docx)       Heading/Title paragraph styles start sections; tables are read in document order
   Markdown                 "#" headings (outside code fences) start sections
@@ -25,6 +25,8 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from studio.knowledge import chunking
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 CHUNK_CHARS = 800
@@ -120,57 +122,12 @@ def split_blocks(blocks: list[Block], file: str, chunk_chars: int = CHUNK_CHARS,
                  chunk_overlap: int = CHUNK_OVERLAP) -> list[Chunk]:
     chunks = []
     for block in blocks:
-        for piece in split_text(block.text, chunk_chars, chunk_overlap):
+        for piece in chunking.split_text(block.text, chunk_chars, chunk_overlap):
             if piece.strip():
                 chunks.append(Chunk(piece.strip(), file, page=block.page,
                                     section=block.headings[-1] if block.headings else "",
                                     heading_path=" > ".join(block.headings)))
     return chunks
-
-
-SEPARATORS = ("\n\n", "\n", " ", "")
-"""Where text is cut, coarsest first: paragraphs, lines, words, anywhere."""
-
-
-def split_text(text: str, size: int, overlap: int, separators: tuple[str, ...] = SEPARATORS) -> list[str]:
-    """Chunks of at most `size` characters where the text allows: cut at the coarsest separator it holds (each piece
-    keeps the separator it starts with), a piece still too long cut again at the next finer one; neighbouring
-    pieces packed together up to `size`, each chunk starting with up to `overlap` characters of the one before."""
-    at = next(i for i, sep in enumerate(separators) if not sep or sep in text)
-    sep = separators[at]
-    finer = separators[at + 1:] if sep else ()
-    pieces = [p for p in _cut(text, sep) if p]
-    chunks, short = [], []
-    for piece in pieces:
-        if len(piece) < size:
-            short.append(piece)
-            continue
-        chunks += _pack(short, size, overlap)
-        short = []
-        chunks += split_text(piece, size, overlap, finer) if finer else [piece]
-    return chunks + _pack(short, size, overlap)
-
-
-def _cut(text: str, sep: str) -> list[str]:
-    if not sep:
-        return list(text)
-    first, *rest = text.split(sep)
-    return [first] + [sep + part for part in rest]
-
-
-def _pack(pieces: list[str], size: int, overlap: int) -> list[str]:
-    """Consecutive pieces joined into chunks of at most `size` characters (a single longer piece stays whole);
-    a new chunk keeps the previous chunk's last pieces while they fit in `overlap`."""
-    chunks, current, length = [], [], 0
-    for piece in pieces:
-        if current and length + len(piece) > size:
-            chunks.append("".join(current).strip())
-            while length > overlap or (length + len(piece) > size and length > 0):
-                length -= len(current.pop(0))
-        current.append(piece)
-        length += len(piece)
-    chunks.append("".join(current).strip())
-    return [chunk for chunk in chunks if chunk]
 
 
 # ------------------------------------------------------------------------------------------------ documents
