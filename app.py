@@ -21,9 +21,12 @@ import gradio as gr  # noqa: E402
 from studio.engines import loader
 from studio.jobs import queue
 from studio.models import catalogue, refs
-from studio.ui.chat import build_chat_tab, build_compare_tab, build_models_tab
+from studio.ui.chat import build_chat_tab
+from studio.ui.compare import build_compare_tab
+from studio.ui.knowledge import build_knowledge_tab
+from studio.ui.models import build_models_tab
 from studio.ui.results import build_results_tab
-from studio.ui.training import build_knowledge_tab, build_training_tab
+from studio.ui.training import build_training_tab
 
 TITLE = "Conversational QA Studio"
 FALLBACK_MODELS = ("smollm2-135m-instruct", "gemma-3-270m")

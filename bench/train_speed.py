@@ -35,7 +35,8 @@ from studio.jobs import runs
 from studio.jobs.kinds import SFTJob
 from studio.models.catalogue import describe, weights_folder
 from studio.models.refs import ModelRef
-from studio.training import answer_loss, sft
+from studio.training import answer_loss, lora, sft
+from studio.training.examples import load_examples
 
 
 def held_out_loss(model, cfg: SFTJob, val_items, pad_id: int) -> float:
@@ -145,10 +146,10 @@ def main() -> None:
     torch.set_num_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    train_examples, val_examples = sft.load_examples(cfg)
+    train_examples, val_examples = load_examples(cfg)
     train_items = [answer_loss.tokenize(e, tokenizer, entry.prompt_style, False, cfg) for e in train_examples]
     val_items = [answer_loss.tokenize(e, tokenizer, entry.prompt_style, False, cfg) for e in val_examples]
-    targets = sft.lora_targets(AutoModelForCausalLM.from_pretrained(folder))
+    targets = lora.lora_targets(AutoModelForCausalLM.from_pretrained(folder))
     print(f"{entry.name}: {cfg.max_steps} steps x {cfg.batch_size} examples, lr {cfg.learning_rate}, LoRA r={cfg.lora_r} "
           f"on {','.join(targets)}; {threads} threads; CPU bf16 fast: {runtime.cpu_bf16_is_fast()}", flush=True)
 

@@ -11,7 +11,7 @@ import app
 from studio.engines.base import GenerationSettings
 from studio.knowledge.grounding import KnowledgeConfig
 from studio.memory import MemoryConfig
-from studio.ui.chat import chat_settings
+from studio.ui.chat_settings import chat_settings
 
 SETTINGS = ["Be brief.", 12, 0.0, 0.9, 1.1, "float32"]  # system prompt, max new tokens, temperature, top-p, penalty, precision
 

@@ -21,6 +21,7 @@ from studio.jobs import runs
 from studio.jobs.kinds import EvalJob, SFTJob
 from studio.models import bundled, gguf_files
 from studio.training import export, modelfile, sft
+from studio.training.examples import load_examples
 
 needs_llama_cpp = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
                                      reason="llama-cpp-python is not installed (make llama)")
@@ -172,7 +173,7 @@ def test_export_says_so_when_llama_cpp_is_missing(runs_root, monkeypatch):
 
 def test_the_check_asks_a_held_out_question_of_the_run_or_a_general_one_when_its_data_is_gone(runs_root):
     cfg = runs.read_config(runs_root / RUN)
-    trained_on = {example.messages[-1]["content"] for example in sft.load_examples(cfg)[0]}
+    trained_on = {example.messages[-1]["content"] for example in load_examples(cfg)[0]}
     asked = export.check_question(cfg)
     assert asked.startswith("What is the waiting period for illness") and asked not in trained_on
     cfg.data = str(runs_root / "gone.csv")

@@ -10,6 +10,7 @@ from studio.jobs import queue, runs
 from studio.jobs.config import ConfigError
 from studio.jobs.kinds import EvalJob, RLHFJob, SFTJob
 from studio.metrics import rouge
+from studio.ui import charts
 
 RAG_CONDITIONS = [c for c in grid.CONDITIONS if c not in grid_rlhf.RLHF_CONDITIONS]
 """The five conditions of the facts preset: base, ft and the retrieval ones."""
@@ -100,7 +101,7 @@ def test_a_two_cell_grid_trains_evaluates_and_fills_the_results(tiny_models, qa_
     assert sorted(table["method"].unique()) == ["LoRA", "base"]
     assert sorted(table[table["method"] == "LoRA"]["train_examples"].unique()) == [11, 22]
     assert set(table["test_set"]) == {"brief", "detailed"} and (table["params"] > 0).all()
-    for figure in results.figures(table, results.collect_memory_bench(root)):
+    for figure in charts.figures(table, results.collect_memory_bench(root)):
         assert figure.to_dict()["data"] or figure.layout.annotations
     drill = results.per_question(root / table.iloc[0]["run"], table.iloc[0]["test_set"])
     assert list(drill.columns[:3]) == ["question", "reference", "answer"] and len(drill) >= 1
@@ -199,7 +200,7 @@ def test_a_grid_that_would_overfill_the_queue_is_refused_whole(tiny_models, qa_f
 def test_empty_results_give_explaining_figures(tmp_path):
     table = results.collect(tmp_path)
     assert table.empty
-    for figure in results.figures(table, results.collect_memory_bench(tmp_path)):
+    for figure in charts.figures(table, results.collect_memory_bench(tmp_path)):
         assert figure.layout.annotations
 
 
@@ -293,14 +294,14 @@ def test_results_name_each_condition_and_chart_what_lifts_facts(tiny_models, qa_
     grounded = table[table["condition"].str.endswith("+rag")]
     assert (grounded["facts"].round(6) == 80).all() and (grounded["hit3"] == 1.0).all()
     assert (table[~table["condition"].str.endswith("+rag")]["facts"].round(6) == 20).all()
-    figure = results.what_lifts_facts(table)
+    figure = charts.what_lifts_facts(table)
     bars = {(trace.name, trace.xaxis): dict(zip(trace.x, trace.y)) for trace in figure.data}
-    assert len(bars) == 4 and {name for name, _ in bars} == {rouge.HEADLINE_LABEL, results.FACTS_LABEL}
+    assert len(bars) == 4 and {name for name, _ in bars} == {rouge.HEADLINE_LABEL, charts.FACTS_LABEL}
     for (name, _), values in bars.items():  # one bar per condition, the facts' and ROUGE's own values
         assert values == pytest.approx({"base": 20, "ft": 20, "base+rag": 80, "ft+rag": 80, "raft+rag": 80}
-                                       if name == results.FACTS_LABEL else
+                                       if name == charts.FACTS_LABEL else
                                        {"base": 30, "ft": 30, "base+rag": 60, "ft+rag": 60, "raft+rag": 60})
-    facts = next(t for t in figure.data if t.name == results.FACTS_LABEL)
+    facts = next(t for t in figure.data if t.name == charts.FACTS_LABEL)
     assert list(facts.error_y.array) == pytest.approx([10] * 5)  # high - mean
     assert list(facts.error_y.arrayminus) == pytest.approx([20] * 5)  # mean - low
     assert list(figure.layout.xaxis.categoryarray) == results.CONDITION_ORDER
@@ -321,7 +322,7 @@ def test_old_result_files_without_facts_still_load(tmp_path):
     assert results.rounded(table)["facts"].isna().all()
     drill = results.per_question(run_dir, "brief")
     assert drill["facts"].isna().all() and list(drill["missed_facts"]) == [""]
-    for figure in results.figures(table, results.collect_memory_bench(tmp_path)):
+    for figure in charts.figures(table, results.collect_memory_bench(tmp_path)):
         assert figure.to_dict()["data"] or figure.layout.annotations
 
 

@@ -7,6 +7,7 @@ from studio.jobs import queue, runs
 from studio.jobs.config import ConfigError
 from studio.jobs.kinds import EvalJob, RLHFJob, SFTJob
 from studio.models import refs
+from studio.ui import charts
 
 RLHF_GRID = ["base", "ft", "ft+grpo", "ft+dpo"]
 
@@ -121,7 +122,7 @@ def test_an_rlhf_grid_runs_end_to_end_and_fills_the_results(tiny_models, qa_file
     assert by_condition == {"base": "base", "ft": "LoRA", "ft+grpo": "SFT+GRPO", "ft+dpo": "SFT+DPO"}
     assert (table["rougeL_low"] <= table["rougeL"]).all() and (table["rougeL"] <= table["rougeL_high"]).all()
     assert (table[table["method"] != "base"]["runtime_s"] > 0).all()
-    figure = results.what_lifts_facts(table)
+    figure = charts.what_lifts_facts(table)
     assert {x for trace in figure.data for x in trace.x} == set(RLHF_GRID)
 
 

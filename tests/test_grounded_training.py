@@ -14,8 +14,9 @@ from studio.jobs.config import ConfigError
 from studio.jobs.kinds import SFTJob
 from studio.knowledge import grounding, store
 from studio.knowledge.collection import Passage
-from studio.training import grounded_examples, sft
+from studio.training import grounded_examples, lora, sft
 from studio.training.answer_loss import tokenize
+from studio.training.examples import load_examples
 
 PAIRS = [
     ("How long is the free look period?", "The free look period is 15 days from receiving the policy."),
@@ -55,7 +56,7 @@ def job(faq: Path, **overrides) -> SFTJob:
 
 
 def examples(faq: Path, cfg: SFTJob):
-    train, val = sft.load_examples(cfg)
+    train, val = load_examples(cfg)
     return train + val
 
 
@@ -93,7 +94,7 @@ def test_cli_takes_the_knowledge_options(tmp_path):
                                            ("../outside", "not a valid collection name")])
 def test_an_unknown_collection_stops_the_run_before_the_model_loads(faq, tiny_models, tmp_path, monkeypatch, name,
                                                                     message):
-    monkeypatch.setattr(sft, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(lora, "load_trainable", lambda *a, **k: pytest.fail("the model was loaded"))
     cfg = job(faq, model=f"folder:{tiny_models['llama']}", knowledge=name)
     with pytest.raises(ConfigError, match=message):
         sft.run(cfg, tmp_path)
@@ -102,7 +103,7 @@ def test_an_unknown_collection_stops_the_run_before_the_model_loads(faq, tiny_mo
 
 
 def test_a_model_without_a_system_prompt_cannot_train_with_knowledge(faq, tiny_models, tmp_path, monkeypatch):
-    monkeypatch.setattr(sft, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(lora, "load_trainable", lambda *a, **k: pytest.fail("the model was loaded"))
     with pytest.raises(ConfigError, match="without a system prompt"):
         sft.run(job(faq, model=f"folder:{tiny_models['gpt2']}"), tmp_path)  # DialoGPT: turns style
 
@@ -129,7 +130,7 @@ def test_the_dropped_share_matches_gold_drop_and_is_seeded(faq, gold_drop):
 def test_the_prompt_holds_the_gold_passage_only_when_kept(faq, tiny_models):
     cfg = job(faq, gold_drop=0.5, max_length=4096)
     tokenizer = AutoTokenizer.from_pretrained(tiny_models["llama"])
-    train, val = sft.load_examples(cfg)
+    train, val = load_examples(cfg)
     tokenized, _, built = grounded_examples.build(
         cfg, grounded_examples.retrieve_all(cfg, train, val), lambda e, p=None: tokenize(e, tokenizer, "chat", False, cfg, p))
     assert {g.gold for g in built["train"]} == {"kept", "dropped"}
@@ -150,7 +151,7 @@ def test_the_prompt_holds_the_gold_passage_only_when_kept(faq, tiny_models):
 def test_a_prompt_too_long_loses_its_last_passages_not_the_question(faq, tiny_models):
     cfg = job(faq, gold_drop=0.0, knowledge_k=3, max_length=170)
     tokenizer = AutoTokenizer.from_pretrained(tiny_models["llama"])
-    train, val = sft.load_examples(cfg)
+    train, val = load_examples(cfg)
     tokenized, _, built = grounded_examples.build(
         cfg, grounded_examples.retrieve_all(cfg, train, val), lambda e, p=None: tokenize(e, tokenizer, "chat", False, cfg, p))
     shortened = [(g, t) for g, t in zip(built["train"], tokenized) if g.dropped_for_length]

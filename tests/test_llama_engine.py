@@ -416,8 +416,8 @@ def test_a_trained_adapter_answers_like_peft(gguf_cache, tiny_llama, tmp_path, m
     (None, None, "the models it runs are answered by llama.cpp"),
 ])
 def test_the_models_tab_says_what_auto_does_here(monkeypatch, problem, hardware, expected):
-    from studio.ui import chat
+    from studio.ui import models
 
     monkeypatch.setattr(gguf_files, "llama_cpp_problem", lambda: problem)
     monkeypatch.setattr(loader, "hardware_prefers_pytorch", lambda: hardware)
-    assert expected in chat.engine_line()
+    assert expected in models.engine_line()

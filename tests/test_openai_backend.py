@@ -137,11 +137,11 @@ def test_the_servers_models_are_in_the_chat_pickers_with_availability(tiny, monk
     assert not remote["openai:ghost@tinysrv"].available
     assert "does not serve 'ghost'; it lists tiny" in remote["openai:ghost@tinysrv"].reason
     assert all(e.ref.kind != "openai" for e in catalogue.catalogue())  # Training and Results do not ask servers
-    from studio.ui import chat
+    from studio.ui import chat_settings, models
 
-    row = next(r for r in chat.catalogue_rows() if r[1] == "openai:tiny@tinysrv")
+    row = next(r for r in models.catalogue_rows() if r[1] == "openai:tiny@tinysrv")
     assert row[6] == "yes" and row[7] == "openai-compatible"
-    assert "served by tinysrv" in chat.describe_model("openai:tiny@tinysrv")
+    assert "served by tinysrv" in chat_settings.describe_model("openai:tiny@tinysrv")
 
 
 def test_shared_mode_allows_only_configured_servers(tiny, tiny_server, monkeypatch):
@@ -152,17 +152,17 @@ def test_shared_mode_allows_only_configured_servers(tiny, tiny_server, monkeypat
             access.check_model_ref(typed)
     with pytest.raises(access.AccessError, match="cannot be changed in shared mode"):
         access.check_settings_change()
-    from studio.ui import chat
+    from studio.ui import models
 
-    message, *_ = chat.save_server("mine", "http://127.0.0.1:9/v1", "k", "")
+    message, *_ = models.save_server("mine", "http://127.0.0.1:9/v1", "k", "")
     assert message.startswith("⚠️") and "shared mode" in message
     assert not (Path(os.environ["CQA_SETTINGS_DIR"]) / servers.SERVERS_FILE).exists()
 
 
 def test_a_saved_server_keeps_its_key_owner_only_and_never_shows_it(tiny, tiny_server):
-    from studio.ui import chat
+    from studio.ui import models
 
-    message, table, key_box, _ = chat.save_server("saved", tiny_server[0], KEY, "tiny")
+    message, table, key_box, _ = models.save_server("saved", tiny_server[0], KEY, "tiny")
     assert message.startswith("Saved server saved") and key_box == ""
     saved = Path(os.environ["CQA_SETTINGS_DIR"]) / servers.SERVERS_FILE
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
@@ -170,7 +170,7 @@ def test_a_saved_server_keeps_its_key_owner_only_and_never_shows_it(tiny, tiny_s
     servers.save_server("saved", tiny_server[0], "", "tiny")  # an empty key keeps the saved one
     assert servers.servers()["saved"].api_key == KEY
     assert catalogue.describe(ModelRef.parse("openai:tiny@saved")).available
-    assert "Removed" in chat.remove_server("saved")[0] and "saved" not in servers.servers()
+    assert "Removed" in models.remove_server("saved")[0] and "saved" not in servers.servers()
 
 
 @pytest.mark.parametrize("name, url, message", [

@@ -12,7 +12,7 @@ from gradio_client import Client
 from studio.jobs import runs
 from studio.jobs.config import ConfigError
 from studio.jobs.kinds import RLHFJob
-from studio.ui import rlhf, training
+from studio.ui import charts, rlhf, training
 
 MODEL = "bundled:smollm2-135m-instruct"
 
@@ -104,13 +104,13 @@ def test_reward_chart_draws_mean_and_one_std_band():
     metrics = [{"step": 1, "loss": 0.1, "reward_mean": 0.5, "reward_std": 0.2, "rouge_l": 0.3, "facts": 0.4},
                {"step": 2, "loss": 0.0, "reward_mean": 0.7, "reward_std": 0.1, "rouge_l": 0.35, "facts": 0.5},
                {"step": 2, "epoch": 1, "val_loss": 1.0}]
-    band, mean, rouge, facts = rlhf.reward_figure(metrics).data
+    band, mean, rouge, facts = charts.reward_figure(metrics).data
     assert list(band.y) == pytest.approx([0.7, 0.8, 0.6, 0.3])  # upper edge by step, then lower edge backwards
     assert list(mean.y) == [0.5, 0.7] and list(rouge.y) == [0.3, 0.35] and list(facts.y) == [0.4, 0.5]
-    dpo = rlhf.reward_figure([{"step": 1, "loss": 0.69, "reward_mean": 0.0, "reward_std": 0.0,
-                                  "reward_accuracy": 0.0}])
+    dpo = charts.reward_figure([{"step": 1, "loss": 0.69, "reward_mean": 0.0, "reward_std": 0.0,
+                                    "reward_accuracy": 0.0}])
     assert dpo.data[1].name == "DPO margin (mean)"
-    assert len(rlhf.reward_figure([]).data) == 2  # an SFT run: empty band and mean
+    assert len(charts.reward_figure([]).data) == 2  # an SFT run: empty band and mean
 
 
 def test_start_grpo_from_the_tab_and_see_the_reward(tiny_models, tmp_path):

@@ -15,7 +15,8 @@ from studio.engines.base import Tokenized
 from studio.jobs import runs
 from studio.jobs.config import ConfigError
 from studio.jobs.kinds import EvalJob, MemoryBenchJob, SFTJob
-from studio.training import answer_loss, sft
+from studio.training import answer_loss, lora, sft
+from studio.training.examples import load_examples
 
 PRESETS = sorted((Path(__file__).parent.parent / "assets" / "presets").glob("*.json"))
 
@@ -137,7 +138,7 @@ def test_batches_group_similar_lengths_and_cover_everything():
 )
 def test_lora_targets_follow_the_architecture(tiny_models, family, expected):
     auto = AutoModelForSeq2SeqLM if family == "t5" else AutoModelForCausalLM
-    assert sft.lora_targets(auto.from_pretrained(tiny_models[family])) == expected
+    assert lora.lora_targets(auto.from_pretrained(tiny_models[family])) == expected
 
 
 # --------------------------------------------------------------------------------------------- training
@@ -255,7 +256,7 @@ def test_dialogue_mode_learns_replies_from_earlier_turns(tiny_models, qa_file, t
     records = qa.load_file(qa_file).records
     path = dialogue.save_conversations(dialogue.make_conversations(records, 3), tmp_path / "conv.jsonl")
     cfg = tiny_job(tiny_models, "llama", path, mode="dialogue", context_turns=2)
-    train, _ = sft.load_examples(cfg)
+    train, _ = load_examples(cfg)
     assert max(len(e.messages) for e in train) == 3  # two earlier turns + the user's turn
     summary = sft.run(cfg, tmp_path / "run")
     assert summary["state"] == "finished"

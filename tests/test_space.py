@@ -126,7 +126,7 @@ def test_a_grid_naming_server_paths_is_refused_before_any_file_is_read(shared_en
 
 
 def test_the_model_picker_does_not_tell_whether_a_server_path_exists(shared_env):
-    from studio.ui.chat import describe_model
+    from studio.ui.chat_settings import describe_model
 
     for path in ["/etc", "/no/such/folder"]:
         assert "refused in shared mode" in describe_model(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import resource
 import threading
 import time
 from collections.abc import Callable
@@ -89,6 +90,11 @@ def pick_threads(max_age_s: float = 10.0, sample_s: float = 0.05) -> int:
     threads = max(1, min(cores, idle))
     _last_pick = (now, threads)
     return threads
+
+
+def peak_ram_mb() -> float:
+    """This process's peak resident memory so far, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def use_threads(threads: int) -> None:

@@ -11,7 +11,8 @@ An adapter's results go into its training run folder, anything else's into the e
 
 Answers come from the model as the Chat tab would give them (same prompt format, system prompt and settings,
 greedy, no earlier turns), generated a batch at a time with left padding; the reference answers' perplexity
-uses the training loss (answer tokens only). Each answer is scored with ROUGE and key-fact accuracy (studio/metrics/facts.py).
+uses the training loss (answer tokens only). Each answer is scored with ROUGE and key-fact accuracy
+(studio/metrics/facts.py).
 
 With a knowledge collection (--knowledge NAME, EvalJob.knowledge) each question is answered under the grounded
 system prompt the chat builds (studio.knowledge.store.grounded_prompt): the passages retrieved for it, or, when none is

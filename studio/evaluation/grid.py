@@ -13,9 +13,9 @@ trained cells per model x method x epochs x size. Cells go through the job queue
 grid again submits only what has not finished (a trained cell whose evaluation is missing gets the evaluation only):
 the grid is resumable. A grid has at most MAX_CELLS cells.
 
-    python -m studio grid --preset small --plan          # list the cells and estimate the time (studio/evaluation/grid_plan.py)
+    python -m studio grid --preset small --plan          # list the cells and estimate the time (grid_plan.py)
     python -m studio grid --preset facts --plan          # the five conditions on the sample data
-    python -m studio grid --preset rlhf --plan           # base -> SFT -> SFT+GRPO -> SFT+DPO (studio/evaluation/grid_rlhf.py)
+    python -m studio grid --preset rlhf --plan           # base -> SFT -> SFT+GRPO -> SFT+DPO (grid_rlhf.py)
     python -m studio grid --preset small --wait          # queue them and wait, printing results
     python -m studio grid --models bundled:smollm2-135m-instruct --epochs 1 3 --sizes 0.5 1.0 --name mine
 """

@@ -1,9 +1,10 @@
 """Training on several processes: data parallel through `accelerate launch`, the same loop and run folder.
 
 A job with `processes` > 1 is started as `python -m accelerate.commands.launch --num_processes N ... -m
-studio.training.sft CONFIG` (studio.jobs.queue); each process runs studio/training/sft.py's loop on its share of every batch's
-micro-batches, and accelerate's DistributedDataParallel sums the LoRA gradients, so one step sees the whole batch
-as a single process would. Process 0 alone writes the run folder (status, metrics, checkpoints, the adapter).
+studio.training.sft CONFIG` (studio.jobs.queue); each process runs the SFT loop (studio/training/sft_loop.py) on
+its share of every batch's micro-batches, and accelerate's DistributedDataParallel sums the LoRA gradients, so
+one step sees the whole batch as a single process would. Process 0 alone writes the run folder (status, metrics,
+checkpoints, the adapter).
 On a machine without a GPU the processes talk over gloo on the CPU (how the tests run it); with GPUs each process
 takes one. An accelerate config file (`accelerate_config`: FSDP, DeepSpeed ZeRO, several machines) is passed to
 the launcher as it is.

@@ -254,7 +254,7 @@ class RLHFJob(JobConfig):
         "max_steps": 100_000, "batch_size": 256, "generations": 64, "max_new_tokens": 1024, "max_length": 8192,
         "lora_r": 256, "lora_alpha": 4096, "train_size": 1_000_000, "threads": 256, "checkpoint_every": 100_000,
         "learning_rate": 1.0, "temperature": 10.0, "beta": 100.0}
-    mode: ClassVar[str] = "qa"  # read by sft.load_examples: questions are asked alone
+    mode: ClassVar[str] = "qa"  # read by examples.load_examples: questions are asked alone
     context_turns: ClassVar[int] = 0
 
     method: str = "grpo"

@@ -3,7 +3,7 @@
     python -m studio export RUN_ID [--quant Q8_0|Q4_K_M|F16] [--out DIR]
 
 The run's LoRA adapter is merged into its base model (PEFT merge_and_unload on the base folder's weights in fp32,
-studio.training.sft.merge_adapter) and saved as a plain model folder in a temporary folder; llama.cpp's
+studio.training.lora.merge_adapter) and saved as a plain model folder in a temporary folder; llama.cpp's
 convert_hf_to_gguf.py turns it into an F16 GGUF, which llama.cpp quantizes to the chosen kind. A Modelfile beside
 it names the file, the prompt template the model was trained with (Go-template form), the run's system prompt and
 the stop strings (studio/training/modelfile.py). Then the file is loaded in llama_cpp and answers a question greedily; the
@@ -102,7 +102,7 @@ def export_run(run_id: str, quant: str = QUANTS[0], out: str | Path | None = Non
         with tempfile.TemporaryDirectory(dir=out, prefix=".export-") as tmp:
             tmp = Path(tmp)
             progress(f"Merging the adapter into {base} (fp32)...")
-            from studio.training.sft import merge_adapter
+            from studio.training.lora import merge_adapter
 
             merged = merge_adapter(base_folder, adapter, tmp / "merged", seq2seq=False)
             progress("Converting the merged model to GGUF F16 (llama.cpp's convert_hf_to_gguf.py)...")
@@ -223,9 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quant", default=QUANTS[0], help=f"one of {', '.join(QUANTS)} (default {QUANTS[0]})")
     parser.add_argument("--out", help="folder to write into (default: runs/<id>/export/<quant>)")
     args = parser.parse_args(argv)
-    from studio.training.sft import quiet_libraries
-
-    quiet_libraries()
+    runs.quiet_libraries()
     try:
         result = export_run(args.run_id, args.quant, args.out)
     except ExportError as e:

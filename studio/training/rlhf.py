@@ -46,7 +46,8 @@ from studio.jobs.config import ConfigError
 from studio.jobs.kinds import RLHFJob
 from studio.models.catalogue import adapter_base, adapter_folder, describe, weights_folder
 from studio.models.refs import ModelError, ModelRef
-from studio.training import rewards, rl_steps, sft
+from studio.training import lora, rewards, rl_steps
+from studio.training.examples import load_examples
 from studio.training.rl_steps import Policy
 
 log = logging.getLogger("rlhf")
@@ -80,7 +81,7 @@ def starting_point(cfg: RLHFJob) -> tuple[ModelRef, Path | None]:
 
 
 def load_policy(cfg: RLHFJob, base: ModelRef, adapter: Path | None, device: str) -> tuple[Policy, list[str]]:
-    """sft.load_model's LoRA model; a continued adapter is built with its own LoRA settings, then its weights
+    """lora.load_trainable's LoRA model; a continued adapter is built with its own LoRA settings, then its weights
     are loaded into it."""
     from peft import LoraConfig, load_peft_weights, set_peft_model_state_dict
 
@@ -92,7 +93,7 @@ def load_policy(cfg: RLHFJob, base: ModelRef, adapter: Path | None, device: str)
         saved = LoraConfig.from_pretrained(adapter)
         job = dataclasses.replace(job, lora_r=saved.r, lora_alpha=saved.lora_alpha, lora_dropout=saved.lora_dropout,
                                   target_modules=sorted(saved.target_modules))
-    model, tokenizer, targets = sft.load_model(job, weights_folder(base, progress=log.info), entry.seq2seq, device)
+    model, tokenizer, targets = lora.load_trainable(job, weights_folder(base, progress=log.info), entry.seq2seq, device)
     if adapter is not None:
         loaded = set_peft_model_state_dict(model, load_peft_weights(str(adapter), device=device))
         if loaded.unexpected_keys:
@@ -100,7 +101,7 @@ def load_policy(cfg: RLHFJob, base: ModelRef, adapter: Path | None, device: str)
     model.eval()  # no dropout: the answers' log-probs are those of the policy that sampled them
     # DPO compares sums of log-probs with the starting model's, computed once in other batches: in bf16 the padding
     # of a batch alone moved SmolLM2's sums by tenths of a nat, so DPO runs in fp32 (its steps are cheap anyway).
-    amp_dtype = None if cfg.method == "dpo" else sft.autocast_dtype(cfg, device)
+    amp_dtype = None if cfg.method == "dpo" else lora.autocast_dtype(cfg, device)
     amp = (lambda: torch.autocast(device_type=device, dtype=amp_dtype)) if amp_dtype else None
     return Policy(model, tokenizer, entry, device, cfg, amp or contextlib.nullcontext), targets
 
@@ -220,7 +221,7 @@ def train(cfg: RLHFJob, run_dir: Path, resume: bool) -> dict:
     signal.signal(signal.SIGINT, lambda *_: stop.update(asked=True))
 
     try:
-        examples, _ = sft.load_examples(cfg)  # SFT's split: with the same seed the held-out questions stay unseen
+        examples, _ = load_examples(cfg)  # SFT's split: with the same seed the held-out questions stay unseen
     except files.DataError as e:
         raise ConfigError(f"data: {e}") from e
     base, adapter = starting_point(cfg)
@@ -282,7 +283,7 @@ def train(cfg: RLHFJob, run_dir: Path, resume: bool) -> dict:
         outcome, message = "stopped", str(e)
         log.warning(message)
     state["seconds"] += time.time() - session_start
-    sft.save_adapter(policy.model, run_dir / runs.ADAPTER)
+    lora.save_adapter(policy.model, run_dir / runs.ADAPTER)
     policy.tokenizer.save_pretrained(run_dir / runs.ADAPTER)
     checkpoint_now()
     metrics = [m for m in runs.read_metrics(run_dir) if "reward_mean" in m]
@@ -295,7 +296,7 @@ def train(cfg: RLHFJob, run_dir: Path, resume: bool) -> dict:
         "first_reward_mean": metrics[0]["reward_mean"] if metrics else None,
         "last_reward_mean": metrics[-1]["reward_mean"] if metrics else None,
         "final_loss": metrics[-1]["loss"] if metrics else None,
-        "peak_cpu_ram_mb": round(sft.peak_cpu_ram_mb(), 1), "device": device, "threads": threads,
+        "peak_cpu_ram_mb": round(runtime.peak_ram_mb(), 1), "device": device, "threads": threads,
         "adapter": str(run_dir / runs.ADAPTER),
     }
     runs.write_json(run_dir / runs.SUMMARY, summary)
@@ -329,7 +330,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[RLHFJob, Path, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    sft.quiet_libraries()
+    runs.quiet_libraries()
     try:
         cfg, run_dir, resume = parse_args(argv)
     except ConfigError as e:

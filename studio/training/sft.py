@@ -2,7 +2,7 @@
 
     python -m studio train runs/<id>/config.json [--resume]
     python -m studio train --model bundled:smollm2-135m-instruct --data assets/insurer_faq.csv --epochs 1 --out runs/x
-    python -m studio train --model ... --data ... --processes 2 --out runs/x    # data parallel, studio/jobs/distributed.py
+    python -m studio train --model ... --data ... --processes 2 --out runs/x    # data parallel (jobs/distributed.py)
 
 Everything the job produces goes into its run folder (see studio/jobs/runs.py). SIGTERM or SIGINT stop it cleanly:
 the adapter trained so far and a resumable checkpoint are saved. Training never evaluates: with eval_tests set,
@@ -12,18 +12,17 @@ Why a plain loop and not a Trainer: on a CPU the defaults of TRL's SFTTrainer (b
 activation checkpointing, batches padded across lengths, logits over every prompt token, the fused attention
 kernel) cost several times the compute (bench/train_speed.py); here every example's loss covers only its answer
 (and the end token, so the model learns to stop), batches group similar lengths, the output layer runs only where
-there is an answer to score, and short examples use plain attention.
+there is an answer to score, and short examples use plain attention. train() below names the steps; the loop
+itself (optimizer steps, validation, checkpoints) is studio/training/sft_loop.py, the LoRA model lora.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import math
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -33,137 +32,20 @@ from pathlib import Path
 import torch
 
 from studio.core import runtime
-from studio.data import qa, registry
-from studio.engines import hf
-from studio.engines.hf import collate, micro_batches
 from studio.jobs import distributed, runs
 from studio.jobs.config import ConfigError
 from studio.jobs.kinds import SFTJob
 from studio.models.catalogue import describe, weights_folder
-from studio.models.refs import ModelRef
-from studio.training import answer_loss, grounded_examples
-from studio.training.answer_loss import batches, tokenize
+from studio.models.refs import ModelEntry, ModelRef
+from studio.training import grounded_examples, lora
+from studio.training.answer_loss import tokenize
+from studio.training.examples import load_examples
+from studio.training.sft_loop import Session, StopTraining, save_checkpoint, train_epochs
 
 log = logging.getLogger("sft")
 
 
-class StopTraining(runs.StopJob):
-    """A clean early end of training (stop signal, NaN loss) with the message to show."""
-
-
-# --------------------------------------------------------------------------------------------- examples
-
-
-def load_examples(cfg: SFTJob) -> tuple[list[qa.Example], list[qa.Example]]:
-    """Train and validation examples: split by record (no leakage between them), then the training subset."""
-    source = Path(cfg.data)
-    if source.exists():
-        dataset = qa.load_file(source, cfg.question_column, cfg.answer_column)
-    else:
-        dataset = registry.load_registered(cfg.data)
-    train_records, val_records = qa.split(dataset.records, cfg.val_fraction, cfg.seed)
-    size = int(cfg.train_size) if cfg.train_size > 1 else float(cfg.train_size)
-    try:
-        train_records = qa.subset(train_records, size, cfg.seed)
-    except ValueError as e:
-        raise ConfigError(f"train_size: {e}") from e
-
-    def examples(records):
-        if dataset.kind == "qa":
-            if cfg.mode == "dialogue":
-                raise ConfigError("dialogue mode needs conversations; turn Q/A pairs into conversations first "
-                                  "(python -m studio conversations FILE --out conversations.jsonl)")
-            return qa.qa_examples(records)
-        return qa.dialogue_examples(records, cfg.context_turns if cfg.mode == "dialogue" else 0)
-
-    return examples(train_records), examples(val_records)
-
-
-# ------------------------------------------------------------------------------------------------- model
-
-
-def lora_targets(model: torch.nn.Module) -> list[str]:
-    """LoRA target layer names, derived from the architecture's linear layers (the output head excluded)."""
-    from transformers.pytorch_utils import Conv1D
-
-    linear = {name.rsplit(".", 1)[-1] for name, module in model.named_modules()
-              if isinstance(module, (torch.nn.Linear, Conv1D)) or type(module).__name__ == "Linear4bit"}
-    linear -= {"lm_head", "embed_out", "score"}
-    llama = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-    for wanted in (llama, ["query_key_value"], ["c_attn"], ["q", "v"]):
-        found = [name for name in wanted if name in linear]
-        if found and (wanted is llama or len(found) == len(wanted)):
-            return found
-    if not linear:
-        raise ConfigError("found no linear layers to put LoRA on; set target_modules in the config")
-    return sorted(linear)
-
-
-def load_model(cfg: SFTJob, folder: Path, seq2seq: bool, device: str):
-    from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, BitsAndBytesConfig
-
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    auto = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
-    # Q/A examples are short: on a CPU plain attention trained SmolLM2 1.25x faster than the fused SDPA kernel.
-    attention = {"attn_implementation": "eager"} if device == "cpu" else {}
-    if cfg.qlora:
-        compute = getattr(torch, cfg.compute_dtype)
-        quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                   bnb_4bit_use_double_quant=cfg.double_quant, bnb_4bit_compute_dtype=compute)
-        model = auto.from_pretrained(folder, quantization_config=quant, dtype=compute, device_map=device, **attention)
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-        for module in model.modules():
-            # bitsandbytes repacks 4-bit weights for AVX512-BF16 inference the first time a layer runs in eval
-            # mode without grad (our validation pass); that layout needs widths divisible by 64 and is not the
-            # one training reads. Keep the training layout throughout.
-            if hasattr(module, "support_avx512bf16_for_cpu"):
-                module.support_avx512bf16_for_cpu = False
-    else:
-        model = auto.from_pretrained(folder, dtype=torch.float32, **attention).to(device)
-    targets = cfg.target_modules or lora_targets(model)
-    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=targets, task_type=TaskType.SEQ_2_SEQ_LM if seq2seq else TaskType.CAUSAL_LM)
-    torch.manual_seed(cfg.seed)
-    model = get_peft_model(model, lora)
-    # The saved adapter names the model reference it was trained on (not the cache folder it was read from),
-    # so an adapter folder describes itself wherever it is copied.
-    model.peft_config["default"].base_model_name_or_path = cfg.model
-    return model, tokenizer, targets
-
-
-def autocast_dtype(cfg: SFTJob, device: str) -> torch.dtype | None:
-    """bf16 autocast where bf16 matmul is fast; fp32 otherwise (bf16 is 30-100x slower on AVX2-only CPUs)."""
-    if cfg.qlora or cfg.precision == "float32":
-        return None
-    if cfg.precision == "bfloat16":
-        return torch.bfloat16
-    fast = torch.cuda.is_bf16_supported() if device == "cuda" else runtime.cpu_bf16_is_fast()
-    return torch.bfloat16 if fast else None
-
-
 # ------------------------------------------------------------------------------------------------- run
-
-
-def save_adapter(model, folder: Path) -> None:
-    # We never resize the vocabulary, so no embedding matrix is saved (PEFT's "auto" would look the base model
-    # reference up on the Hub to find out).
-    model.save_pretrained(folder, save_embedding_layers=False)
-
-
-def save_checkpoint(model, optimizer, scheduler, run_dir: Path, state: dict) -> None:
-    """Tensors and plain values only, so resuming loads it with weights_only=True."""
-    from peft import get_peft_model_state_dict
-
-    runs.save_checkpoint(run_dir, {"lora": get_peft_model_state_dict(model, save_embedding_layers=False),
-                                   "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                                   "state": state})
-
-
-def peak_cpu_ram_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def run(cfg: SFTJob, run_dir: Path, resume: bool = False) -> dict:
@@ -184,20 +66,43 @@ def run(cfg: SFTJob, run_dir: Path, resume: bool = False) -> dict:
 
 
 def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
-    from peft import set_peft_model_state_dict
-
     started = time.time()
     device = runtime.pick_device()
     team = distributed.join(device)
     threads = max(1, (cfg.threads or runtime.pick_threads(max_age_s=0, sample_s=0.5)) // team.size)
     torch.set_num_threads(threads)
-    main = team.main
     stop = {"asked": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(asked=True))
     signal.signal(signal.SIGINT, lambda *_: stop.update(asked=True))
 
-    # Data.
-    train_examples, val_examples = load_examples(cfg)
+    session = prepare_data_and_model(cfg, run_dir, device, team, threads)
+    optimizer_and_schedule(session)
+    if resume:
+        resume_from_checkpoint(session)
+
+    session.model.train()
+    outcome, message = "finished", "Finished."
+    if session.main:
+        runs.update_status(run_dir, message="Training...", total_steps=session.total_steps, step=session.state["step"])
+    session.start, session.tokens, session.first_step = time.time(), 0, session.state["step"]
+    try:
+        message = train_epochs(session, stop)
+    except StopTraining as e:
+        outcome, message = "stopped", str(e)
+        log.warning(message)
+    session.state["seconds"] += time.time() - session.start
+    session.state["tokens"] += session.tokens
+    if not session.main:
+        return {"state": outcome, "message": message, "steps": session.state["step"], "rank": team.rank}
+    save_results(session, outcome)
+    return write_summary(session, outcome, message, started)
+
+
+# ------------------------------------------------------------------------------------------------ steps
+
+
+def base_model(cfg: SFTJob) -> tuple[ModelRef, ModelEntry]:
+    """The model to fine-tune; ConfigError when it cannot be (an adapter, unavailable, no room for passages)."""
     ref = ModelRef.parse(cfg.model)
     if ref.kind == "adapter":
         raise ConfigError("fine-tune a base model: pick the model the adapter was trained on, not the adapter")
@@ -207,12 +112,19 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
     if cfg.knowledge and entry.prompt_style == "turns":
         raise ConfigError(f"knowledge: {entry.name} reads turns without a system prompt, so it cannot be shown "
                           "the retrieved passages; pick a chat or instruction model")
+    return ref, entry
+
+
+def prepare_data_and_model(cfg: SFTJob, run_dir: Path, device: str, team: distributed.Team, threads: int) -> Session:
+    """The examples, the model with LoRA on it, and the examples tokenized for it."""
+    train_examples, val_examples = load_examples(cfg)
+    ref, entry = base_model(cfg)
     # Retrieval-augmented: retrieve for every example once, before the model loads (a bad collection stops here).
     grounded = grounded_examples.retrieve_all(cfg, train_examples, val_examples) if cfg.knowledge else None
     folder = weights_folder(ref, progress=log.info)
     log.info("model %s (%s, %s params) from %s on %s, %d threads%s", entry.name, entry.family, entry.size, folder,
              device, threads, f" in each of {team.size} processes" if team.size > 1 else "")
-    model, tokenizer, targets = load_model(cfg, folder, entry.seq2seq, device)
+    model, tokenizer, targets = lora.load_trainable(cfg, folder, entry.seq2seq, device)
     trainable, total = model.get_nb_trainable_parameters()
     log.info("LoRA r=%d on %s: %s trainable of %s parameters%s", cfg.lora_r, ",".join(targets), f"{trainable:,}",
              f"{total:,}", " (base in 4-bit NF4: QLoRA)" if cfg.qlora else "")
@@ -222,7 +134,7 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
     knowledge_counts = None
     if grounded:  # each example's system prompt holds its retrieved passages
         train, val, built = grounded_examples.build(cfg, grounded, tokenize_one)
-        if main:
+        if team.main:
             grounded_examples.write_record(run_dir, built)
         knowledge_counts = built["counts"]
     else:
@@ -230,188 +142,86 @@ def train(cfg: SFTJob, run_dir: Path, resume: bool) -> dict:
     log.info("%d training and %d validation examples (mode %s)", len(train), len(val), cfg.mode)
     if not train:
         raise ConfigError("no training examples: the data (after the validation split and train_size) is empty")
+    return Session(cfg, run_dir, device, team, threads, entry, folder, model, tokenizer, targets, train, val,
+                   knowledge_counts)
 
-    # Optimisation.
-    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+
+def optimizer_and_schedule(session: Session) -> None:
+    """AdamW on the LoRA weights, linear warmup then linear decay to 0, and the autocast dtype."""
+    cfg = session.cfg
+    steps_per_epoch = math.ceil(len(session.train) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
     if cfg.max_steps:
         total_steps = min(total_steps, cfg.max_steps)
     warmup = int(cfg.warmup_ratio * total_steps)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    trained, optimizer = distributed.prepare(team, model, optimizer)  # `model` stays the plain PEFT model
-    # (with a team, `trained` wraps it: its backward passes exchange the gradients)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (total_steps - s) / max(1, total_steps - warmup)))
-    amp_dtype = autocast_dtype(cfg, device)
-    amp = (lambda: torch.autocast(device_type=device, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
-    log.info("compute: %s", f"{amp_dtype} autocast, fp32 weights" if amp_dtype else
+    session.total_steps = total_steps
+    session.params = [p for p in session.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(session.params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    # `model` stays the plain PEFT model (with a team, `trained` wraps it: its backward passes exchange the gradients)
+    session.trained, session.optimizer = distributed.prepare(session.team, session.model, optimizer)
+    def learning_rate_factor(i: int) -> float:  # linear warm-up, then linear decay to 0
+        return (i + 1) / (warmup + 1) if i < warmup else max(0.0, (total_steps - i) / max(1, total_steps - warmup))
+
+    session.scheduler = torch.optim.lr_scheduler.LambdaLR(session.optimizer, learning_rate_factor)
+    session.amp_dtype = lora.autocast_dtype(cfg, session.device)
+    if session.amp_dtype:
+        session.amp = lambda: torch.autocast(device_type=session.device, dtype=session.amp_dtype)
+    log.info("compute: %s", f"{session.amp_dtype} autocast, fp32 weights" if session.amp_dtype else
              ("4-bit base, " + cfg.compute_dtype + " compute" if cfg.qlora else "float32"))
 
-    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best_val": None, "bad_epochs": 0, "tokens": 0,
-             "seconds": 0.0}
-    if resume:
-        checkpoint = runs.load_checkpoint(run_dir)
-        set_peft_model_state_dict(model, checkpoint["lora"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        state = checkpoint["state"]
-        keep = [m for m in runs.read_metrics(run_dir) if m["step"] <= state["step"]]  # drop steps redone now
-        if main:
-            (run_dir / runs.METRICS).write_text("".join(json.dumps(m) + "\n" for m in keep))
-        log.info("resumed at step %d (epoch %d, batch %d)", state["step"], state["epoch"] + 1,
-                 state["batch_in_epoch"])
 
-    # Training.
-    pad_id = tokenizer.pad_token_id
-    model.train()
-    outcome, message = "finished", "Finished."
-    best_adapter = run_dir / runs.ADAPTER
-    if main:
-        runs.update_status(run_dir, message="Training...", total_steps=total_steps, step=state["step"])
-    session_start, session_tokens, session_first_step = time.time(), 0, state["step"]
-    early_stopped = False
-    try:
-        while state["step"] < total_steps and not early_stopped:
-            epoch = state["epoch"]
-            order = batches(train, cfg.batch_size, cfg.seed + epoch)
-            for index_batch in order[state["batch_in_epoch"]:]:
-                if distributed.any_process(team, stop["asked"]):
-                    raise StopTraining("Stopped on request; the adapter trained so far was saved.")
-                count = sum(sum(1 for x in train[i].labels if x != -100) for i in index_batch)
-                loss_sum, tokens = 0.0, 0
-                micros = micro_batches([train[i] for i in index_batch])
-                mine = distributed.my_share(team, micros)
-                for position, micro in enumerate(mine):
-                    weight = team.size / count if micro is not None else 0.0  # the processes' gradients are averaged
-                    batch = {k: v.to(device) for k, v in collate(micro or micros[0], pad_id, entry.seq2seq).items()}
-                    with distributed.exchange_after(team, trained, position == len(mine) - 1):
-                        with amp():
-                            loss, _ = hf.batch_loss(trained, batch, entry.seq2seq)
-                        (loss * weight).backward()
-                    if micro is not None:
-                        loss_sum += float(loss.detach())
-                        tokens += int(batch["attention_mask"].sum())
-                loss_sum, tokens = distributed.totals(team, loss_sum, tokens)
-                session_tokens += int(tokens)
-                step_loss = loss_sum / max(count, 1)
-                if not math.isfinite(step_loss):
-                    raise StopTraining(f"The loss became {step_loss} at step {state['step'] + 1}: training stopped "
-                                       "and the last good adapter was kept. Try a lower learning rate.")
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                state["step"] += 1
-                state["batch_in_epoch"] += 1
-                if main:
-                    _log_step(run_dir, state, scheduler, step_loss, epoch, len(order), total_steps, cfg,
-                              time.time() - session_start, session_first_step, session_tokens)
-                    if state["step"] % cfg.checkpoint_every == 0:
-                        _checkpoint(model, optimizer, scheduler, run_dir, state, session_start, session_tokens)
-                if state["step"] >= total_steps:
-                    break
-            if state["batch_in_epoch"] == len(order):  # the epoch is complete: validate, maybe stop early
-                state["epoch"] += 1
-                state["batch_in_epoch"] = 0
-                early_stopped = _end_of_epoch(model, val, cfg, pad_id, entry.seq2seq, device, amp, run_dir, state,
-                                              main)
-                if main:
-                    _checkpoint(model, optimizer, scheduler, run_dir, state, session_start, session_tokens)
-        if early_stopped:
-            message = (f"Early stop: the validation loss did not improve for {cfg.early_stopping_patience} epochs; "
-                       "the best adapter was kept.")
-        elif state["batch_in_epoch"]:  # max_steps ended it mid-epoch: validate what there is
-            _end_of_epoch(model, val, cfg, pad_id, entry.seq2seq, device, amp, run_dir, state, main)
-    except StopTraining as e:
-        outcome, message = "stopped", str(e)
-        log.warning(message)
-    state["seconds"] += time.time() - session_start
-    state["tokens"] += session_tokens
-    if not main:
-        return {"state": outcome, "message": message, "steps": state["step"], "rank": team.rank}
-    if outcome == "stopped" or state["best_val"] is None or not best_adapter.exists():
-        save_adapter(model, best_adapter)  # the weights as they are now
-    tokenizer.save_pretrained(best_adapter)
-    save_checkpoint(model, optimizer, scheduler, run_dir, state)
-    if cfg.merge:
-        merge_adapter(folder, best_adapter, run_dir / runs.MERGED, entry.seq2seq)
-    metrics = runs.read_metrics(run_dir)
+def resume_from_checkpoint(session: Session) -> None:
+    """The LoRA weights, optimizer, schedule and loop state of the run folder's checkpoint; metrics of the steps
+    after it are dropped (they are redone now)."""
+    from peft import set_peft_model_state_dict
+
+    checkpoint = runs.load_checkpoint(session.run_dir)
+    set_peft_model_state_dict(session.model, checkpoint["lora"])
+    session.optimizer.load_state_dict(checkpoint["optimizer"])
+    session.scheduler.load_state_dict(checkpoint["scheduler"])
+    session.state = checkpoint["state"]
+    keep = [m for m in runs.read_metrics(session.run_dir)
+            if m["step"] <= session.state["step"]]  # drop the steps done again now
+    if session.main:
+        (session.run_dir / runs.METRICS).write_text("".join(json.dumps(m) + "\n" for m in keep))
+    log.info("resumed at step %d (epoch %d, batch %d)", session.state["step"], session.state["epoch"] + 1,
+             session.state["batch_in_epoch"])
+
+
+def save_results(session: Session, outcome: str) -> None:
+    """The adapter (the best epoch's, or the weights as they are when stopped or never validated), its tokenizer,
+    the final checkpoint and, when asked, the merged model."""
+    best_adapter = session.run_dir / runs.ADAPTER
+    if outcome == "stopped" or session.state["best_val"] is None or not best_adapter.exists():
+        lora.save_adapter(session.model, best_adapter)  # the weights as they are now
+    session.tokenizer.save_pretrained(best_adapter)
+    save_checkpoint(session, session.state)
+    if session.cfg.merge:
+        lora.merge_adapter(session.folder, best_adapter, session.run_dir / runs.MERGED, session.entry.seq2seq)
+
+
+def write_summary(session: Session, outcome: str, message: str, started: float) -> dict:
+    cfg, state = session.cfg, session.state
+    metrics = runs.read_metrics(session.run_dir)
     train_losses = [m["loss"] for m in metrics if "loss" in m]
     summary = {
-        "state": outcome, "message": message, "model": cfg.model, "qlora": cfg.qlora, "lora_targets": targets,
-        "train_examples": len(train), "val_examples": len(val), "steps": state["step"], "total_steps": total_steps,
-        "epochs_completed": state["epoch"], "runtime_s": round(time.time() - started, 1),
+        "state": outcome, "message": message, "model": cfg.model, "qlora": cfg.qlora, "lora_targets": session.targets,
+        "train_examples": len(session.train), "val_examples": len(session.val), "steps": state["step"],
+        "total_steps": session.total_steps, "epochs_completed": state["epoch"],
+        "runtime_s": round(time.time() - started, 1),
         "train_seconds": round(state["seconds"], 1), "tokens": state["tokens"],
         "tokens_per_s": round(state["tokens"] / max(state["seconds"], 1e-9), 1),
         "final_train_loss": train_losses[-1] if train_losses else None,
         "best_val_loss": state["best_val"],
         "best_val_perplexity": math.exp(state["best_val"]) if state["best_val"] is not None else None,
-        "peak_cpu_ram_mb": round(peak_cpu_ram_mb(), 1),
-        "peak_gpu_ram_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if device == "cuda" else None,
-        "device": device, "threads": threads, "processes": team.size, "compute": str(amp_dtype or ("4-bit" if cfg.qlora else "float32")),
-        "adapter": str(best_adapter), "knowledge": knowledge_counts,
+        "peak_cpu_ram_mb": round(runtime.peak_ram_mb(), 1),
+        "peak_gpu_ram_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if session.device == "cuda" else None,
+        "device": session.device, "threads": session.threads, "processes": session.team.size,
+        "compute": str(session.amp_dtype or ("4-bit" if cfg.qlora else "float32")),
+        "adapter": str(session.run_dir / runs.ADAPTER), "knowledge": session.knowledge_counts,
     }
-    runs.write_json(run_dir / runs.SUMMARY, summary)
+    runs.write_json(session.run_dir / runs.SUMMARY, summary)
     return summary
-
-
-def _log_step(run_dir, state, scheduler, step_loss, epoch, batches_in_epoch, total_steps, cfg, seconds,
-              session_first_step, session_tokens) -> None:
-    """One step's metrics record, status and (now and then) log line, with the ETA from this session's pace."""
-    per_step = seconds / (state["step"] - session_first_step)
-    runs.append_metric(run_dir, {
-        "step": state["step"], "epoch": round(epoch + state["batch_in_epoch"] / batches_in_epoch, 4),
-        "loss": round(step_loss, 5), "lr": scheduler.get_last_lr()[0],
-        "elapsed_s": round(state["seconds"] + seconds, 2),
-        "eta_s": round(per_step * (total_steps - state["step"]), 1),
-        "tokens_per_s": round(session_tokens / max(seconds, 1e-9), 1)})
-    runs.update_status(run_dir, step=state["step"], message=f"Epoch {epoch + 1}/{cfg.epochs}")
-    if state["step"] % max(1, total_steps // 20) == 0 or state["step"] == total_steps:
-        log.info("step %d/%d  loss %.4f  lr %.2e  %.0f tokens/s", state["step"], total_steps, step_loss,
-                 scheduler.get_last_lr()[0], session_tokens / max(seconds, 1e-9))
-
-
-def _checkpoint(model, optimizer, scheduler, run_dir, state, session_start, session_tokens) -> None:
-    snapshot = dict(state, seconds=state["seconds"] + time.time() - session_start,
-                    tokens=state["tokens"] + session_tokens)
-    save_checkpoint(model, optimizer, scheduler, run_dir, snapshot)
-
-
-def _end_of_epoch(model, val, cfg, pad_id, seq2seq, device, amp, run_dir, state, main: bool = True) -> bool:
-    """Validate; keep the best adapter; True when early stopping says stop. Every process of a team validates the
-    same weights on all of `val` (so all reach the same decision); only the main one writes."""
-    if not val:
-        if main:
-            save_adapter(model, run_dir / runs.ADAPTER)
-        return False
-    val_loss = answer_loss.mean_loss(model, val, cfg, pad_id, seq2seq, device, amp)
-    if main:
-        runs.append_metric(run_dir, {"step": state["step"], "epoch": state["epoch"], "val_loss": round(val_loss, 5),
-                                     "val_perplexity": round(math.exp(min(val_loss, 50)), 3)})
-        log.info("epoch %d: validation loss %.4f, perplexity %.2f", state["epoch"], val_loss,
-                 math.exp(min(val_loss, 50)))
-    if not math.isfinite(val_loss):
-        raise StopTraining("The validation loss is not finite: training stopped; the last good adapter was kept.")
-    if state["best_val"] is None or val_loss < state["best_val"]:
-        state["best_val"], state["bad_epochs"] = val_loss, 0
-        if main:
-            save_adapter(model, run_dir / runs.ADAPTER)
-        return False
-    state["bad_epochs"] += 1
-    return bool(cfg.early_stopping_patience) and state["bad_epochs"] >= cfg.early_stopping_patience
-
-
-def merge_adapter(base_folder: Path, adapter: Path, out: Path, seq2seq: bool) -> Path:
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
-
-    auto = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
-    merged = PeftModel.from_pretrained(auto.from_pretrained(base_folder, dtype=torch.float32), adapter)
-    merged.merge_and_unload().save_pretrained(out)
-    AutoTokenizer.from_pretrained(base_folder).save_pretrained(out)
-    log.info("merged model saved to %s", out)
-    return out
 
 
 # --------------------------------------------------------------------------------------------------- CLI
@@ -447,23 +257,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[SFTJob, Path, bool]:
     return SFTJob.from_dict(values), Path(args.out), args.resume
 
 
-def quiet_libraries() -> None:
-    """Keep the run log readable: no per-file progress bars, deprecation notices or optional-kernel notices."""
-    import warnings
-
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=UserWarning, module="peft")
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-
-
 def main(argv: list[str] | None = None) -> int:
-    quiet_libraries()
+    runs.quiet_libraries()
     try:
         cfg, run_dir, resume = parse_args(argv)
     except ConfigError as e:

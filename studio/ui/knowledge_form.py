@@ -1,6 +1,6 @@
 """The Knowledge tab's logic, without Gradio: build collections from registered Q/A datasets, the samples and
-uploaded documents; list, delete and search them. Lives in training/ because registered datasets are training's
-(chat/ may not import training/); the collections themselves are studio.knowledge.store's.
+uploaded documents; list, delete and search them (studio/ui/knowledge.py draws the tab). It joins two lower layers:
+registered datasets (studio.data.registry) and the collections themselves (studio.knowledge.store).
 
 Every function returns text for the page or raises KnowledgeFormError with a message a user can act on; a refused
 request changes nothing (studio.knowledge.store parses every file before it writes)."""

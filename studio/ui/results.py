@@ -17,6 +17,7 @@ from studio.jobs.config import ConfigError
 from studio.jobs.kinds import MemoryBenchJob
 from studio.metrics.rouge import HEADLINE_LABEL
 from studio.models import catalogue, refs
+from studio.ui import charts
 
 METHOD_LABELS = {"lora": "LoRA", "qlora": "QLoRA"}
 """Grid method -> the label (and value) of its Methods checkbox."""
@@ -97,7 +98,7 @@ def refresh():
     bench = results.collect_memory_bench()
     run_choices = sorted({" · ".join(filter(None, [r.run, r.test_set, r.knowledge])) for r in table.itertuples()},
                          reverse=True)
-    return (*results.figures(table, bench), results.rounded(table),
+    return (*charts.figures(table, bench), results.rounded(table),
             gr.Dropdown(choices=run_choices, value=run_choices[0] if run_choices else None))
 
 

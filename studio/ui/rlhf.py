@@ -1,4 +1,5 @@
-"""The Training tab's RLHF part: the GRPO / RLOO / DPO form, its expected run time, and the reward chart.
+"""The Training tab's RLHF part: the GRPO / RLOO / DPO form and its expected run time (the reward chart is
+studio/ui/charts.py's).
 
 The form's widgets are keyed by RLHFJob field name, as the SFT form is by SFTJob's: RLHFJob.from_dict builds the
 job from them, so the dataclass stays the one source of defaults.
@@ -9,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
-import plotly.graph_objects as go
 
 from studio.jobs import queue, runs
 from studio.jobs.config import ConfigError
@@ -93,31 +93,6 @@ def expected_time_text(**form) -> str:
                 "time left after the first step.")
     seconds, run_id = found
     return f"Expected run time: about {max(1, round(seconds / 60))} min (measured on run {run_id}, scaled)."
-
-
-# ------------------------------------------------------------------------------------------------ chart
-
-
-def reward_figure(metrics: list[dict]) -> go.Figure:
-    """Reward mean per step with a band of one standard deviation; for DPO the implicit reward margin."""
-    steps = [m for m in metrics if "reward_mean" in m]
-    figure = go.Figure()
-    x = [m["step"] for m in steps]
-    mean = [m["reward_mean"] for m in steps]
-    spread = [m["reward_std"] for m in steps]
-    dpo = bool(steps) and "reward_accuracy" in steps[0]
-    figure.add_trace(go.Scatter(x=x + x[::-1], y=[m + s for m, s in zip(mean, spread)] +
-                                [m - s for m, s in zip(mean, spread)][::-1], fill="toself", name="± 1 std",
-                                line=dict(width=0), fillcolor="rgba(22,163,74,0.18)", hoverinfo="skip"))
-    figure.add_trace(go.Scatter(x=x, y=mean, name="DPO margin (mean)" if dpo else "reward (mean)",
-                                mode="lines+markers", line=dict(color="#16a34a", width=2)))
-    for part, colour in (("rouge_l", "#4f46e5"), ("facts", "#d97706")):
-        if steps and part in steps[0]:
-            figure.add_trace(go.Scatter(x=x, y=[m[part] for m in steps], name=part.replace("_", "-"),
-                                        mode="lines", line=dict(color=colour, width=1)))
-    figure.update_layout(xaxis_title="step", yaxis_title="β x log-ratio margin" if dpo else "reward", height=320,
-                         margin=dict(l=40, r=10, t=30, b=40), legend=dict(orientation="h", y=1.12))
-    return figure
 
 
 # ------------------------------------------------------------------------------------------------ form

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import gradio as gr
 import pandas as pd
-import plotly.graph_objects as go
 
 from studio import access
 from studio.core import paths
@@ -17,10 +16,10 @@ from studio.data.files import DataError
 from studio.jobs import queue, runs
 from studio.jobs.config import ConfigError
 from studio.jobs.kinds import MODES, SFTJob, field_docs
-from studio.knowledge import documents
 from studio.models import catalogue, refs
 from studio.training import export
-from studio.ui import knowledge_form, rlhf
+from studio.ui import rlhf
+from studio.ui.charts import loss_figure, reward_figure
 
 SAMPLE_DATA = paths.ASSETS / "insurer_faq.csv"
 DEFAULTS = SFTJob()
@@ -135,26 +134,6 @@ def progress_html(status: dict, metrics: list[dict]) -> str:
             f"<br>{html.escape(status.get('message', ''))}</p>")
 
 
-def loss_figure(metrics: list[dict]) -> go.Figure:
-    train = [m for m in metrics if "loss" in m]
-    val = [m for m in metrics if "val_loss" in m]
-    figure = go.Figure()
-    steps, losses = [m["step"] for m in train], [m["loss"] for m in train]
-    window = max(1, len(losses) // 15)  # per-step losses of small batches are noisy; the trend is what matters
-    smooth = [sum(losses[max(0, i - window + 1):i + 1]) / len(losses[max(0, i - window + 1):i + 1])
-              for i in range(len(losses))]
-    figure.add_trace(go.Scatter(x=steps, y=losses, name="training loss (per step)", mode="lines",
-                                line=dict(color="#c7d2fe", width=1)))
-    figure.add_trace(go.Scatter(x=steps, y=smooth, name=f"training loss (mean of {window})", mode="lines",
-                                line=dict(color="#4f46e5", width=2)))
-    figure.add_trace(go.Scatter(x=[m["step"] for m in val], y=[m["val_loss"] for m in val], name="validation loss",
-                                mode="lines+markers", marker=dict(size=9, color="#dc2626"),
-                                text=[f"perplexity {m['val_perplexity']}" for m in val]))
-    figure.update_layout(xaxis_title="step", yaxis_title="loss (answer tokens)", height=320,
-                         margin=dict(l=40, r=10, t=30, b=40), legend=dict(orientation="h", y=1.12))
-    return figure
-
-
 def run_status(run_id: str | None) -> dict:
     """Everything the page shows about one run, as plain data (the API endpoint tests poll).
 
@@ -177,16 +156,16 @@ def refresh(run_id: str | None):
     if not run_id and choices:
         run_id = choices[0][1]
     if not run_id:
-        return gr.Dropdown(choices=choices), "<p>No runs yet.</p>", loss_figure([]), rlhf.reward_figure([]), "", {}
+        return gr.Dropdown(choices=choices), "<p>No runs yet.</p>", loss_figure([]), reward_figure([]), "", {}
     try:
         run_dir = runs.run_path(run_id)
     except runs.RunError as e:  # a typed run id: say why on the page, every tick, without an error popup
         return (gr.Dropdown(choices=choices), f"<p>⚠️ {html.escape(str(e))}</p>", loss_figure([]),
-                rlhf.reward_figure([]), "", {})
+                reward_figure([]), "", {})
     status = run_status(run_id)
     metrics = runs.read_metrics(run_dir)
     return (gr.Dropdown(choices=choices, value=run_id), progress_html(status, metrics), loss_figure(metrics),
-            rlhf.reward_figure(metrics), runs.tail(run_dir / runs.LOG, 10), status)
+            reward_figure(metrics), runs.tail(run_dir / runs.LOG, 10), status)
 
 
 def stop_run(run_id: str | None) -> str:
@@ -309,85 +288,3 @@ def build_training_tab(default_model: str = DEFAULTS.model) -> dict[str, gr.comp
     model.focus(lambda: gr.Dropdown(choices=trainable_models()), None, model, api_visibility="private")
     gr.Timer(2.0).tick(refresh, run, shown, api_visibility="private")
     return job
-
-
-# ------------------------------------------------------------------------------------------------ Knowledge
-
-
-def _knowledge_view(name: str | None = None):
-    """The collections table, the collection picker (kept on `name` when it still exists) and its files."""
-    rows = knowledge_form.collection_rows()
-    choices = list(dict.fromkeys(row[0] for row in rows))
-    name = name if name in choices else (choices[0] if choices else None)
-    return rows, gr.Dropdown(choices=choices, value=name), gr.Dropdown(choices=knowledge_form.file_choices(name),
-                                                                       value="")
-
-
-def add_knowledge(name: str, sources: list[str] | None, uploads: list[str] | None):
-    """Build or extend a collection. Returns (message, table, collection picker, file picker); on any error only
-    the message changes."""
-    try:
-        message = knowledge_form.add_to_collection(name, sources, uploads)
-    except knowledge_form.KnowledgeFormError as e:
-        return f"⚠️ **Nothing was added.** {html.escape(str(e), quote=False)}", gr.skip(), gr.skip(), gr.skip()
-    return message, *_knowledge_view(name.strip())
-
-
-def delete_knowledge(name: str | None, file: str | None):
-    try:
-        message = knowledge_form.delete(name, file)
-    except knowledge_form.KnowledgeFormError as e:
-        return f"⚠️ {html.escape(str(e), quote=False)}", gr.skip(), gr.skip(), gr.skip()
-    return message, *_knowledge_view(name)
-
-
-def search_knowledge(name: str | None, question: str, k: float = 3) -> str:
-    try:
-        return knowledge_form.search(name, question, int(k))
-    except knowledge_form.KnowledgeFormError as e:
-        return f"⚠️ {html.escape(str(e), quote=False)}"
-
-
-def build_knowledge_tab() -> None:
-    """Knowledge collections: what the Chat and Compare tabs' Knowledge picker answers from."""
-    gr.Markdown("Build a **knowledge collection** from Q/A data and documents; pick it in the Chat or Compare tab "
-                "and replies are grounded on its passages, with their sources shown. Q/A files are indexed pair by "
-                "pair, documents (PDF, DOCX, TXT, Markdown, HTML) in passages that remember their page or section.")
-    with gr.Row():
-        with gr.Column(scale=2, min_width=320):
-            name = gr.Textbox(label="Collection name", placeholder="e.g. nilgiri", max_lines=1,
-                              info="Letters, digits, '_', '-' or '.'; an existing name adds to that collection")
-            sources = gr.Dropdown(knowledge_form.source_choices(), multiselect=True, label="Q/A datasets and samples",
-                                  info="The samples and the Q/A files added in the Training tab")
-            uploads = gr.File(label="Documents or Q/A files", file_count="multiple", type="filepath",
-                              file_types=list(documents.SUFFIXES))
-            add = gr.Button("Build / add to collection", variant="primary")
-            message = gr.Markdown()
-        with gr.Column(scale=3):
-            rows = knowledge_form.collection_rows()
-            table = gr.Dataframe(rows, headers=["Collection", "File", "Passages"], label="Collections",
-                                 interactive=False, max_height=300)
-            names = list(dict.fromkeys(row[0] for row in rows))
-            with gr.Row():
-                # custom values: collections made in another session are not among this page's choices
-                collection = gr.Dropdown(names, value=names[0] if names else None, label="Collection",
-                                         allow_custom_value=True)
-                files = gr.Dropdown(knowledge_form.file_choices(names[0] if names else None), value="",
-                                    label="File to delete", allow_custom_value=True)
-            delete = gr.Button("Delete the file (or the whole collection)", variant="stop")
-            with gr.Row():
-                question = gr.Textbox(label="Try a question", placeholder="What is the maternity waiting period?",
-                                      scale=4)
-                k = gr.Slider(1, 10, value=3, step=1, label="Passages", scale=1)
-            search = gr.Button("Search")
-            found = gr.Markdown()
-    view = [table, collection, files]
-    add.click(add_knowledge, [name, sources, uploads], [message, *view], api_name="knowledge_add")
-    delete.click(delete_knowledge, [collection, files], [message, *view], api_name="knowledge_delete")
-    search.click(search_knowledge, [collection, question, k], found, api_name="knowledge_search")
-    question.submit(search_knowledge, [collection, question, k], found, api_visibility="private")
-    collection.change(lambda c: gr.Dropdown(choices=knowledge_form.file_choices(c), value=""), collection, files,
-                      api_visibility="private")
-    gr.Button("Refresh", size="sm").click(_knowledge_view, collection, view, api_name="knowledge_list")
-    sources.focus(lambda: gr.Dropdown(choices=knowledge_form.source_choices()), None, sources,
-                  api_visibility="private")

@@ -1,0 +1,234 @@
+"""The settings widgets and turn helpers the Chat and Compare tabs share: the model picker, the memory, knowledge
+and generation widgets, their values turned into plain objects, loading a model and streaming a turn with the
+errors a user can act on shown as messages.
+
+Every tab passes its settings widgets to its handler by name (Gradio's inputs_kwargs), and the names are the fields
+of the object they fill: GenerationSettings fields as they are, MemoryConfig fields behind "memory_",
+KnowledgeConfig fields behind "knowledge_", plus "precision". Those names are also the parameters of the /chat and
+/compare API endpoints (the knowledge ones last, so positional callers from before keep working). A new group of
+settings adds its widgets under a new prefix and reads them in `chat_settings`.
+
+With a knowledge collection each reply is followed by a collapsed "Sources" message (Chatbot metadata title): the
+citations in its title, the passages inside. Memory never holds them; they are kept per session beside it, keyed by
+the index of the reply they belong to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+import gradio as gr
+
+from studio import access
+from studio.chat import ChatError, TurnUpdate, chat_turn, check_message
+from studio.core import runtime
+from studio.engines import base, loader
+from studio.engines.base import GenerationSettings
+from studio.knowledge import collection
+from studio.knowledge.grounding import FOLLOW_UP_LABELS, FOLLOW_UPS, KnowledgeConfig, KnowledgeSettingsError
+from studio.memory import MEMORY_KINDS, MEMORY_LABELS, MemoryConfig
+from studio.models import catalogue
+from studio.models.refs import ModelError, ModelRef
+
+GENERATE = dict(concurrency_id="generate", concurrency_limit=1)
+"""One generation at a time per process: on a CPU two at once are each slower than both in turn."""
+DEFAULTS = GenerationSettings()
+MEMORY_DEFAULTS = MemoryConfig()
+KNOWLEDGE_DEFAULTS = KnowledgeConfig()
+NO_KNOWLEDGE = ("None", "")
+
+
+def model_choices() -> list[tuple[str, str]]:
+    return [(entry.label, str(entry.ref)) for entry in catalogue.catalogue(remote=True)]
+
+
+def describe_model(ref_text: str) -> str:
+    try:
+        access.check_model_ref(ref_text)  # shared mode: not even whether a typed server path exists
+        entry = catalogue.describe(ModelRef.parse(ref_text))
+    except (ModelError, access.AccessError) as e:
+        return f"⚠️ {e}"
+    if not entry.available:
+        return f"⚠️ **{entry.name} is unavailable**: {entry.reason}."
+    kind = "seq2seq" if entry.seq2seq else "causal"
+    return (f"**{entry.name}** · {entry.family} · {entry.size} parameters · {kind} · prompt style "
+            f"`{entry.prompt_style}` · {entry.reason}")
+
+
+def memory_widgets() -> dict[str, gr.components.Component]:
+    """The memory settings by name: "memory_" + the MemoryConfig field each one fills."""
+    kind = gr.Dropdown([(MEMORY_LABELS[k], k) for k in MEMORY_KINDS], value=MEMORY_DEFAULTS.kind, label="Memory",
+                       info="What earlier turns reach the model's prompt")
+    k = gr.Slider(1, 20, value=MEMORY_DEFAULTS.k, step=1, label="k: exchanges kept", visible=False)
+    budget = gr.Slider(16, 4096, value=MEMORY_DEFAULTS.max_tokens, step=16, label="Token budget for earlier turns",
+                       visible=False)
+    kind.change(lambda v: (gr.Slider(visible=v == "window"),
+                           gr.Slider(visible=v in ("token_budget", "summary_buffer"))),
+                kind, [k, budget], api_visibility="private")
+    return {"memory_kind": kind, "memory_k": k, "memory_max_tokens": budget}
+
+
+def collection_choices() -> list[tuple[str, str]]:
+    return [NO_KNOWLEDGE] + [(name, name) for name in collection.names()]
+
+
+def knowledge_picker() -> gr.Dropdown:
+    # custom values: a collection built after the page loaded is not among the choices the server checks against
+    picker = gr.Dropdown(collection_choices(), value="", label="Knowledge", allow_custom_value=True,
+                         info="Answer from a knowledge collection (build one in the Knowledge tab), citing sources")
+    picker.focus(lambda: gr.Dropdown(choices=collection_choices()), None, picker, api_visibility="private")
+    return picker
+
+
+def knowledge_widgets(picker: gr.Dropdown) -> dict[str, gr.components.Component]:
+    """The knowledge settings by name: "knowledge_" + the KnowledgeConfig field each one fills."""
+    with gr.Accordion("Knowledge settings", open=False):
+        widgets = {
+            "knowledge_collection": picker,
+            "knowledge_k": gr.Slider(1, 10, value=KNOWLEDGE_DEFAULTS.k, step=1, label="Passages per question (k)"),
+            "knowledge_refuse_without_source": gr.Checkbox(
+                KNOWLEDGE_DEFAULTS.refuse_without_source, label="Say \"no source\" when nothing matches",
+                info="On: a question no passage supports gets \"I have no source for that\" without calling the "
+                     "model. Off: the model answers it without sources."),
+            "knowledge_follow_up": gr.Radio([(FOLLOW_UP_LABELS[f], f) for f in FOLLOW_UPS],
+                                            value=KNOWLEDGE_DEFAULTS.follow_up, label="Follow-up questions",
+                                            info="How \"and for Platinum?\" is made standalone before the search"),
+            "knowledge_threshold": gr.Slider(0.0, 1.0, value=KNOWLEDGE_DEFAULTS.threshold, step=0.01,
+                                             label="Support threshold (best cosine similarity)"),
+        }
+    return widgets
+
+
+def generation_widgets() -> dict[str, gr.components.Component]:
+    """The generation settings by GenerationSettings field name, and the precision the model loads in."""
+    with gr.Accordion("Generation settings", open=False):
+        widgets = {
+            "system_prompt": gr.Textbox(DEFAULTS.system_prompt, label="System prompt", lines=2),
+            "max_new_tokens": gr.Slider(8, 1024, value=DEFAULTS.max_new_tokens, step=8, label="Max new tokens"),
+            "temperature": gr.Slider(0, 1.5, value=DEFAULTS.temperature, step=0.05, label="Temperature (0 = greedy)"),
+            "top_p": gr.Slider(0.05, 1.0, value=DEFAULTS.top_p, step=0.05, label="Top-p"),
+            "repetition_penalty": gr.Slider(1.0, 2.0, value=DEFAULTS.repetition_penalty, step=0.05,
+                                            label="Repetition penalty"),
+            "precision": gr.Dropdown(list(runtime.PRECISIONS), value="auto", label="Precision",
+                                     info="auto: bf16 on GPUs and on CPUs where bf16 is fast, else fp32; int8: CPU "
+                                          "only, about 2x faster decoding but visibly worse answers from the "
+                                          "smallest models"),
+            "engine": gr.Dropdown([(loader.ENGINE_LABELS[e], e) for e in loader.ENGINES], value="auto",
+                                  label="Engine", info="llama.cpp runs GGUF weights several times faster on a CPU; "
+                                  "precision applies to transformers only. The stats line says which engine ran"),
+        }
+    return widgets
+
+
+def settings_widgets(memory: dict, collection: gr.Dropdown) -> dict[str, gr.components.Component]:
+    """Every chat setting by name, "engine" last (API callers passing settings by position keep working)."""
+    generation = generation_widgets()
+    engine = generation.pop("engine")
+    return {**memory, **generation, **knowledge_widgets(collection), "engine": engine}
+
+
+def _filled(cls, values: dict):
+    """A settings dataclass from values by its field names; sliders may send whole numbers as floats."""
+    types = typing.get_type_hints(cls)
+    return cls(**{name: int(value) if types[name] is int else value for name, value in values.items()})
+
+
+def chat_settings(form: dict) -> tuple[MemoryConfig, GenerationSettings, str, KnowledgeConfig]:
+    """The settings widgets' values by name (see the module docstring) -> memory, generation settings, precision,
+    knowledge.
+
+    A name that is neither a settings field nor "precision" or "engine" (read by `load`'s callers) is refused, so
+    a renamed widget cannot be ignored."""
+    groups = {"memory_": {}, "knowledge_": {}, "": {}}
+    for name, value in form.items():
+        prefix = next(p for p in groups if name.startswith(p))
+        groups[prefix][name.removeprefix(prefix)] = value
+    memory, knowledge_form, generation = groups["memory_"], groups["knowledge_"], groups[""]
+    generation.pop("precision", None)
+    generation.pop("engine", None)
+    unknown = sorted(set(generation) - {f.name for f in dataclasses.fields(GenerationSettings)})
+    unknown += sorted("knowledge_" + name for name in
+                      set(knowledge_form) - {f.name for f in dataclasses.fields(KnowledgeConfig)})
+    if unknown:
+        raise gr.Error(f"Unknown chat setting(s): {', '.join(unknown)}", print_exception=False)
+    if "system_prompt" in generation:
+        generation["system_prompt"] = generation["system_prompt"] or ""  # a cleared box: no system prompt
+    try:
+        config = _filled(MemoryConfig, memory)
+        settings = _filled(GenerationSettings, generation)
+        knowledge_config = KnowledgeConfig(**knowledge_form)
+    except (TypeError, ValueError, KnowledgeSettingsError) as e:
+        raise gr.Error(str(e), print_exception=False) from e
+    return config, settings, form.get("precision", "auto"), knowledge_config
+
+
+def model_picker(label: str, value: str) -> gr.Dropdown:
+    picker = gr.Dropdown(model_choices(), value=value, label=label, allow_custom_value=True,
+                         info="Pick a model, or type a local model folder path")
+    picker.focus(lambda: gr.Dropdown(choices=model_choices()), None, picker, api_visibility="private")
+    return picker
+
+
+def load(ref_text: str, precision: str, engine: str = "auto") -> base.LoadedModel:
+    try:
+        access.check_model_ref(ref_text)
+        return loader.load_model(ModelRef.parse(ref_text), precision, progress=lambda msg: gr.Info(msg),
+                                  engine=engine or "auto")
+    except (ModelError, access.AccessError) as e:
+        raise gr.Error(str(e), print_exception=False) from e
+
+
+def turns(loaded, config, state, message, settings, knowledge_config, sources):
+    """chat_turn with the errors a user can act on shown as a message, not a stack trace. Yields each update and
+    the sources by reply index, this reply's passages included."""
+    try:
+        for update in chat_turn(loaded, config, state, message, settings, knowledge_config):
+            reply_index = len(update.state.messages) - 1
+            shown_sources = {**sources, reply_index: [p.to_dict() for p in update.sources]} if update.sources \
+                else sources
+            yield update, shown_sources
+    except (ChatError, ModelError) as e:
+        raise gr.Error(str(e), print_exception=False) from e
+
+
+def sources_message(passages: list[dict]) -> dict:
+    """A collapsed chat message under a reply: its citations as the title, the passages inside."""
+    body = "\n\n".join(f"**[{n}] {p['citation']}** · similarity {p['dense_score']:.2f}\n\n"
+                        + "\n".join("> " + line for line in p["text"].splitlines() if line.strip())
+                        for n, p in enumerate(passages, 1))
+    title = "Sources: " + " · ".join(f"[{n}] {p['citation']}" for n, p in enumerate(passages, 1))
+    return {"role": "assistant", "content": body, "metadata": {"title": title, "status": "done"}}
+
+
+def shown_messages(update: TurnUpdate, sources: dict[int, list[dict]]) -> list[dict]:
+    shown = []
+    for i, m in enumerate(update.state.messages):
+        shown.append({"role": m["role"], "content": m["content"]})
+        if sources.get(i):
+            shown.append(sources_message(sources[i]))
+    return shown
+
+
+def turn_stats(update: TurnUpdate, collection: str | None) -> str:
+    if update.status:
+        return update.status
+    found = update.grounding.describe(collection) + "  \n" if update.grounding else ""
+    if update.stats:
+        return found + update.stats.describe()
+    return found + ("Answered without the model: no source matched." if update.grounding else "Generating...")
+
+
+def prompt_shown(update: TurnUpdate) -> str:
+    """The prompt panel: the exact prompt, or why there was none."""
+    if update.prompt or not update.grounding:
+        return update.prompt
+    return (f"The model was not called: no passage scored above the support threshold (best similarity "
+            f"{update.grounding.best_score:.2f}) for the search query:\n{update.grounding.query}")
+
+
+def check(message: str) -> None:
+    try:
+        check_message(message)
+    except ChatError as e:
+        raise gr.Error(str(e), print_exception=False) from e

@@ -1,0 +1,92 @@
+"""The Knowledge tab: build knowledge collections from Q/A data and documents, list them, delete a file or a whole
+collection, and try a question against one. Its logic, without Gradio, is studio.ui.knowledge_form's; these
+handlers turn its answers and refusals into the page's widgets.
+"""
+
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+
+from studio.knowledge import documents
+from studio.ui import knowledge_form
+
+
+def _knowledge_view(name: str | None = None):
+    """The collections table, the collection picker (kept on `name` when it still exists) and its files."""
+    rows = knowledge_form.collection_rows()
+    choices = list(dict.fromkeys(row[0] for row in rows))
+    name = name if name in choices else (choices[0] if choices else None)
+    return rows, gr.Dropdown(choices=choices, value=name), gr.Dropdown(choices=knowledge_form.file_choices(name),
+                                                                       value="")
+
+
+def add_knowledge(name: str, sources: list[str] | None, uploads: list[str] | None):
+    """Build or extend a collection. Returns (message, table, collection picker, file picker); on any error only
+    the message changes."""
+    try:
+        message = knowledge_form.add_to_collection(name, sources, uploads)
+    except knowledge_form.KnowledgeFormError as e:
+        return f"⚠️ **Nothing was added.** {html.escape(str(e), quote=False)}", gr.skip(), gr.skip(), gr.skip()
+    return message, *_knowledge_view(name.strip())
+
+
+def delete_knowledge(name: str | None, file: str | None):
+    try:
+        message = knowledge_form.delete(name, file)
+    except knowledge_form.KnowledgeFormError as e:
+        return f"⚠️ {html.escape(str(e), quote=False)}", gr.skip(), gr.skip(), gr.skip()
+    return message, *_knowledge_view(name)
+
+
+def search_knowledge(name: str | None, question: str, k: float = 3) -> str:
+    try:
+        return knowledge_form.search(name, question, int(k))
+    except knowledge_form.KnowledgeFormError as e:
+        return f"⚠️ {html.escape(str(e), quote=False)}"
+
+
+def build_knowledge_tab() -> None:
+    """Knowledge collections: what the Chat and Compare tabs' Knowledge picker answers from."""
+    gr.Markdown("Build a **knowledge collection** from Q/A data and documents; pick it in the Chat or Compare tab "
+                "and replies are grounded on its passages, with their sources shown. Q/A files are indexed pair by "
+                "pair, documents (PDF, DOCX, TXT, Markdown, HTML) in passages that remember their page or section.")
+    with gr.Row():
+        with gr.Column(scale=2, min_width=320):
+            name = gr.Textbox(label="Collection name", placeholder="e.g. nilgiri", max_lines=1,
+                              info="Letters, digits, '_', '-' or '.'; an existing name adds to that collection")
+            sources = gr.Dropdown(knowledge_form.source_choices(), multiselect=True, label="Q/A datasets and samples",
+                                  info="The samples and the Q/A files added in the Training tab")
+            uploads = gr.File(label="Documents or Q/A files", file_count="multiple", type="filepath",
+                              file_types=list(documents.SUFFIXES))
+            add = gr.Button("Build / add to collection", variant="primary")
+            message = gr.Markdown()
+        with gr.Column(scale=3):
+            rows = knowledge_form.collection_rows()
+            table = gr.Dataframe(rows, headers=["Collection", "File", "Passages"], label="Collections",
+                                 interactive=False, max_height=300)
+            names = list(dict.fromkeys(row[0] for row in rows))
+            with gr.Row():
+                # custom values: collections made in another session are not among this page's choices
+                collection = gr.Dropdown(names, value=names[0] if names else None, label="Collection",
+                                         allow_custom_value=True)
+                files = gr.Dropdown(knowledge_form.file_choices(names[0] if names else None), value="",
+                                    label="File to delete", allow_custom_value=True)
+            delete = gr.Button("Delete the file (or the whole collection)", variant="stop")
+            with gr.Row():
+                question = gr.Textbox(label="Try a question", placeholder="What is the maternity waiting period?",
+                                      scale=4)
+                k = gr.Slider(1, 10, value=3, step=1, label="Passages", scale=1)
+            search = gr.Button("Search")
+            found = gr.Markdown()
+    view = [table, collection, files]
+    add.click(add_knowledge, [name, sources, uploads], [message, *view], api_name="knowledge_add")
+    delete.click(delete_knowledge, [collection, files], [message, *view], api_name="knowledge_delete")
+    search.click(search_knowledge, [collection, question, k], found, api_name="knowledge_search")
+    question.submit(search_knowledge, [collection, question, k], found, api_visibility="private")
+    collection.change(lambda c: gr.Dropdown(choices=knowledge_form.file_choices(c), value=""), collection, files,
+                      api_visibility="private")
+    gr.Button("Refresh", size="sm").click(_knowledge_view, collection, view, api_name="knowledge_list")
+    sources.focus(lambda: gr.Dropdown(choices=knowledge_form.source_choices()), None, sources,
+                  api_visibility="private")
