@@ -3,13 +3,15 @@ memory records the exchange. No Gradio here."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from studio import memory
+from studio import answer_check, memory
+from studio.answer_check import CheckedAnswer
 from studio.core import runtime
 from studio.engines.base import GenerationSettings, LoadedModel, ReplyStats, complete
-from studio.knowledge import grounding, store
+from studio.knowledge import grounding, store, support
 from studio.knowledge.collection import KnowledgeError, Passage
 from studio.knowledge.grounding import Grounding, KnowledgeConfig
 from studio.memory import MemoryConfig, MemoryState, Message
@@ -39,6 +41,9 @@ class TurnUpdate:
     when none had support)."""
     grounding: Grounding | None = None
     """The knowledge step of this turn (search query, timings), when a collection was chosen."""
+    answer: CheckedAnswer | None = None
+    """A grounded reply's check against its sources and who wrote it (studio/answer_check.py): set on the final
+    update, and on the one before a second try."""
 
 
 def check_message(text: str) -> str:
@@ -65,8 +70,9 @@ def chat_turn(
     the passages go into the system prompt. When none has support and `refuse_without_source` is on, the reply is
     a fixed "I have no source for that in <collection>." and the model is not called: under
     store.NO_SOURCE_INSTRUCTIONS Qwen2.5-Coder-0.5B and SmolLM2 declined 0 of 4 off-topic questions
-    (bench/followup_rewrite.py) and answered from their own knowledge. Memory records the question and the reply
-    only, never the passages."""
+    (bench/followup_rewrite.py) and answered from their own knowledge. A grounded reply is checked against its
+    passages and, by the answer style, asked again or replaced by a quote (studio/answer_check.py); the final
+    update carries the check. Memory records the question and the reply shown only, never the passages."""
     user_text = check_message(user_text)
     count_tokens = loaded.token_counter(settings.system_prompt)
     context = memory.context(config, state, count_tokens)
@@ -81,25 +87,55 @@ def chat_turn(
         return memory.record_turn(config, state, user_text, reply, count_tokens,
                                   complete=lambda messages: complete(loaded, messages, settings))
 
-    if found and not found.supported and knowledge_config.refuse_without_source:
-        reply = grounding.no_source_reply(knowledge_config.collection)
+    def finish(reply: str, prompt: str, stats: ReplyStats | None, **shown) -> Iterator[TurnUpdate]:
         if config.kind in ("summary", "summary_buffer"):
-            yield TurnUpdate(reply, "", state=provisional(reply), status="Updating the summary...", grounding=found)
-        yield TurnUpdate(reply, "", state=record(reply), grounding=found)
+            yield TurnUpdate(reply, prompt, stats, provisional(reply), status="Updating the summary...", **shown)
+        yield TurnUpdate(reply, prompt, stats, record(reply), **shown)
+
+    if found and not found.supported and knowledge_config.refuse_without_source:
+        yield from finish(grounding.no_source_reply(knowledge_config.collection), "", None, grounding=found)
         return
-    system_prompt = found.system_prompt if found and found.supported else settings.system_prompt
     messages = context + [{"role": "user", "content": user_text}]
-    if found and found.supported and loaded.entry.prompt_style == "turns":
-        # DialoGPT-style prompts drop the system prompt but keep system messages (memory summaries) as turns
-        messages = [{"role": "system", "content": store.grounded_prompt(found.passages)}] + messages
-    stream = loaded.open_stream(messages, system_prompt, settings)
-    for text in stream:
-        yield TurnUpdate(text, stream.prompt_text, state=provisional(text), sources=sources, grounding=found)
-    if config.kind in ("summary", "summary_buffer"):
-        yield TurnUpdate(stream.text, stream.prompt_text, stream.stats, provisional(stream.text),
-                         status="Updating the summary...", sources=sources, grounding=found)
-    yield TurnUpdate(stream.text, stream.prompt_text, stream.stats, record(stream.text), sources=sources,
-                     grounding=found)
+    if not (found and found.supported):
+        stream = loaded.open_stream(messages, settings.system_prompt, settings)
+        for text in stream:
+            yield TurnUpdate(text, stream.prompt_text, state=provisional(text), grounding=found)
+        yield from finish(stream.text, stream.prompt_text, stream.stats, grounding=found)
+        return
+
+    style, question, answer, stream = knowledge_config.answer_style, found.query, None, None
+    first = (found.system_prompt, store.grounded_prompt(sources))  # (system prompt, the same without the chat's own)
+    again = (support.retry_prompt(question, sources, settings.system_prompt), support.retry_prompt(question, sources))
+    tries = {"quote": [], "generate": [first], "auto": [first, again]}[style]
+    for attempt, (system_prompt, bare_prompt) in enumerate(tries):
+        status = "Answering from the sources; the answer is checked against them when it is done."
+        if attempt:
+            status = f"The answer was not taken from the sources ({answer.check.verdict()}): asking again with the " \
+                     "sentences that answer the question first..."
+            yield TurnUpdate(answer.text, stream.prompt_text, stream.stats, provisional(answer.text), status=status,
+                             sources=sources, grounding=found, answer=answer)
+        stream = loaded.open_stream(_with_sources(loaded, messages, bare_prompt), system_prompt, settings)
+        for text in stream:
+            yield TurnUpdate(text, stream.prompt_text, state=provisional(text), status=status, sources=sources,
+                             grounding=found)
+        check = support.check(stream.text, question, sources, answer_check.model_judge(loaded))
+        answer = answer_check.CheckedAnswer(stream.text, check, "retry" if attempt else "model",
+                                            answer.text if answer else "")
+        if not answer_check.needs_another_try(answer, style):
+            break
+    if answer is None or answer_check.needs_another_try(answer, style):
+        replaced = answer.replaced or answer.text if answer else ""
+        answer = dataclasses.replace(answer_check.quoted(question, sources), replaced=replaced)
+    yield from finish(answer.text, stream.prompt_text if stream else "", stream.stats if stream else None,
+                      sources=sources, grounding=found, answer=answer)
+
+
+def _with_sources(loaded: LoadedModel, messages: list[Message], sources_prompt: str) -> list[Message]:
+    """DialoGPT-style prompts drop the system prompt but keep system messages (memory summaries) as turns: the
+    sources go in as one."""
+    if loaded.entry.prompt_style != "turns":
+        return messages
+    return [{"role": "system", "content": sources_prompt}] + messages
 
 
 def _ground(loaded: LoadedModel, earlier: list[str], question: str, settings: GenerationSettings,

@@ -138,6 +138,7 @@ def grid(argv: list[str] | None = None) -> int:
     from studio.jobs import queue, runs
     from studio.jobs.config import ConfigError
     from studio.knowledge.collection import KnowledgeError
+    from studio.knowledge.support import ANSWER_STYLES
     from studio.models.refs import ModelError
 
     parser = argparse.ArgumentParser(prog="python -m studio grid", description=grid.__doc__,
@@ -150,6 +151,8 @@ def grid(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="+", type=float, help="fractions (0.25) or counts (200)")
     parser.add_argument("--data")
     parser.add_argument("--conditions", nargs="+", choices=grid.CONDITIONS)
+    parser.add_argument("--answer-styles", nargs="+", choices=ANSWER_STYLES,
+                        help="+rag conditions: how grounded answers are given (default: auto)")
     parser.add_argument("--job", help='other SFTJob fields as JSON, e.g. \'{"learning_rate": 0.0005}\'')
     parser.add_argument("--rlhf-job", help='RLHFJob fields for ft+grpo/ft+dpo as JSON, e.g. \'{"max_steps": 60}\'')
     parser.add_argument("--plan", action="store_true", help="print the cells and the time estimate only")
@@ -158,7 +161,7 @@ def grid(argv: list[str] | None = None) -> int:
     spec = dataclasses.replace(grid.PRESETS[args.preset])
     for name, value in [("name", args.name), ("models", args.models), ("methods", args.methods),
                         ("epochs", args.epochs), ("train_sizes", args.sizes), ("data", args.data),
-                        ("conditions", args.conditions)]:
+                        ("conditions", args.conditions), ("answer_styles", args.answer_styles)]:
         if value:
             setattr(spec, name, value)
     if args.job:

@@ -113,7 +113,7 @@ def test_compare_gives_two_replies_each_with_its_own_stats(server, tiny_models):
 CHAT_PARAMETERS = ["message", "model", "memory_kind", "memory_k", "memory_max_tokens", "system_prompt",
                    "max_new_tokens", "temperature", "top_p", "repetition_penalty", "precision",
                    "knowledge_collection", "knowledge_k", "knowledge_refuse_without_source", "knowledge_follow_up",
-                   "knowledge_threshold", "engine"]
+                   "knowledge_threshold", "engine", "knowledge_answer_style"]
 
 
 def test_chat_and_compare_parameters_are_named_after_the_settings_they_fill(server):

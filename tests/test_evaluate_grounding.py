@@ -10,7 +10,7 @@ from studio.data import qa
 from studio.engines import hf, loader
 from studio.engines.prompts import prompts_for
 from studio.evaluation import evaluate
-from studio.knowledge import collection, store
+from studio.knowledge import collection, store, support
 from studio.knowledge.collection import Passage
 
 
@@ -121,19 +121,40 @@ def test_knowledge_puts_the_retrieved_passage_into_each_prompt(llama, club, monk
     seen = []
     fake_answers(monkeypatch, {"How much does a guest pay?": "Rs 500 a visit [1].",
                                "When do lockers get emptied?": "Every Monday.",
-                               "What is the capital of France?": "I have no source for that."}, seen)
-    result = evaluate.evaluate(llama, club, system_prompt="You are helpful.", knowledge_name="club", knowledge_k=1)
-    guests, lockers, france = seen
+                               "What is the capital of France?": "Paris."}, seen)
+    result = evaluate.evaluate(llama, club, system_prompt="You are helpful.", knowledge_name="club", knowledge_k=1,
+                               answer_style="generate")
+    guests, lockers = seen  # nothing close enough to France: the chat's fixed reply, the model is not asked
     assert guests.startswith("You are helpful.\n\n" + store.GROUNDING_INSTRUCTIONS)
     assert "Rs 500 a visit" in guests and "emptied" not in guests  # k=1: only the best passage
     assert "last Sunday" in lockers and "Rs 500" not in lockers
-    assert france == "You are helpful.\n\n" + store.NO_SOURCE_INSTRUCTIONS  # nothing close enough
+    assert result["rows"][2]["answer"] == "I have no source for that in club." and result["rows"][2]["refused"]
     assert guests == store.grounded_prompt(store.retrieve("club", "How much does a guest pay?", 1),
                                                "You are helpful.")  # the chat's own prompt text
     assert result["retrieval"] == {"hit@1": 1.0, "hit@3": 1.0, "with_source": 2}
     assert result["rows"][0]["sources"] == ["club.md § 2. Guests"]
     assert result["knowledge"] == "club" and result["knowledge_k"] == 1
     assert [row["facts"] for row in result["rows"][:2]] == [1.0, 0.0]
+    assert [row["verdict"] for row in result["rows"][:2]] == ["every fact found in the sources",
+                                                             "not found in the sources: Monday"]
+    assert result["grounded"]["unsupported"]["mean"] == 0.5 and result["grounded"]["refused"]["mean"] == 1 / 3
+
+
+def test_auto_asks_an_unsupported_answer_again_then_quotes_the_source(llama, club, monkeypatch):
+    seen = []
+    fake_answers(monkeypatch, {"How much does a guest pay?": "Rs 700 a visit.",
+                               "When do lockers get emptied?": "On the last Sunday of each month [1].",
+                               "What is the capital of France?": "Paris."}, seen)
+    result = evaluate.evaluate(llama, club, knowledge_name="club", knowledge_k=1)
+    assert len(seen) == 3 and support.RETRY_INSTRUCTIONS in seen[2]  # only the guest question is asked again
+    guests, lockers, _ = result["rows"]
+    assert guests["answer"] == "From club.md § 2. Guests: Each member may bring two guests a month; a guest pays Rs " \
+                               "500 a visit." and guests["answered_by"] == "quote"
+    assert guests["model_answer"] == "Rs 700 a visit." and guests["unsupported"] is False
+    assert lockers["answered_by"] == "model" and lockers["citation_precision"] == 1.0
+    assert result["grounded"]["answered_by"] == {"model": 1, "retry": 0, "quote": 1}
+    quoted = evaluate.evaluate(llama, club, knowledge_name="club", knowledge_k=1, answer_style="quote")
+    assert len(seen) == 3 and quoted["rows"][0]["answer"] == guests["answer"]  # quote: the model is not asked
 
 
 def test_knowledge_prompts_reach_the_model_batched(llama, club):
@@ -151,6 +172,8 @@ def test_results_with_and_without_knowledge_are_kept_apart(tmp_path):
     plain = evaluate.result_path(tmp_path, "assets/test_brief.csv")
     grounded = evaluate.result_path(tmp_path, "assets/test_brief.csv", "sample-faq")
     assert plain.name == "eval-test_brief.json" and grounded.name == "eval-test_brief+sample-faq.json"
+    quoted = evaluate.result_path(tmp_path, "assets/test_brief.csv", "sample-faq", "quote")
+    assert quoted.name == "eval-test_brief+sample-faq+quote.json"
 
 
 def test_cli_with_an_unknown_collection_says_so_and_writes_nothing(tiny_models, tmp_path, monkeypatch, capsys):

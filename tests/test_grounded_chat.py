@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from studio.answer_check import HOW
 from studio.chat import ChatError, chat_turn
 from studio.engines import loader
 from studio.engines.base import GenerationSettings
-from studio.knowledge import collection, grounding, store
+from studio.knowledge import collection, grounding, store, support
 from studio.knowledge.embeddings import available
 from studio.knowledge.grounding import KnowledgeConfig, KnowledgeSettingsError
 from studio.memory import MemoryConfig, MemoryState
@@ -31,7 +32,8 @@ def turn(loaded, state, text, config=None, memory=None, settings=SHORT):
 
 def test_the_right_passage_goes_into_the_system_prompt_and_memory_keeps_only_the_exchange(club, llama):
     # k=1: the tiny model's 256 positions hold one passage (a longer prompt is cut from the start)
-    last = turn(llama, MemoryState(), "How much is the yearly fee for a junior?", KnowledgeConfig("club", k=1))
+    config = KnowledgeConfig("club", k=1, answer_style="generate")  # the model's reply as it is: its prompt shown
+    last = turn(llama, MemoryState(), "How much is the yearly fee for a junior?", config)
     assert [p.citation for p in last.sources] == ["handbook.md § 1.1 Fees"]
     assert "[1] (handbook.md § 1.1 Fees)\nThe yearly membership fee is 1,200 rupees for adults and 400" in last.prompt
     assert last.grounding.system_prompt.startswith("Be brief.\n\n" + store.GROUNDING_INSTRUCTIONS)
@@ -155,7 +157,8 @@ def test_chat_picks_a_collection_by_name_and_shows_each_replys_sources(server):
     ask = {"knowledge_collection": "club", "knowledge_k": 1, "max_new_tokens": 8, "api_name": "/chat"}
     chatbot, _, prompt, _, stats, *_ = client.submit("How much is the yearly fee for a junior?", **ask).result(120)
     assert [m["role"] for m in chatbot] == ["user", "assistant", "assistant"]
-    assert chatbot[2]["metadata"]["title"] == "Sources: [1] handbook.md § 1.1 Fees"
+    verdict, sources = chatbot[2]["metadata"]["title"].rsplit(" · Sources: ", 1)  # each reply's check, then sources
+    assert sources == "[1] handbook.md § 1.1 Fees" and verdict.split(" · ")[0] in HOW.values()
     assert "400 rupees for juniors" in text_of(chatbot[2]) and "400 rupees for juniors" in prompt
     assert "Knowledge club: 1 passages" in stats
     chatbot, _, prompt, _, stats, *_ = client.submit("What is the capital of France?", **ask).result(120)
@@ -183,7 +186,7 @@ def test_compare_grounds_both_models_on_the_same_collection(server):
         "Is a helmet required on club rides?", knowledge_collection="club", knowledge_k=1, max_new_tokens=8,
         api_name="/compare").result(120)
     for chatbot, stats in ((chat_a, stats_a), (chat_b, stats_b)):
-        assert chatbot[-1]["metadata"]["title"] == "Sources: [1] handbook.md § 2.2 Safety"
+        assert chatbot[-1]["metadata"]["title"].endswith(" · Sources: [1] handbook.md § 2.2 Safety")
         assert "Knowledge club: 1 passages" in stats
 
 
@@ -211,7 +214,7 @@ def test_knowledge_tab_builds_a_collection_from_the_sample_faq_and_searches_it(s
     assert found.startswith("**[1] insurer_faq.csv row ") and "2 deliveries" in found
     chatbot, *_ = client.submit("How many deliveries are covered?", knowledge_collection="nilgiri", knowledge_k=1,
                                 max_new_tokens=8, api_name="/chat").result(120)
-    assert chatbot[-1]["metadata"]["title"].startswith("Sources: [1] insurer_faq.csv row ")
+    assert " · Sources: [1] insurer_faq.csv row " in chatbot[-1]["metadata"]["title"]
     message, *_ = client.predict("nilgiri", "insurer_faq.csv", api_name="/knowledge_delete")
     assert "Removed insurer_faq.csv" in message
     message, *_ = client.predict("nilgiri", "", api_name="/knowledge_delete")
@@ -255,3 +258,55 @@ def test_shared_mode_refuses_a_server_path_as_a_knowledge_source(club, monkeypat
     with pytest.raises(knowledge_form.KnowledgeFormError, match="refused in shared mode"):
         knowledge_form.add_to_collection("club", [str(outside)], [])
     assert "secret.md" not in store.list_collections()[0].files
+
+
+# ------------------------------------------------------------------------------------------- answer styles
+
+
+def test_quote_answers_from_the_sources_without_the_model(club, llama):
+    last = turn(llama, MemoryState(), "How much is the yearly fee for a junior?",
+                KnowledgeConfig("club", k=1, answer_style="quote"))
+    assert last.reply == ("From handbook.md § 1.1 Fees: The yearly membership fee is 1,200 rupees for adults and 400 "
+                          "rupees for juniors under 16.")
+    assert last.stats is None and last.prompt == "" and last.answer.how == "quote" and last.answer.check.supported
+    assert last.answer.check.used == {0: [last.reply.split(": ", 1)[1]]}
+    assert last.state.messages[-1] == {"role": "assistant", "content": last.reply}  # memory keeps what was shown
+
+
+def test_auto_replaces_an_unsupported_reply_after_a_second_try(club, llama):
+    updates = list(chat_turn(llama, MemoryConfig("buffer"), MemoryState(), "How much is the yearly fee for a junior?",
+                             SHORT, KnowledgeConfig("club", k=1)))
+    last = updates[-1]
+    assert not support.check(last.answer.replaced, last.grounding.query, last.sources).supported  # gibberish
+    asked_again = [u for u in updates if u.answer and u.status.startswith("The answer was not taken from the")]
+    assert len(asked_again) == 1 and asked_again[0].answer.how == "model"
+    assert "\n\nKey sentences:\n- The yearly membership fee" in last.prompt  # the second try's prompt (its start is cut to
+    # the tiny model's 256 positions)
+    assert last.answer.how == "quote" and last.reply.startswith("From handbook.md § 1.1 Fees: ")
+    assert all("checked against them" in u.status for u in updates[:3] if u.state and not u.answer)
+
+
+def test_generate_keeps_the_models_reply_and_says_what_the_check_found(club, llama):
+    last = turn(llama, MemoryState(), "How much is the yearly fee for a junior?",
+                KnowledgeConfig("club", k=1, answer_style="generate"))
+    assert last.answer.how == "model" and last.reply == last.answer.text and last.answer.replaced == ""
+    assert last.answer.describe() == f"{HOW['model']} · {last.answer.check.verdict()}"
+
+
+def test_an_unknown_answer_style_is_refused():
+    with pytest.raises(KnowledgeSettingsError, match="Unknown answer style 'guess'"):
+        KnowledgeConfig("club", answer_style="guess")
+
+
+def test_the_chat_tab_quotes_and_shows_the_used_sentence(server):
+    from gradio_client import Client
+
+    chatbot, _, prompt, _, stats, *_ = Client(server, verbose=False).submit(
+        "How much is the yearly fee for a junior?", knowledge_collection="club", knowledge_k=1,
+        knowledge_answer_style="quote", api_name="/chat").result(120)
+    assert text_of(chatbot[1]).startswith("From handbook.md § 1.1 Fees: The yearly membership fee is 1,200 rupees")
+    assert chatbot[2]["metadata"]["title"] == ("quoted from the sources · every fact found in the sources · Sources: "
+                                               "[1] handbook.md § 1.1 Fees")
+    assert "Used: *“The yearly membership fee is 1,200 rupees" in text_of(chatbot[2])
+    assert prompt == "The model was not called: the answer style quotes the sources."
+    assert "quoted from the sources" in stats

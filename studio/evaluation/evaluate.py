@@ -37,10 +37,12 @@ from studio.data import files, qa
 from studio.engines import base, loader
 from studio.engines.base import GenerationSettings, LoadedModel
 from studio.engines.prompts import DEFAULT_SYSTEM_PROMPT
+from studio.evaluation import grounded
 from studio.jobs import runs
 from studio.jobs.kinds import EvalJob, SFTJob
 from studio.knowledge import store
 from studio.knowledge.collection import MODES, KnowledgeError, Passage
+from studio.knowledge.support import ANSWER_STYLES
 from studio.metrics import facts, rouge
 from studio.models import refs
 from studio.training import answer_loss
@@ -59,11 +61,16 @@ def test_set_name(test: str | Path) -> str:
     return stem[len("test_"):] if stem.startswith("test_") else stem
 
 
-def result_path(folder: str | Path, test: str | Path, knowledge_name: str | None = None) -> Path:
+def result_path(folder: str | Path, test: str | Path, knowledge_name: str | None = None,
+                answer_style: str = "auto") -> Path:
     """Where a run keeps its result on one test set: runs.eval_result_path, or eval-<test>+<collection>.json when
-    answered with a knowledge collection (a training run folder holds both for the same adapter)."""
+    answered with a knowledge collection (a training run folder holds both for the same adapter), with
+    +<answer style> after it for a style other than auto."""
     plain = runs.eval_result_path(Path(folder), test)
-    return plain.with_name(f"{plain.stem}+{knowledge_name}.json") if knowledge_name else plain
+    if not knowledge_name:
+        return plain
+    style = f"+{answer_style}" if answer_style != "auto" else ""
+    return plain.with_name(f"{plain.stem}+{knowledge_name}{style}.json")
 
 
 def generate_answers(loaded: LoadedModel, questions: list[str], settings: GenerationSettings,
@@ -140,31 +147,42 @@ def ground_questions(questions: list[str], system_prompt: str, collection: str, 
 def evaluate(loaded: base.LoadedModel, test: str | Path, batch_size: int = EVAL.batch_size,
              max_new_tokens: int = EVAL.max_new_tokens,
              system_prompt: str = DEFAULT_SYSTEM_PROMPT, limit: int = 0, knowledge_name: str | None = None,
-             knowledge_k: int = EVAL.knowledge_k, knowledge_mode: str = EVAL.knowledge_mode) -> dict:
-    """Answer and score one test set (with retrieval from collection `knowledge_name` when given). The result is
-    plain JSON-able data."""
+             knowledge_k: int = EVAL.knowledge_k, knowledge_mode: str = EVAL.knowledge_mode,
+             answer_style: str = EVAL.answer_style) -> dict:
+    """Answer and score one test set (with retrieval from collection `knowledge_name` when given, answered and
+    checked as the chat does: studio/evaluation/grounded.py). The result is plain JSON-able data."""
     records = qa.load_file(test).records
     if limit:
         records = records[:limit]
     questions = [r["question"] for r in records]
     references = [r["answer"] for r in records]
     settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0, system_prompt=system_prompt)
-    systems, retrieved, retrieval = None, [[] for _ in questions], None
+    systems, retrieved, retrieval, checked = None, [[] for _ in questions], None, [None] * len(questions)
     if knowledge_name:
         systems, retrieved = ground_questions(questions, system_prompt, knowledge_name, knowledge_k, knowledge_mode)
         retrieval = retrieval_hits(retrieved, question_sources(test, len(records)))
-    answers, timing = generate_answers(loaded, questions, settings, batch_size, systems)
+        given = [found[:knowledge_k] if store.has_support(found[:knowledge_k]) else [] for found in retrieved]
+
+        def generate(asked: list[str], prompts: list[str]) -> tuple[list[str], dict]:
+            return generate_answers(loaded, asked, settings, batch_size, prompts)
+
+        answers, checked, timing = grounded.grounded_answers(loaded, questions, given, knowledge_name,
+                                                             system_prompt, answer_style, generate)
+    else:
+        answers, timing = generate_answers(loaded, questions, settings, batch_size, systems)
     per_item = rouge.score(references, answers)
     aggregated = rouge.aggregate(per_item, seed=0)
     fact_scores = facts.score_all(references, answers)
     fact_summary = facts.aggregate(fact_scores, seed=0)
     rows = []
-    for q, ref, a, s, f, found in zip(questions, references, answers, per_item, fact_scores, retrieved):
+    for q, ref, a, s, f, found, check in zip(questions, references, answers, per_item, fact_scores, retrieved,
+                                             checked):
         row = {"question": q, "reference": ref, "answer": a, **{k: round(v, 4) for k, v in s.items()},
                "facts": None if f.accuracy is None else round(f.accuracy, 4),
                "missed_facts": [fact.span for fact in f.missed]}
         if knowledge_name:
             row["sources"] = [p.citation for p in found[:knowledge_k]]
+            row.update(grounded.row_fields(a, check, found[:knowledge_k]))
         rows.append(row)
     return {
         "model": str(loaded.entry.ref), "model_name": loaded.entry.name, "test": str(test),
@@ -173,6 +191,8 @@ def evaluate(loaded: base.LoadedModel, test: str | Path, batch_size: int = EVAL.
         "max_new_tokens": max_new_tokens,
         "knowledge": knowledge_name, "knowledge_k": knowledge_k if knowledge_name else None,
         "knowledge_mode": knowledge_mode if knowledge_name else None,
+        "answer_style": answer_style if knowledge_name else None,
+        "grounded": grounded.summary(rows) if knowledge_name else None,
         "aggregate": {**aggregated, "facts": fact_summary}, "rougeL_x100": round(rouge.headline(aggregated), 2),
         "facts_x100": None if fact_summary["mean"] is None else round(100 * fact_summary["mean"], 2),
         "retrieval": retrieval,
@@ -195,6 +215,12 @@ def summary_line(result: dict) -> str:
         hits = result["retrieval"]
         line += (f", retrieval hit@1 {hits['hit@1']:.2f} hit@3 {hits['hit@3']:.2f} "
                  f"({hits['with_source']} questions with a named source)")
+    for name, label in (("faithfulness", "faithfulness"), ("unsupported", "unsupported answers"),
+                        ("citation_precision", "citation precision"), ("refused", "refused")):
+        measure = (result.get("grounded") or {}).get(name) or {}
+        if measure.get("mean") is not None:
+            line += (f", {label} {100 * measure['mean']:.1f}% (95% CI {100 * measure['low']:.1f}-"
+                     f"{100 * measure['high']:.1f}; n={measure['n']})")
     return line
 
 
@@ -202,14 +228,15 @@ def evaluate_into(run_dir: Path, loaded: base.LoadedModel, tests: list[str], bat
                   max_new_tokens: int = EVAL.max_new_tokens, system_prompt: str = EVAL.system_prompt,
                   limit: int = 0, progress: Callable[[int, str], None] = lambda i, test: None,
                   knowledge_name: str | None = None, knowledge_k: int = EVAL.knowledge_k,
-                  knowledge_mode: str = EVAL.knowledge_mode) -> dict[str, dict]:
+                  knowledge_mode: str = EVAL.knowledge_mode, answer_style: str = EVAL.answer_style
+                  ) -> dict[str, dict]:
     """Answer and score each test set, keeping each result in the run folder. Returns {test file: result}."""
     results = {}
     for i, test in enumerate(tests):
         progress(i, test)
         result = evaluate(loaded, test, batch_size, max_new_tokens, system_prompt, limit, knowledge_name,
-                          knowledge_k, knowledge_mode)
-        runs.write_json(result_path(run_dir, test, knowledge_name), result)
+                          knowledge_k, knowledge_mode, answer_style)
+        runs.write_json(result_path(run_dir, test, knowledge_name, answer_style), result)
         results[test] = result
         log.info("%s on %s%s: %s, perplexity %.2f, %d questions in %.1f s", result["model_name"],
                  result["test_set"], f" with {knowledge_name}" if knowledge_name else "", summary_line(result),
@@ -227,7 +254,8 @@ def _answer_tests(job: EvalJob, run_dir: Path, end: runs.JobEnd) -> dict:
     results = evaluate_into(
         folder, loaded, job.tests, job.batch_size, job.max_new_tokens, job.system_prompt, job.limit,
         progress=lambda i, test: runs.update_status(run_dir, message=f"Answering {Path(test).name}...", step=i),
-        knowledge_name=job.knowledge, knowledge_k=job.knowledge_k, knowledge_mode=job.knowledge_mode)
+        knowledge_name=job.knowledge, knowledge_k=job.knowledge_k, knowledge_mode=job.knowledge_mode,
+        answer_style=job.answer_style)
     runs.write_json(run_dir / runs.SUMMARY, {"state": "finished", "model": job.model, "results_in": str(folder),
                                              "runtime_s": round(time.time() - started, 1),
                                              "knowledge": job.knowledge,
@@ -272,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"{', '.join(store.SAMPLE_FILES)} are built on first use)")
     parser.add_argument("--knowledge-k", type=int, default=EVAL.knowledge_k, help="passages per question")
     parser.add_argument("--knowledge-mode", default=EVAL.knowledge_mode, choices=MODES)
+    parser.add_argument("--answer-style", default=EVAL.answer_style, choices=ANSWER_STYLES,
+                        help="with --knowledge: auto (checked, asked again, then quoted), generate or quote")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
@@ -282,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("give a CONFIG.json, or --test and --model (or --adapter)")
         EvalJob(model=args.model or f"adapter:{args.adapter}", tests=args.test, batch_size=args.batch_size,
                 max_new_tokens=args.max_new_tokens, limit=args.limit, knowledge=args.knowledge,
-                knowledge_k=args.knowledge_k, knowledge_mode=args.knowledge_mode,
+                knowledge_k=args.knowledge_k, knowledge_mode=args.knowledge_mode, answer_style=args.answer_style,
                 engine=args.engine).validate()  # same checks as a job
         if args.knowledge and args.knowledge not in store.SAMPLE_FILES:
             store.retrieve(args.knowledge, "check", 1)  # an unknown collection fails before the model loads
@@ -291,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         for test in args.test:
             result = evaluate(loaded, test, args.batch_size, args.max_new_tokens, limit=args.limit,
                               knowledge_name=args.knowledge, knowledge_k=args.knowledge_k,
-                              knowledge_mode=args.knowledge_mode)
+                              knowledge_mode=args.knowledge_mode, answer_style=args.answer_style)
             agg = result["aggregate"]
             print(f"{result['model_name']} on {test}{' with ' + args.knowledge if args.knowledge else ''}: "
                   f"{summary_line(result)}, ROUGE-1 {100 * agg['rouge1']['mean']:.2f}, "
@@ -300,9 +330,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{result['seconds']:.1f} s ({result['tokens_per_s']} tokens/s)")
             if args.out:
                 out = Path(args.out)
-                out = result_path(out, test, args.knowledge) if out.is_dir() or len(args.test) > 1 else out
+                if out.is_dir() or len(args.test) > 1:
+                    out = result_path(out, test, args.knowledge, args.answer_style)
             else:  # an adapter's evaluation goes into its run folder; a base model's only where asked
-                out = result_path(args.adapter, test, args.knowledge) if args.adapter else None
+                out = result_path(args.adapter, test, args.knowledge, args.answer_style) if args.adapter else None
             if out:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps(result, indent=2))

@@ -8,7 +8,8 @@ Conditions (GridSpec.conditions; the default, base and ft, is the plain grid):
   ft+rag    the ft adapter answering from retrieved passages (shares ft's training run)
   raft+rag  retrieval-augmented fine-tune (SFTJob.knowledge) answering from retrieved passages
 A +rag evaluation answers each test set from its collection in GridSpec.knowledge (one evaluation job per
-collection); its results sit beside the plain ones as eval-<test>+<collection>.json. Base cells exist per model,
+collection), once per answer style in GridSpec.answer_styles (auto, generate, quote: studio/answer_check.py); its
+results sit beside the plain ones as eval-<test>+<collection>[+<style>].json. Base cells exist per model,
 trained cells per model x method x epochs x size. Cells go through the job queue (one job at a time). Running a
 grid again submits only what has not finished (a trained cell whose evaluation is missing gets the evaluation only):
 the grid is resumable. A grid has at most MAX_CELLS cells.
@@ -35,6 +36,7 @@ from studio.jobs.config import ConfigError
 from studio.jobs.kinds import TEST_SETS, EvalJob, RLHFJob, SFTJob
 from studio.knowledge.collection import check_name, names
 from studio.knowledge.store import SAMPLE_FAQ, SAMPLE_FILES, SAMPLE_POLICY
+from studio.knowledge.support import ANSWER_STYLES
 from studio.models import catalogue, refs
 
 METHODS = ("lora", "qlora")
@@ -67,6 +69,8 @@ class GridSpec:
     """Also evaluate each model untrained (epochs 0): False drops the base condition."""
     conditions: list[str] = field(default_factory=lambda: ["base", "ft"])
     """Conditions to measure: base, ft, ft+grpo, ft+dpo, base+rag, ft+rag, raft+rag (module docstring)."""
+    answer_styles: list[str] = field(default_factory=lambda: ["auto"])
+    """+rag conditions: how grounded answers are given, one cell per style (auto, generate, quote)."""
     knowledge: dict[str, str] = field(default_factory=lambda: dict(SAMPLE_KNOWLEDGE))
     """+rag conditions: the knowledge collection each test file is answered from (test file -> collection)."""
     train_knowledge: str = SAMPLE_FAQ
@@ -84,6 +88,8 @@ class GridSpec:
             raise ConfigError(f"methods are {', '.join(METHODS)}, not {self.methods}")
         if not self.conditions or not set(self.conditions) <= set(CONDITIONS):
             raise ConfigError(f"conditions are one or more of {', '.join(CONDITIONS)}, not {self.conditions}")
+        if not self.answer_styles or not set(self.answer_styles) <= set(ANSWER_STYLES):
+            raise ConfigError(f"answer_styles are one or more of {', '.join(ANSWER_STYLES)}, not {self.answer_styles}")
         if any(c.endswith("+rag") for c in self.conditions):
             unmapped = [t for t in self.tests if not self.knowledge.get(t)]
             if unmapped:
@@ -126,6 +132,8 @@ class Cell:
     epochs: int
     train_size: float
     condition: str = "ft"
+    answer_style: str = "auto"
+    """+rag cells: how the grounded answers are given."""
 
     @classmethod
     def from_key(cls, key: dict) -> Cell:
@@ -143,22 +151,27 @@ class Cell:
         return self.model, self.method, self.epochs, self.train_size, self.condition == "raft+rag", rlhf
 
     def label(self) -> str:
+        style = f" · answers: {self.answer_style}" if self.condition.endswith("+rag") else ""
         if self.method == "base":
-            return f"{self.model.split(':')[-1]} · {self.condition} (not fine-tuned)"
+            return f"{self.model.split(':')[-1]} · {self.condition}{style} (not fine-tuned)"
         size = f"{self.train_size:.0%}" if self.train_size <= 1 else f"{int(self.train_size)} examples"
-        return f"{self.model.split(':')[-1]} · {self.condition} · {self.method} · {self.epochs} epoch(s) · {size}"
+        trained = f"{self.method} · {self.epochs} epoch(s) · {size}"
+        return f"{self.model.split(':')[-1]} · {self.condition} · {trained}{style}"
 
 
 def cells(spec: GridSpec) -> list[Cell]:
     found = []
     conditions = [c for c in CONDITIONS if c in spec.conditions and (spec.include_base or c != "base")]
+    def styled(condition: str) -> list[str]:
+        return list(dict.fromkeys(spec.answer_styles)) if condition.endswith("+rag") else ["auto"]
+
     for model in spec.models:
-        found += [Cell(model, "base", 0, 0, c) for c in conditions if c in BASE_CONDITIONS]
+        found += [Cell(model, "base", 0, 0, c, s) for c in conditions if c in BASE_CONDITIONS for s in styled(c)]
         for method in spec.methods:
             for epochs in spec.epochs:
                 for size in spec.train_sizes:
-                    found += [Cell(model, method, int(epochs), float(size), c) for c in conditions
-                              if c not in BASE_CONDITIONS]
+                    found += [Cell(model, method, int(epochs), float(size), c, s) for c in conditions
+                              if c not in BASE_CONDITIONS for s in styled(c)]
     return found
 
 
@@ -183,6 +196,7 @@ def job_for(spec: GridSpec, cell: Cell, collection: str | None = None,
         groups = eval_groups(spec, cell)
         collection = next(iter(groups)) if collection is None else collection
         return EvalJob(model=cell.model, tests=groups[collection], knowledge=collection or None,
+                       answer_style=cell.answer_style,
                        extra={**extra, "knowledge": collection} if collection else extra).validate()
     size = int(cell.train_size) if cell.train_size > 1 else cell.train_size
     raft = {"knowledge": spec.train_knowledge} if cell.condition == "raft+rag" else {}
@@ -196,7 +210,7 @@ def evaluation_for(spec: GridSpec, cell: Cell, collection: str, training: Path, 
     """The evaluation of a trained cell's adapter on the test sets of `collection` ("" = without retrieval)."""
     extra = {"grid": spec.name, "cell": cell.key(), **({"knowledge": collection} if collection else {})}
     return EvalJob(model=f"adapter:{training.resolve()}", tests=eval_groups(spec, cell)[collection],
-                   knowledge=collection or None, after_run=after, extra=extra,
+                   knowledge=collection or None, answer_style=cell.answer_style, after_run=after, extra=extra,
                    system_prompt=runs.read_config(training).system_prompt).validate()
 
 
@@ -262,8 +276,8 @@ def scan_runs(spec: GridSpec, root: Path | None) -> Found:
     return found
 
 
-def _has_results(folder: Path, tests: list[str], collection: str) -> bool:
-    return all(result_path(folder, test, collection or None).exists() for test in tests)
+def _has_results(folder: Path, tests: list[str], collection: str, answer_style: str) -> bool:
+    return all(result_path(folder, test, collection or None, answer_style).exists() for test in tests)
 
 
 def _group_states(cell: Cell, found: Found, spec: GridSpec) -> dict[str, str]:
@@ -276,7 +290,7 @@ def _group_states(cell: Cell, found: Found, spec: GridSpec) -> dict[str, str]:
             evaluation = found.follow_ups.get(training.id)
         folder = training.path if training is not None else evaluation.path if evaluation else None
         finished = (training or evaluation) is not None and (training or evaluation).state == "finished"
-        if folder is not None and finished and _has_results(folder, tests, collection):
+        if folder is not None and finished and _has_results(folder, tests, collection, cell.answer_style):
             states[collection] = "done"
         elif evaluation is None and training is not None and training.id in found.with_eval_tests \
                 and not collection and training.state in ("queued", "running"):

@@ -20,11 +20,15 @@ from studio.models import catalogue, refs
 
 COLUMNS = ["run", "grid", "model", "model_name", "params", "condition", "method", "epochs", "train_examples",
            "train_size", "test_set", "rougeL", "rougeL_low", "rougeL_high", "facts", "facts_low", "facts_high",
-           "hit1", "hit3", "knowledge", "rouge1", "rouge2", "rougeLsum", "perplexity", "questions", "runtime_s",
+           "hit1", "hit3", "knowledge", "answer_style", "faithfulness", "faithfulness_low", "faithfulness_high",
+           "unsupported", "unsupported_low", "unsupported_high", "citation_precision", "refused", "refused_low",
+           "refused_high", "rouge1", "rouge2", "rougeLsum", "perplexity", "questions", "runtime_s",
            "train_tokens_per_s", "answer_tokens_per_s", "peak_cpu_ram_mb", "peak_gpu_ram_mb", "result", "created"]
 """One row per (run, test set, collection). rouge* are F1 x 100, facts the % of key facts stated (blank for old
 results), hit1/hit3 the retrieval hit rates where the test set names sources; method is base, LoRA or QLoRA; epochs
-0 = not fine-tuned; result is the result file's name in the run folder."""
+0 = not fine-tuned; result is the result file's name in the run folder. Answered with knowledge: answer_style and
+the % measures of studio/evaluation/grounded.py (faithfulness: key facts found in the passages; unsupported:
+answers the check rejects; citation precision; refused: answers that decline), each with its 95% interval."""
 CONDITION_ORDER = ["base", "ft", "ft+grpo", "ft+rloo", "ft+dpo", "grpo", "rloo", "dpo", "raft", "base+rag", "ft+rag",
                    "raft+rag"]
 
@@ -73,7 +77,8 @@ def condition(method: str, raft: bool, result: dict) -> str:
     if method.endswith(("GRPO", "RLOO", "DPO")):
         return method.lower().replace("sft+", "ft+") + ("+rag" if result.get("knowledge") else "")
     trained = "base" if method == "base" else "raft" if raft else "ft"
-    return trained + ("+rag" if result.get("knowledge") else "")
+    style = result.get("answer_style") or "auto"
+    return trained + ("+rag" + (f" ({style})" if style != "auto" else "") if result.get("knowledge") else "")
 
 
 def _percent(value) -> float | None:
@@ -108,6 +113,9 @@ def collect(root: Path | None = None) -> pd.DataFrame:
             agg = result["aggregate"]
             facts = agg.get("facts") or {}
             hits = result.get("retrieval") or {}
+            checked = {f"{name}{end}": _percent((result.get("grounded") or {}).get(name, {}).get(key))
+                       for name in ("faithfulness", "unsupported", "citation_precision", "refused")
+                       for end, key in (("", "mean"), ("_low", "low"), ("_high", "high"))}
             rows.append({
                 "run": run_dir.name, "grid": getattr(cfg, "extra", {}).get("grid", ""), "model": model,
                 "model_name": sizes[model][1], "params": sizes[model][0],
@@ -119,6 +127,7 @@ def collect(root: Path | None = None) -> pd.DataFrame:
                 "facts": _percent(facts.get("mean")), "facts_low": _percent(facts.get("low")),
                 "facts_high": _percent(facts.get("high")), "hit1": hits.get("hit@1"), "hit3": hits.get("hit@3"),
                 "knowledge": result.get("knowledge") or "", "result": path.name,
+                "answer_style": result.get("answer_style") or "", **{c: checked[c] for c in COLUMNS if c in checked},
                 "rouge1": 100 * agg["rouge1"]["mean"], "rouge2": 100 * agg["rouge2"]["mean"],
                 "rougeLsum": 100 * agg["rougeLsum"]["mean"], "perplexity": result.get("perplexity"),
                 "questions": result.get("questions"), "runtime_s": summary.get("runtime_s"),
@@ -129,12 +138,14 @@ def collect(root: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def per_question(run_dir: Path, test_set: str, knowledge: str = "") -> pd.DataFrame:
-    """The drill-down of one run on one test set (answered with collection `knowledge`, "" = without retrieval):
-    question, reference, answer, scores, the key facts the answer missed and the passages it was given."""
+def per_question(run_dir: Path, test_set: str, knowledge: str = "", answer_style: str = "") -> pd.DataFrame:
+    """The drill-down of one run on one test set (answered with collection `knowledge`, "" = without retrieval, in
+    `answer_style`): question, reference, answer, scores, the key facts the answer missed, the passages it was given
+    and, for grounded answers, the check's verdict and who answered."""
     for path in runs.eval_result_files(run_dir):
         result = runs.read_json(path)
-        if result.get("test_set") == test_set and (result.get("knowledge") or "") == knowledge:
+        if (result.get("test_set") == test_set and (result.get("knowledge") or "") == knowledge
+                and (result.get("answer_style") or "") in ("", answer_style or "auto")):
             frame = pd.DataFrame(result["rows"])
             for metric in ("rouge1", "rouge2", "rougeL", "rougeLsum", "facts"):
                 frame[metric] = (100 * frame[metric].astype(float)).round(1) if metric in frame else None
@@ -142,8 +153,9 @@ def per_question(run_dir: Path, test_set: str, knowledge: str = "") -> pd.DataFr
                                      frame.get("missed_facts", pd.Series([None] * len(frame)))]
             frame["sources"] = [" | ".join(s) if isinstance(s, list) else "" for s in
                                 frame.get("sources", pd.Series([None] * len(frame)))]
-            return frame[["question", "reference", "answer", "rougeL", "facts", "missed_facts", "sources", "rouge1",
-                          "rouge2", "rougeLsum"]]
+            checked = [c for c in ("answered_by", "verdict", "model_answer") if c in frame]
+            return frame[["question", "reference", "answer", "rougeL", "facts", "missed_facts", *checked, "sources",
+                          "rouge1", "rouge2", "rougeLsum"]]
     return pd.DataFrame(columns=["question", "reference", "answer", "rougeL", "facts"])
 
 
@@ -165,7 +177,8 @@ def rounded(table: pd.DataFrame) -> pd.DataFrame:
     """The table as shown: numbers rounded for reading, nothing dropped."""
     shown = table.copy()
     for column in ["rougeL", "rougeL_low", "rougeL_high", "facts", "facts_low", "facts_high", "hit1", "hit3",
-                   "rouge1", "rouge2", "rougeLsum", "perplexity"]:
+                   "rouge1", "rouge2", "rougeLsum", "perplexity", *[c for c in COLUMNS if c.startswith((
+                       "faithfulness", "unsupported", "citation_precision", "refused"))]]:
         shown[column] = shown[column].astype(float).round(2)
     shown["params"] = shown["params"].map(lambda p: f"{p / 1e6:.0f}M" if p and not math.isnan(p) else "?")
     return shown.drop(columns=["created"])

@@ -186,6 +186,9 @@ class EvalJob(JobConfig):
     """Passages retrieved per question."""
     knowledge_mode: str = "hybrid"
     """Retrieval: hybrid (dense + BM25, fused), dense or bm25."""
+    answer_style: str = "auto"
+    """With knowledge: auto (answers checked against their sources, asked again, then quoted), generate or quote,
+    as the chat's Answer style (studio/answer_check.py)."""
     engine: str = "auto"
     """Inference engine: auto, llama.cpp or transformers (studio/engines/llama_cpp.py says what auto picks)."""
     after_run: str = ""
@@ -207,6 +210,8 @@ class EvalJob(JobConfig):
         if self.knowledge_k < 1 or self.knowledge_mode not in ("hybrid", "dense", "bm25"):
             raise ConfigError("knowledge_k must be positive and knowledge_mode one of hybrid, dense, bm25, not "
                               f"{self.knowledge_k!r} and {self.knowledge_mode!r}")
+        if self.answer_style not in ("auto", "generate", "quote"):
+            raise ConfigError(f"answer_style is one of auto, generate, quote, not {self.answer_style!r}")
         if self.engine not in ("auto", "llama.cpp", "transformers"):
             raise ConfigError(f"engine is one of auto, llama.cpp, transformers, not {self.engine!r}")
         self.check_limits()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from studio.knowledge import store
 from studio.knowledge.collection import DEFAULT_MODE, MODES, Passage
+from studio.knowledge.support import ANSWER_STYLES
 
 FOLLOW_UPS = ("append", "rewrite", "none")
 FOLLOW_UP_LABELS = {"append": "Add recent questions to the query", "rewrite": "Rewrite with the model",
@@ -55,6 +56,8 @@ class KnowledgeConfig:
     """How a follow-up is made standalone before retrieval: one of FOLLOW_UPS."""
     follow_up_turns: int = 2
     """append: how many earlier user turns join the query."""
+    answer_style: str = "auto"
+    """How a grounded reply is given: auto, generate or quote (support.ANSWER_STYLES; studio/answer_check.py)."""
 
     def __post_init__(self) -> None:
         self.collection = (self.collection or "").strip() or None
@@ -70,6 +73,9 @@ class KnowledgeConfig:
                                          f"{', '.join(FOLLOW_UPS)}.")
         if self.follow_up_turns < 0:
             raise KnowledgeSettingsError("Follow-up turns cannot be negative.")
+        if self.answer_style not in ANSWER_STYLES:
+            raise KnowledgeSettingsError(f"Unknown answer style {self.answer_style!r}; choose one of "
+                                         f"{', '.join(ANSWER_STYLES)}.")
 
 
 @dataclass

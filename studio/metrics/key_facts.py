@@ -106,7 +106,7 @@ _A_WORD = re.compile(r"[^\W\d_]{2,}")
 _UNSURE = re.compile(r"\b(?:(?:do not|don['’]t|dont) know|not sure|unsure|can(?:not|['’]t) say|no information|"
                      r"no (?:source|sources)\b)")
 """An answer that declines: it states neither yes nor no ("No source for that." is no "No")."""
-_NEGATION = re.compile(r"\b(?:no|not|never|none|nothing|neither|nor|cannot)\b|n['’]t\b|\bexclud")
+NEGATION = re.compile(r"\b(?:no|not|never|none|nothing|neither|nor|cannot)\b|n['’]t\b|\bexclud")
 
 
 def _fmt(number: float) -> str:
@@ -253,13 +253,13 @@ def _numbers(lower: str, original: str, in_reference: bool) -> list[tuple[int, F
     return facts
 
 
-def _normal_words(text: str) -> str:
+def normal_words(text: str) -> str:
     """Lowercase words joined by single spaces, possessive 's dropped: the form in which names are compared."""
     return " ".join(_WORDS.findall(_POSSESSIVE.sub("", text.lower())))
 
 
 def _name_value(span: str) -> str:
-    words = _normal_words(span).split()
+    words = normal_words(span).split()
     while words and words[-1] in _COMPANY_SUFFIXES:
         words.pop()
     return " ".join(words)
@@ -311,7 +311,7 @@ def _polarity(text: str) -> tuple[str, str] | None:
     return None if not m else ("yes", m.group(1)) if m.group(1) else ("no", m.group(2))
 
 
-def _answer_polarity(answer: str) -> str | None:
+def answer_polarity(answer: str) -> str | None:
     first_sentence = _FIRST_SENTENCE.match(answer.strip().lower()).group(0)
     if _UNSURE.search(first_sentence):
         return None
@@ -320,7 +320,7 @@ def _answer_polarity(answer: str) -> str | None:
         return explicit[0]
     if not _A_WORD.search(_CITATION.sub(" ", first_sentence)):
         return None  # "[1] [2]" (only citations) or "..." asserts nothing
-    return "no" if _NEGATION.search(first_sentence) else "yes"
+    return "no" if NEGATION.search(first_sentence) else "yes"
 
 
 @lru_cache(maxsize=8192)
@@ -366,4 +366,4 @@ def read_answer(answer: str) -> tuple[frozenset, str, str | None]:
             stated |= {("money", f"Rs {fact.value}"), ("age", _duration(float(fact.value), "year"))}
         elif fact.kind in ("duration", "age"):
             stated |= {("duration", fact.value), ("age", fact.value)}
-    return frozenset(stated), f" {_normal_words(answer)} ", _answer_polarity(answer)
+    return frozenset(stated), f" {normal_words(answer)} ", answer_polarity(answer)

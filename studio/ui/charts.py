@@ -177,6 +177,33 @@ def what_lifts_facts(table: pd.DataFrame) -> go.Figure:
     return figure.update_layout(**{**LAYOUT, "height": 260 + 220 * frame["model"].nunique()})
 
 
+CHECKED = {"faithfulness": "key facts found in the sources (%)", "unsupported": "answers not supported (%)",
+           "refused": "answers refused (%)"}
+
+
+def answers_vs_sources(table: pd.DataFrame) -> go.Figure:
+    """Grounded answers against their sources, per +rag condition (and answer style), model and test set: the share
+    of key facts found in the passages, of answers the check rejects, and of refusals; 95% intervals."""
+    title = "Right or silent: grounded answers checked against their sources"
+    grounded = table[table["faithfulness"].notna() | table["refused"].notna()] if not table.empty else table
+    if grounded.empty:
+        return _empty(title, "No grounded evaluation yet: evaluate with a knowledge collection (the 'facts' preset's "
+                             "+rag conditions, or Evaluate with --knowledge).")
+    newest = grounded.sort_values("created").groupby(["model_name", "test_set", "condition"], as_index=False).last()
+    rows = [{"model": row.model_name, "test_set": row.test_set, "condition": row.condition, "metric": label,
+             "value": getattr(row, name), "low": getattr(row, f"{name}_low"), "high": getattr(row, f"{name}_high"),
+             "run": row.run} for row in newest.itertuples() for name, label in CHECKED.items()
+            if pd.notna(getattr(row, name))]
+    frame = _error_bars(pd.DataFrame(rows), "value", "low", "high")
+    figure = px.bar(frame, x="condition", y="value", color="metric", barmode="group", facet_col="test_set",
+                    facet_row="model", error_y="error_plus", error_y_minus="error_minus", category_orders=ORDER,
+                    hover_data=["run"], labels={"value": "", "condition": ""},
+                    title=title + "<br><sup>newest run per model, test set and condition; on a set of questions "
+                    "the sources do not answer, refused is the refusal recall; bars: 95% bootstrap interval</sup>")
+    figure.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    return figure.update_layout(**{**LAYOUT, "height": 260 + 220 * frame["model"].nunique()})
+
+
 def memory_figure(bench: pd.DataFrame) -> go.Figure:
     title = "Which memory keeps context?"
     if bench.empty:
@@ -197,9 +224,10 @@ def memory_figure(bench: pd.DataFrame) -> go.Figure:
 
 
 def figures(table: pd.DataFrame, bench: pd.DataFrame) -> list[go.Figure]:
-    """What lifts facts first (shown full width), then the ROUGE charts and the memory benchmark."""
-    return [what_lifts_facts(table), rouge_vs_model_size(table), rouge_vs_epochs(table), rouge_vs_data_size(table),
-            base_vs_finetuned(table), runtime_figure(table), memory_figure(bench)]
+    """What lifts facts and the grounded answers' check first (shown full width), then the ROUGE charts and the
+    memory benchmark."""
+    return [what_lifts_facts(table), answers_vs_sources(table), rouge_vs_model_size(table), rouge_vs_epochs(table),
+            rouge_vs_data_size(table), base_vs_finetuned(table), runtime_figure(table), memory_figure(bench)]
 
 
 # -------------------------------------------------------------------------------------------------- training

@@ -13,6 +13,7 @@ from studio.memory import MemoryState
 from studio.models import refs
 from studio.ui.chat_settings import (
     GENERATE,
+    LAST_SETTINGS,
     chat_settings,
     check,
     describe_model,
@@ -77,9 +78,9 @@ def build_chat_tab(default_model: str = str(refs.DEFAULT_MODEL)) -> None:
                 prompt = gr.Textbox(show_label=False, lines=10, max_lines=30, buttons=["copy"], interactive=False)
                 summary = gr.Textbox(label="Memory summary (summary memories only)", lines=2, interactive=False)
     picker.change(describe_model, picker, info, api_visibility="private")
-    engine = settings.pop("engine")
+    last = {name: settings.pop(name) for name in LAST_SETTINGS}
     inputs = {"message": box, "model": picker, **settings, "state": state, "sources": sources,  # /chat's parameters
-              "engine": engine}
+              **last}
     outputs = [chatbot, box, prompt, summary, stats, state, sources]
     sent = send.click(respond, inputs_kwargs=inputs, outputs=outputs, api_name="chat", **GENERATE)
     submitted = box.submit(respond, inputs_kwargs=inputs, outputs=outputs, api_visibility="private", **GENERATE)

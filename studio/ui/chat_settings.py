@@ -27,6 +27,7 @@ from studio.engines import base, loader
 from studio.engines.base import GenerationSettings
 from studio.knowledge import collection
 from studio.knowledge.grounding import FOLLOW_UP_LABELS, FOLLOW_UPS, KnowledgeConfig, KnowledgeSettingsError
+from studio.knowledge.support import ANSWER_STYLE_LABELS, ANSWER_STYLES
 from studio.memory import MEMORY_KINDS, MEMORY_LABELS, MemoryConfig
 from studio.models import catalogue
 from studio.models.refs import ModelError, ModelRef
@@ -96,6 +97,10 @@ def knowledge_widgets(picker: gr.Dropdown) -> dict[str, gr.components.Component]
                                             info="How \"and for Platinum?\" is made standalone before the search"),
             "knowledge_threshold": gr.Slider(0.0, 1.0, value=KNOWLEDGE_DEFAULTS.threshold, step=0.01,
                                              label="Support threshold (best cosine similarity)"),
+            "knowledge_answer_style": gr.Radio([(ANSWER_STYLE_LABELS[s], s) for s in ANSWER_STYLES],
+                                               value=KNOWLEDGE_DEFAULTS.answer_style, label="Answer style",
+                                               info="Every grounded answer is checked against its sources; "
+                                                    "this decides what happens when it is not found in them"),
         }
     return widgets
 
@@ -122,10 +127,17 @@ def generation_widgets() -> dict[str, gr.components.Component]:
 
 
 def settings_widgets(memory: dict, collection: gr.Dropdown) -> dict[str, gr.components.Component]:
-    """Every chat setting by name, "engine" last (API callers passing settings by position keep working)."""
+    """Every chat setting by name, "engine" and "knowledge_answer_style" last: settings added later go at the end,
+    so API callers passing settings by position keep working (see LAST_SETTINGS)."""
     generation = generation_widgets()
     engine = generation.pop("engine")
-    return {**memory, **generation, **knowledge_widgets(collection), "engine": engine}
+    knowledge = knowledge_widgets(collection)
+    return {**memory, **generation, **knowledge, "engine": engine,
+            "knowledge_answer_style": knowledge.pop("knowledge_answer_style")}
+
+
+LAST_SETTINGS = ("engine", "knowledge_answer_style")
+"""Settings that follow the state parameters of /chat and /compare, in this order (added after them)."""
 
 
 def _filled(cls, values: dict):
@@ -185,20 +197,31 @@ def turns(loaded, config, state, message, settings, knowledge_config, sources):
     try:
         for update in chat_turn(loaded, config, state, message, settings, knowledge_config):
             reply_index = len(update.state.messages) - 1
-            shown_sources = {**sources, reply_index: [p.to_dict() for p in update.sources]} if update.sources \
-                else sources
+            shown_sources = {**sources, reply_index: sources_of(update)} if update.sources else sources
             yield update, shown_sources
     except (ChatError, ModelError) as e:
         raise gr.Error(str(e), print_exception=False) from e
 
 
-def sources_message(passages: list[dict]) -> dict:
-    """A collapsed chat message under a reply: its citations as the title, the passages inside."""
-    body = "\n\n".join(f"**[{n}] {p['citation']}** · similarity {p['dense_score']:.2f}\n\n"
-                        + "\n".join("> " + line for line in p["text"].splitlines() if line.strip())
-                        for n, p in enumerate(passages, 1))
-    title = "Sources: " + " · ".join(f"[{n}] {p['citation']}" for n, p in enumerate(passages, 1))
+def sources_message(passages: list[dict], verdict: str = "") -> dict:
+    """A collapsed chat message under a reply: the answer's verdict and its citations as the title; inside, each
+    passage with the sentences the answer used from it first."""
+    def shown(n: int, p: dict) -> str:
+        used = "".join(f"\n\nUsed: *“{sentence}”*" for sentence in p.get("used", []))
+        quoted = "\n".join("> " + line for line in p["text"].splitlines() if line.strip())
+        return f"**[{n}] {p['citation']}** · similarity {p['dense_score']:.2f}{used}\n\n{quoted}"
+
+    body = "\n\n".join(shown(n, p) for n, p in enumerate(passages, 1))
+    title = (f"{verdict} · " if verdict else "") + "Sources: " + " · ".join(
+        f"[{n}] {p['citation']}" for n, p in enumerate(passages, 1))
     return {"role": "assistant", "content": body, "metadata": {"title": title, "status": "done"}}
+
+
+def sources_of(update: TurnUpdate) -> list[dict]:
+    """The reply's passages as kept per session: each with the sentences the answer used, and the verdict."""
+    used = update.answer.check.used if update.answer else {}
+    verdict = update.answer.describe() if update.answer else ""
+    return [p.to_dict() | {"used": used.get(i, []), "verdict": verdict} for i, p in enumerate(update.sources)]
 
 
 def shown_messages(update: TurnUpdate, sources: dict[int, list[dict]]) -> list[dict]:
@@ -206,7 +229,7 @@ def shown_messages(update: TurnUpdate, sources: dict[int, list[dict]]) -> list[d
     for i, m in enumerate(update.state.messages):
         shown.append({"role": m["role"], "content": m["content"]})
         if sources.get(i):
-            shown.append(sources_message(sources[i]))
+            shown.append(sources_message(sources[i], sources[i][0].get("verdict", "")))
     return shown
 
 
@@ -214,15 +237,21 @@ def turn_stats(update: TurnUpdate, collection: str | None) -> str:
     if update.status:
         return update.status
     found = update.grounding.describe(collection) + "  \n" if update.grounding else ""
+    checked = update.answer.describe() + "  \n" if update.answer else ""
     if update.stats:
-        return found + update.stats.describe()
-    return found + ("Answered without the model: no source matched." if update.grounding else "Generating...")
+        return found + checked + update.stats.describe()
+    if checked:
+        return found + checked.rstrip()
+    answered_without = update.grounding and not update.grounding.supported
+    return found + ("Answered without the model: no source matched." if answered_without else "Generating...")
 
 
 def prompt_shown(update: TurnUpdate) -> str:
     """The prompt panel: the exact prompt, or why there was none."""
     if update.prompt or not update.grounding:
         return update.prompt
+    if update.grounding.supported:
+        return "The model was not called: the answer style quotes the sources."
     return (f"The model was not called: no passage scored above the support threshold (best similarity "
             f"{update.grounding.best_score:.2f}) for the search query:\n{update.grounding.query}")
 

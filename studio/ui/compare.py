@@ -11,6 +11,7 @@ from studio.models import refs
 from studio.models.refs import ModelRef
 from studio.ui.chat_settings import (
     GENERATE,
+    LAST_SETTINGS,
     chat_settings,
     check,
     knowledge_picker,
@@ -74,9 +75,9 @@ def build_compare_tab(default_a: str = str(refs.DEFAULT_MODEL), default_b: str |
         send = gr.Button("Send to both", variant="primary", scale=1)
         stop = gr.Button("Stop", scale=1)
         clear = gr.Button("Clear", scale=1)
-    engine = settings.pop("engine")
+    last = {name: settings.pop(name) for name in LAST_SETTINGS}
     inputs = {"message": box, "model_a": picker_a, "model_b": picker_b, **settings,  # /compare's parameters
-              "state_a": state_a, "state_b": state_b, "sources_a": sources_a, "sources_b": sources_b, "engine": engine}
+              "state_a": state_a, "state_b": state_b, "sources_a": sources_a, "sources_b": sources_b, **last}
     outputs = [chat_a, chat_b, stats_a, stats_b, state_a, state_b, box, sources_a, sources_b]
     sent = send.click(compare, inputs_kwargs=inputs, outputs=outputs, api_name="compare", **GENERATE)
     submitted = box.submit(compare, inputs_kwargs=inputs, outputs=outputs, api_visibility="private", **GENERATE)

@@ -96,8 +96,9 @@ def grid_status(**form) -> str:
 def refresh():
     table = results.collect()
     bench = results.collect_memory_bench()
-    run_choices = sorted({" · ".join(filter(None, [r.run, r.test_set, r.knowledge])) for r in table.itertuples()},
-                         reverse=True)
+    run_choices = sorted({" · ".join(filter(None, [r.run, r.test_set, r.knowledge,
+                                                   "" if r.answer_style in ("", "auto") else r.answer_style]))
+                          for r in table.itertuples()}, reverse=True)
     return (*charts.figures(table, bench), results.rounded(table),
             gr.Dropdown(choices=run_choices, value=run_choices[0] if run_choices else None))
 
@@ -109,15 +110,16 @@ def export_csv() -> str:
 
 
 def drill_down(choice: str | None) -> pd.DataFrame:
-    """One run's answers on one test set: their scores, missed key facts and sources. `choice` is
-    "<run id> · <test set>", or "<run id> · <test set> · <collection>" when answered with retrieval; the run id
-    must name a run."""
+    """One run's answers on one test set: their scores, missed key facts, verdicts and sources. `choice` is
+    "<run id> · <test set>", or "<run id> · <test set> · <collection>[ · <answer style>]" when answered with
+    retrieval (auto unless named); the run id must name a run."""
     if not choice:
         return pd.DataFrame()
     run, _, rest = choice.partition(" · ")
-    test_set, _, collection = rest.partition(" · ")
+    test_set, _, rest = rest.partition(" · ")
+    collection, _, style = rest.partition(" · ")
     try:
-        return results.per_question(runs.run_path(run), test_set, collection)
+        return results.per_question(runs.run_path(run), test_set, collection, style)
     except runs.RunError as e:
         raise gr.Error(str(e), print_exception=False) from e
 
@@ -143,7 +145,7 @@ def build_results_tab(tab: gr.Tab | None = None) -> dict[str, gr.components.Comp
     with gr.Row():
         refresh_button = gr.Button("Refresh results", variant="primary")
         auto = gr.Checkbox(False, label="Refresh every 15 s (while a grid runs)")
-    plots = [gr.Plot(show_label=False)]  # what lifts facts, full width
+    plots = [gr.Plot(show_label=False), gr.Plot(show_label=False)]  # what lifts facts, answers vs sources: full width
     for _ in range(3):
         with gr.Row():
             plots += [gr.Plot(show_label=False), gr.Plot(show_label=False)]

@@ -1,0 +1,270 @@
+"""Is an answer supported by the passages it was given? A check without a judge model, and the answer to give
+when it is not.
+
+`check(answer, question, passages)`:
+- An empty reply, or one that is nothing but citations ("[1]", "[1] (file § section)"), is no answer.
+- Every key fact of the answer (amounts, numbers with units, durations, percentages, phone numbers, emails, times
+  and names, read by studio/metrics/key_facts.py) must be stated by the passages, compared after normalising
+  ("Rs. 15,000" = "15000 rupees", "2 years" = "24 months"); a bare number in the answer is found when the
+  passages hold that number with any unit. Citation markers are not facts.
+- An answer without key facts must share its words with a passage sentence (at least half of them), unless it
+  is a yes or no checked against the sources (below).
+- The answer to a yes/no question must agree with the passages: the sentence that best matches the question gives
+  the sources' yes or no (a `judge` such as the chat model's own Yes/No likelihood, else negation cues).
+`used` holds, per passage, the sentences that state the answer's facts or share most of its words: what the page
+shows under each source. `extractive_answer` quotes the sentence(s) that best answer the question with their
+citation; `retry_prompt` asks again with those sentences first and a narrower instruction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from studio.knowledge.collection import Passage
+from studio.metrics.key_facts import NEGATION, Fact, answer_polarity, read_answer, read_facts
+
+ANSWER_STYLES = ("auto", "generate", "quote")
+ANSWER_STYLE_LABELS = {"auto": "Checked: the model answers, an unsupported answer is asked again, then quoted",
+                       "generate": "The model's answer as it is (checked and labelled)",
+                       "quote": "Quote the best sentences of the sources (no model)"}
+YES_NO_START = re.compile(r"^\W*(?:is|are|am|was|were|do|does|did|can|could|will|would|shall|should|may|might|must|"
+                          r"has|have|had|isn't|aren't|doesn't|don't|can't|won't)\b", re.I)
+CITATION = re.compile(r"\[\d+\](?:\s*\([^()\n]*\))?")
+"""A citation marker, with the source header a model may copy after it: "[1] (policy_wording.pdf p. 6 § 5.2)"."""
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[\"'“(\[]?[A-Z0-9])")
+_ABBREVIATION_END = re.compile(r"\b(?:rs|no|p|pp|e\.g|i\.e|ltd|pvt|dr|mr|mrs|ms|st|sec|approx|vs|etc|fig|art)\.$",
+                               re.I)
+_LIST_ITEM = re.compile(r"\n\s*(?:[-*•]|\(?[a-z0-9]{1,3}[.)])\s+")
+_HEADING_LINE = re.compile(r"^(?:\d+(?:\.\d+)*\.?\s+[A-Z][^.!?\n]{0,70}|[A-Z][A-Z0-9 ,&/()-]{2,70})$", re.M)
+"""A numbered heading ("5.2 Maternity") or an upper-case line on its own: never the start of a sentence."""
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP_WORDS = frozenset("""a an the and or of to in on for by with at from as is are was were be been it its this that
+these those i you your we our they their he she his her what which who whom when where how why do does did can could
+will would shall should may might must has have had not no yes if then than so such any all each per into under
+about after before over up out also only""".split())
+
+
+@dataclass(frozen=True)
+class Sentence:
+    passage: int
+    """Index of its passage in the list the answer was given (its citation number is passage + 1)."""
+    text: str
+
+
+@dataclass
+class SupportCheck:
+    answer: str
+    facts: list[Fact] = field(default_factory=list)
+    """The answer's key facts (its yes/no apart), citation markers left out."""
+    missing: list[Fact] = field(default_factory=list)
+    """Facts of the answer that no passage states."""
+    polarity: str | None = None
+    """The answer's yes or no, for a yes/no question."""
+    source_polarity: str | None = None
+    """The yes or no of the passage sentence that best matches a yes/no question."""
+    empty: bool = False
+    """Nothing but whitespace or citation markers."""
+    unfounded: bool = False
+    """An answer without key facts, and not a checked yes or no, whose words no passage sentence holds (at least
+    half of them)."""
+    used: dict[int, list[str]] = field(default_factory=dict)
+    """Passage index -> the sentences of it the answer used."""
+
+    @property
+    def contradicts(self) -> bool:
+        return bool(self.polarity and self.source_polarity and self.polarity != self.source_polarity)
+
+    @property
+    def supported(self) -> bool:
+        return not self.empty and not self.unfounded and not self.missing and not self.contradicts
+
+    def verdict(self) -> str:
+        if self.empty:
+            return "no answer: the reply held only a citation"
+        problems = []
+        if self.missing:
+            problems.append("not found in the sources: " + ", ".join(f.span for f in self.missing))
+        if self.contradicts:
+            problems.append(f"says {self.polarity}, the sources say {self.source_polarity}")
+        if self.unfounded:
+            problems.append("its words are not in the sources")
+        if problems:
+            return "; ".join(problems)
+        return "every fact found in the sources" if self.facts else "no key facts to check; sources shown"
+
+
+Judge = Callable[[str, str], str | None]
+"""(question, sentence) -> "yes", "no" or None (cannot tell)."""
+
+
+# ------------------------------------------------------------------------------------------------ sentences
+
+
+def answer_text(passage: Passage) -> str:
+    """The part of a passage an answer may come from: a Q/A row's answer, a document passage whole."""
+    if passage.row is not None and passage.text.startswith("Q:") and "\nA:" in passage.text:
+        return passage.text.split("\nA:", 1)[1].strip()
+    return passage.text
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences and list items of a text; lines broken inside a paragraph (PDF text) are joined first."""
+    found = []
+    text = _HEADING_LINE.sub(lambda m: "\n" + m.group(0) + "\n", text)
+    for paragraph in re.split(r"\n\s*\n", _LIST_ITEM.sub("\n\n", "\n" + text)):
+        joined = " ".join(paragraph.split())
+        parts, pending = _SENTENCE_END.split(joined), ""
+        for part in parts:
+            pending = f"{pending} {part}".strip() if pending else part
+            if not _ABBREVIATION_END.search(pending):
+                found.append(pending)
+                pending = ""
+        if pending:
+            found.append(pending)
+    return [s for s in found if _WORD.search(s.lower())]
+
+
+def passage_sentences(passages: list[Passage]) -> list[Sentence]:
+    return [Sentence(i, s) for i, p in enumerate(passages) for s in sentences(answer_text(p))]
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS}
+
+
+def best_sentences(question: str, passages: list[Passage], limit: int = 2) -> list[Sentence]:
+    """The sentences that best answer `question`: cosine similarity of their embeddings (the collection's
+    embedding model) plus the share of the question's content words they hold; the best one, and the sentence
+    after it in the same passage when that continues it (a short first sentence, or a list after a colon)."""
+    from studio.knowledge.embeddings import embedder
+
+    candidates = passage_sentences(passages)
+    if not candidates:
+        return []
+    vectors = embedder().encode([question] + [c.text for c in candidates])
+    asked = content_words(question)
+    scores = [float(vectors[0] @ v) + 0.5 * len(asked & content_words(c.text)) / max(1, len(asked))
+              for c, v in zip(candidates, vectors[1:])]
+    best = max(range(len(candidates)), key=scores.__getitem__)
+    chosen = [candidates[best]]
+    after = best + 1
+    if (limit > 1 and after < len(candidates) and candidates[after].passage == candidates[best].passage
+            and (len(candidates[best].text) < 80 or candidates[best].text.endswith(":"))):
+        chosen.append(candidates[after])
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------------- check
+
+
+def strip_citations(answer: str) -> str:
+    return " ".join(CITATION.sub(" ", answer).split())
+
+
+def is_yes_no_question(question: str) -> bool:
+    return bool(YES_NO_START.match(question))
+
+
+def _numbers(value: str) -> set[str]:
+    return set(re.findall(r"\d+(?:\.\d+)?", value))
+
+
+def _found(fact: Fact, stated: frozenset, words: str, numbers: set[str]) -> bool:
+    if fact.kind == "entity":
+        return f" {fact.value} " in words
+    if (fact.kind, fact.value) in stated:
+        return True
+    return fact.kind == "number" and fact.value in numbers
+
+
+def _stated(text: str) -> tuple[frozenset, str, set[str]]:
+    stated, words, _ = read_answer(text)
+    return stated, words, {n for _, value in stated for n in _numbers(value)}
+
+
+def cue_polarity(question: str, sentence: str) -> str | None:
+    """The yes or no a sentence gives a yes/no question, from negation cues: an explicit leading Yes/No, else
+    "no" when one of them is negated ("not", "excluded", "never", ...) and the other is not."""
+    explicit = re.match(r"^\W*(yes|no)\b", sentence, re.I)
+    if explicit:
+        return explicit.group(1).lower()
+    return "no" if bool(NEGATION.search(sentence.lower())) != bool(NEGATION.search(question.lower())) else "yes"
+
+
+def source_polarity(question: str, passages: list[Passage], judge: Judge | None = None) -> str | None:
+    """The sources' yes or no to a yes/no question: the sentence that best matches it decides, through `judge`
+    (else the negation cues); a Q/A row whose answer opens with Yes or No says so itself."""
+    best = best_sentences(question, passages, limit=1)
+    if not best:
+        return None
+    passage = passages[best[0].passage]
+    lead = re.match(r"^\W*(yes|no)\b", answer_text(passage), re.I) if passage.row is not None else None
+    return lead.group(1).lower() if lead else (judge or cue_polarity)(question, best[0].text)
+
+
+def check(answer: str, question: str, passages: list[Passage], judge: Judge | None = None) -> SupportCheck:
+    """How far `answer` is supported by `passages` (see the module docstring)."""
+    plain = strip_citations(answer)
+    result = SupportCheck(answer)
+    if not plain or not _WORD.search(plain.lower()):
+        result.empty = True
+        return result
+    everything = _stated("\n".join(answer_text(p) for p in passages))
+    result.facts = [f for f in read_facts(plain, (), True) if f.kind != "polarity"]
+    result.missing = [f for f in result.facts if not _found(f, *everything)]
+    if is_yes_no_question(question) and passages:
+        result.polarity = answer_polarity(plain)
+        if result.polarity:
+            result.source_polarity = source_polarity(question, passages, judge)
+    result.used = used_sentences(plain, result.facts, passages)
+    judged = bool(result.polarity and result.source_polarity)  # a yes or no the sources were asked about
+    result.unfounded = not result.facts and not result.used and not judged
+    return result
+
+
+def used_sentences(answer: str, facts: list[Fact], passages: list[Passage]) -> dict[int, list[str]]:
+    """Passage index -> its sentences that state one of the answer's facts (names count only in an answer without
+    other facts); without facts, the sentence holding most of the answer's content words (at least half of them)."""
+    used: dict[int, list[str]] = {}
+    candidates = passage_sentences(passages)
+    specific = [f for f in facts if f.kind != "entity"] or facts  # a name alone says little where numbers are
+    for candidate in candidates:
+        stated = _stated(candidate.text)
+        if any(_found(f, *stated) for f in specific):
+            used.setdefault(candidate.passage, []).append(candidate.text)
+    if used or not candidates:
+        return used
+    said = content_words(answer)
+    overlap = [(len(said & content_words(c.text)) / max(1, len(said)), c) for c in candidates]
+    share, best = max(overlap, key=lambda pair: pair[0])
+    return {best.passage: [best.text]} if share >= 0.5 else {}
+
+
+# ------------------------------------------------------------------------------------------------ fallbacks
+
+
+def extractive_answer(question: str, passages: list[Passage]) -> tuple[str, list[Sentence]]:
+    """The sentence(s) that best answer the question, quoted with their citation: "From policy_wording.pdf p. 6
+    § 5.2: ..." (and the sentences, for the sources' "used" lines)."""
+    chosen = best_sentences(question, passages)
+    if not chosen:
+        return "", []
+    citation = passages[chosen[0].passage].citation
+    return f"From {citation}: " + " ".join(s.text for s in chosen), chosen
+
+
+RETRY_INSTRUCTIONS = (
+    "Answer the question in one or two sentences using only the key sentences below. Copy every amount, number, "
+    "period and name exactly as the key sentences write it. If they do not answer the question, say that you have "
+    "no source for that.")
+
+
+def retry_prompt(question: str, passages: list[Passage], system_prompt: str = "") -> str:
+    """The system prompt of the second try: the sentences that best answer the question first, then the passages."""
+    key = best_sentences(question, passages)
+    head = system_prompt.strip() + "\n\n" if system_prompt.strip() else ""
+    lines = "\n".join(f"- {s.text}" for s in key)
+    sources = "\n\n".join(f"[{n}] {p.text}" for n, p in enumerate(passages, 1))
+    return f"{head}{RETRY_INSTRUCTIONS}\n\nKey sentences:\n{lines}\n\nSources:\n\n{sources}"

@@ -1,0 +1,152 @@
+"""The support check of grounded answers (studio/knowledge/support.py) on real sentences of the sample policy and
+FAQ, and the measures evaluation reports from it (studio/evaluation/grounded.py, studio/metrics/refusal.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.answer_check import CheckedAnswer, needs_another_try, quoted
+from studio.evaluation import grounded
+from studio.knowledge import support
+from studio.knowledge.collection import Passage
+from studio.metrics.refusal import is_refusal
+
+ROOM_RENT = Passage("Q: Is there a limit on room rent?\nA: Yes. On Silver, room rent is limited to 1% of the sum "
+                    "insured per day and ICU charges to 2% per day; Gold Plus and Platinum have no room rent limit.",
+                    "insurer_faq.csv", row=41, row_kind="row")
+MATERNITY = Passage("4.7 Maternity\nMaternity expenses are covered on Gold Plus and Platinum after a waiting period "
+                    "of\n24 months, up to Rs. 50,000 per delivery on Gold Plus and Rs. 1,00,000 on Platinum. "
+                    "Dental treatment is not covered unless it is needed because of an accident.",
+                    "policy_wording.pdf", page=4, section="4.7 Maternity")
+HELPLINE = Passage("Claims and cashless helpline (toll-free): 1800 266 4545, 24 hours a day, 7 days a week. Email: "
+                   "claims@nilgirihealth.example", "policy_wording.md", section="9. Contact")
+PASSAGES = [ROOM_RENT, MATERNITY, HELPLINE]
+
+
+@pytest.mark.parametrize(("question", "answer", "supported", "missing"), [
+    ("What is the room rent limit on Silver?", "On Silver, room rent is capped at 1% of the sum insured a day [1].",
+     True, []),
+    ("How much maternity cover is there on Platinum?", "Up to 1 lakh rupees per delivery after 2 years.", True, []),
+    ("How much maternity cover is there on Platinum?", "Platinum pays up to Rs. 7.5 lakh for a delivery.", False,
+     ["Rs. 7.5 lakh"]),
+    ("What is the claims number?", "Call 1800-266-4545, round the clock [3].", True, []),
+    ("What is the claims number?", "Call 1800 425 2255.", False, ["1800 425 2255"]),
+    ("What is the waiting period for maternity?", "24 months [2]", True, []),  # a bare number found with a unit
+    ("Who is the chief executive?", "The chief executive is Ramesh Iyer.", False, ["Ramesh Iyer"]),
+    ("What is covered?", "[1]", False, []),  # only a citation: no answer
+    ("What is covered?", "[1] (insurer_faq.csv row 41)", False, []),
+    ("What is covered?", "   ", False, []),
+])
+def test_facts_must_stand_in_the_passages(question, answer, supported, missing):
+    check = support.check(answer, question, PASSAGES)
+    assert check.supported is supported, check.verdict()
+    assert [f.span for f in check.missing] == missing
+
+
+@pytest.mark.parametrize(("question", "answer", "supported"), [
+    ("Is dental treatment covered?", "No, only when an accident makes it necessary.", True),
+    ("Is dental treatment covered?", "Yes, dental treatment is covered.", False),
+    ("Is there a limit on room rent?", "Yes, on Silver it is 1% of the sum insured per day.", True),
+    ("Is there a limit on room rent?", "No, there is no limit.", False),
+])
+def test_a_yes_or_no_must_agree_with_the_best_sentence(question, answer, supported):
+    check = support.check(answer, question, PASSAGES)
+    assert check.supported is supported, check.verdict()
+    assert check.contradicts is not supported
+
+
+@pytest.mark.parametrize(("question", "sentence", "expected"), [
+    ("Is dental treatment covered?", "Dental treatment is not covered unless it is needed because of an accident.",
+     "no"),
+    ("Are cosmetic procedures excluded?", "Cosmetic or plastic surgery is excluded.", "yes"),
+    ("Is maternity covered on Gold Plus?", "Maternity expenses are covered on Gold Plus and Platinum.", "yes"),
+    ("Can I port my policy?", "No. Portability applies only at renewal.", "no"),
+])
+def test_negation_cues(question, sentence, expected):
+    assert support.cue_polarity(question, sentence) == expected
+
+
+def test_a_judge_overrides_the_cues():
+    check = support.check("Yes, it is.", "Is dental treatment covered?", PASSAGES, judge=lambda q, s: "yes")
+    assert check.supported and check.source_polarity == "yes"
+
+
+def test_sentences_keep_abbreviations_headings_and_joined_lines():
+    found = support.sentences(MATERNITY.text)
+    assert found == ["4.7 Maternity",
+                     "Maternity expenses are covered on Gold Plus and Platinum after a waiting period of 24 months, "
+                     "up to Rs. 50,000 per delivery on Gold Plus and Rs. 1,00,000 on Platinum.",
+                     "Dental treatment is not covered unless it is needed because of an accident."]
+    assert support.answer_text(ROOM_RENT).startswith("Yes. On Silver")  # a Q/A row: its answer only
+
+
+def test_used_sentences_are_the_ones_stating_the_facts():
+    check = support.check("Up to Rs. 50,000 per delivery on Gold Plus [2].", "Maternity limit on Gold Plus?", PASSAGES)
+    assert list(check.used) == [1] and "Rs. 50,000 per delivery" in check.used[1][0]
+
+
+def test_the_quote_cites_its_source_and_is_supported():
+    answer = quoted("Which number do I call for a claim at night?", PASSAGES)
+    assert answer.text.startswith("From policy_wording.md § 9. Contact: Claims and cashless helpline")
+    assert answer.check.supported and answer.how == "quote"
+
+
+@pytest.mark.parametrize(("verdict_of", "style", "again"), [
+    ("[1]", "generate", True), ("[1]", "auto", True), ("Rs. 7.5 lakh.", "auto", True),
+    ("Rs. 7.5 lakh.", "generate", False), ("Rs. 50,000 per delivery.", "auto", False),
+])
+def test_which_answers_are_replaced(verdict_of, style, again):
+    answer = CheckedAnswer(verdict_of, support.check(verdict_of, "How much maternity cover?", PASSAGES))
+    assert needs_another_try(answer, style) is again
+
+
+def test_the_retry_prompt_puts_the_key_sentences_first():
+    prompt = support.retry_prompt("Which number do I call for a claim at night?", PASSAGES, "Be brief.")
+    assert prompt.startswith("Be brief.\n\n" + support.RETRY_INSTRUCTIONS)
+    key, sources = prompt.split("Key sentences:\n", 1)[1].split("\n\nSources:\n\n")
+    assert "1800 266 4545" in key and sources.startswith("[1] Q: Is there a limit")
+
+
+@pytest.mark.parametrize(("answer", "refused"), [
+    ("I have no source for that in sample-policy.", True),
+    ("The sources do not mention a premium for that age.", True),
+    ("I don't know.", True),
+    ("The provided documents don't contain information about vaccinations.", True),
+    ("Dental treatment is not covered.", False),
+    ("No, there is no room rent limit on Platinum.", False),
+])
+def test_refusals(answer, refused):
+    assert is_refusal(answer) is refused
+
+
+def test_citation_precision_counts_cited_sources_holding_a_used_sentence():
+    good = CheckedAnswer("Up to Rs. 50,000 per delivery [2].", support.check(
+        "Up to Rs. 50,000 per delivery [2].", "Maternity limit?", PASSAGES))
+    assert grounded.citation_precision(good, PASSAGES) == 1.0
+    wrong = CheckedAnswer("Up to Rs. 50,000 per delivery [1][2].", support.check(
+        "Up to Rs. 50,000 per delivery [1][2].", "Maternity limit?", PASSAGES))
+    assert grounded.citation_precision(wrong, PASSAGES) == 0.5  # [1] (the room rent row) states none of it
+    nothing = CheckedAnswer("Sure.", support.check("Sure.", "Hello?", PASSAGES))
+    assert grounded.citation_precision(nothing, PASSAGES) is None
+
+
+def test_the_summary_has_intervals_and_counts():
+    rows = [{"faithfulness": 1.0, "unsupported": False, "refused": False, "answered_by": "model"},
+            {"faithfulness": 0.5, "unsupported": True, "refused": False, "answered_by": "quote"},
+            {"faithfulness": None, "unsupported": False, "refused": True, "answered_by": "retry"}]
+    found = grounded.summary(rows)
+    assert found["faithfulness"]["mean"] == 0.75 and found["faithfulness"]["n"] == 2
+    assert found["unsupported"]["mean"] == pytest.approx(1 / 3) and found["refused"]["n"] == 3
+    assert found["citation_precision"]["mean"] is None
+    assert found["answered_by"] == {"model": 1, "retry": 1, "quote": 1}
+
+
+@pytest.mark.parametrize(("answer", "unfounded"), [
+    ("I am happy to help you with that question today.", True),  # no fact, no word of the sources
+    ("Sure thing.", True),
+    ("No, only after an accident.", False),  # not a yes/no question here, but "accident" stands in the sources
+    ("Maternity expenses are covered on Gold Plus and Platinum.", False),
+])
+def test_an_answer_without_facts_must_share_its_words_with_the_sources(answer, unfounded):
+    check = support.check(answer, "What does the policy say?", PASSAGES)
+    assert check.unfounded is unfounded and check.supported is not unfounded
