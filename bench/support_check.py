@@ -2,7 +2,7 @@
 
 1. Yes/no: the FAQ's yes/no rows (assets/insurer_faq.csv, training data): the question, and the answer's first
    sentence with its leading "Yes"/"No" taken off; the judge must give that yes or no back. Negation cues against
-   the chat model's own Yes/No likelihood (studio/answer_check.model_judge).
+   the chat model's own Yes/No likelihood (model_judge below). The app uses the cues: they were right more often.
 2. Which sentence answers: tests/data/knowledge/policy_questions.csv (24 questions over the policy wording with the
    evidence each answer stands on): the sentence best_sentences picks from the 3 retrieved passages holds the
    evidence (hit@1), or one of the two it quotes does.
@@ -22,9 +22,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from studio.answer_check import model_judge  # noqa: E402
+from studio.engines.base import Tokenized  # noqa: E402
 from studio.engines.loader import load_model  # noqa: E402
+from studio.engines.prompts import encode_prompt, render_prompt  # noqa: E402
 from studio.knowledge import store, support  # noqa: E402
+
+JUDGE_QUESTION = ("Sentence: {sentence}\n\nQuestion: {question}\n\nDoes the sentence answer the question with yes "
+                  "or with no? Reply with one word: Yes or No.")
+
+
+def model_judge(loaded):
+    """The chat model's own reading of a sentence for a yes/no question: whichever of "Yes" and "No" it finds
+    more likely as the reply (one forward pass each, log-likelihood through the engine)."""
+    def judge(question: str, sentence: str) -> str | None:
+        messages = [{"role": "user", "content": JUDGE_QUESTION.format(sentence=sentence, question=question)}]
+        prompt = encode_prompt(loaded.tokenizer, loaded.entry.prompt_style, render_prompt(loaded, messages, ""))
+        losses = {}
+        for word in ("Yes", "No"):
+            ids = loaded.tokenizer(word, add_special_tokens=False).input_ids
+            total, _ = loaded.answer_log_likelihood([Tokenized(prompt + ids, [-100] * len(prompt) + ids)])
+            losses[word.lower()] = total
+        return min(losses, key=losses.get)
+
+    return judge
 
 
 def yes_no_rows(limit: int) -> list[tuple[str, str, str]]:

@@ -118,7 +118,7 @@ def chat_turn(
         for text in stream:
             yield TurnUpdate(text, stream.prompt_text, state=provisional(text), status=status, sources=sources,
                              grounding=found)
-        check = support.check(stream.text, question, sources, answer_check.model_judge(loaded))
+        check = support.check(stream.text, question, sources)
         answer = answer_check.CheckedAnswer(stream.text, check, "retry" if attempt else "model",
                                             answer.text if answer else "")
         if not answer_check.needs_another_try(answer, style):

@@ -1,7 +1,7 @@
 import pytest
 
-from studio.chat import ChatError, chat_turn
 from studio import memory
+from studio.chat import ChatError, chat_turn
 from studio.engines import base, hf, loader, prompts
 from studio.engines.base import GenerationSettings
 from studio.memory import MemoryConfig, MemoryState

@@ -267,9 +267,10 @@ def test_quote_answers_from_the_sources_without_the_model(club, llama):
     last = turn(llama, MemoryState(), "How much is the yearly fee for a junior?",
                 KnowledgeConfig("club", k=1, answer_style="quote"))
     assert last.reply == ("From handbook.md § 1.1 Fees: The yearly membership fee is 1,200 rupees for adults and 400 "
-                          "rupees for juniors under 16.")
+                          "rupees for juniors under 16. Fees are due every April.")  # its best two sentences
     assert last.stats is None and last.prompt == "" and last.answer.how == "quote" and last.answer.check.supported
-    assert last.answer.check.used == {0: [last.reply.split(": ", 1)[1]]}
+    assert last.answer.check.used == {0: ["The yearly membership fee is 1,200 rupees for adults and 400 rupees for "
+                                          "juniors under 16.", "Fees are due every April."]}
     assert last.state.messages[-1] == {"role": "assistant", "content": last.reply}  # memory keeps what was shown
 
 

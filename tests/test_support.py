@@ -66,11 +66,6 @@ def test_negation_cues(question, sentence, expected):
     assert support.cue_polarity(question, sentence) == expected
 
 
-def test_a_judge_overrides_the_cues():
-    check = support.check("Yes, it is.", "Is dental treatment covered?", PASSAGES, judge=lambda q, s: "yes")
-    assert check.supported and check.source_polarity == "yes"
-
-
 def test_sentences_keep_abbreviations_headings_and_joined_lines():
     found = support.sentences(MATERNITY.text)
     assert found == ["4.7 Maternity",

@@ -47,16 +47,15 @@ def grounded_answers(loaded: LoadedModel, questions: list[str], passages: list[l
     if asked and style != "quote":
         first, timing = generate([questions[i] for i in asked],
                                  [store.grounded_prompt(passages[i], system_prompt) for i in asked])
-        judge = answer_check.model_judge(loaded)
         for i, text in zip(asked, first):
-            checked[i] = CheckedAnswer(text, support.check(text, questions[i], passages[i], judge))
+            checked[i] = CheckedAnswer(text, support.check(text, questions[i], passages[i]))
         again = [i for i in asked if style == "auto" and answer_check.needs_another_try(checked[i], style)]
         if again:
             second, more = generate([questions[i] for i in again],
                                     [support.retry_prompt(questions[i], passages[i], system_prompt) for i in again])
             timing = _add(timing, more)
             for i, text in zip(again, second):
-                checked[i] = CheckedAnswer(text, support.check(text, questions[i], passages[i], judge), "retry",
+                checked[i] = CheckedAnswer(text, support.check(text, questions[i], passages[i]), "retry",
                                            checked[i].text)
     for i in asked:
         if checked[i] is None or answer_check.needs_another_try(checked[i], style):
