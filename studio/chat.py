@@ -103,29 +103,33 @@ def chat_turn(
         yield from finish(stream.text, stream.prompt_text, stream.stats, grounding=found)
         return
 
+    # The check's sentence embeddings run on the model thread, as retrieval does (_ground says why).
     style, question, answer, stream = knowledge_config.answer_style, found.query, None, None
-    first = (found.system_prompt, store.grounded_prompt(sources))  # (system prompt, the same without the chat's own)
-    again = (support.retry_prompt(question, sources, settings.system_prompt), support.retry_prompt(question, sources))
-    tries = {"quote": [], "generate": [first], "auto": [first, again]}[style]
-    for attempt, (system_prompt, bare_prompt) in enumerate(tries):
-        status = "Answering from the sources; the answer is checked against them when it is done."
-        if attempt:
+    for attempt in range({"quote": 0, "generate": 1, "auto": 2}[style]):
+        if attempt == 0:
+            status = "Answering from the sources; the answer is checked against them when it is done."
+            system_prompt, bare_prompt = found.system_prompt, store.grounded_prompt(sources)
+        else:
             status = f"The answer was not taken from the sources ({answer.check.verdict()}): asking again with the " \
                      "sentences that answer the question first..."
             yield TurnUpdate(answer.text, stream.prompt_text, stream.stats, provisional(answer.text), status=status,
                              sources=sources, grounding=found, answer=answer)
+            key = runtime.on_model_thread(support.best_sentences, question, sources)
+            system_prompt = support.retry_prompt(question, sources, settings.system_prompt, key)
+            bare_prompt = support.retry_prompt(question, sources, "", key)
         stream = loaded.open_stream(_with_sources(loaded, messages, bare_prompt), system_prompt, settings)
         for text in stream:
             yield TurnUpdate(text, stream.prompt_text, state=provisional(text), status=status, sources=sources,
                              grounding=found)
-        check = support.check(stream.text, question, sources)
+        check = runtime.on_model_thread(support.check, stream.text, question, sources)
         answer = answer_check.CheckedAnswer(stream.text, check, "retry" if attempt else "model",
                                             answer.text if answer else "")
         if not answer_check.needs_another_try(answer, style):
             break
     if answer is None or answer_check.needs_another_try(answer, style):
-        replaced = answer.replaced or answer.text if answer else ""
-        answer = dataclasses.replace(answer_check.quoted(question, sources), replaced=replaced)
+        replaced = (answer.replaced or answer.text) if answer else ""
+        answer = dataclasses.replace(runtime.on_model_thread(answer_check.quoted, question, sources),
+                                     replaced=replaced)
     yield from finish(answer.text, stream.prompt_text if stream else "", stream.stats if stream else None,
                       sources=sources, grounding=found, answer=answer)
 

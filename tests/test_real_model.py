@@ -80,3 +80,29 @@ def test_a_follow_up_retrieves_the_passage_it_needs(tmp_path, monkeypatch, ref):
     assert any("2 deliveries" in p.text for p in follow_up.sources), [p.citation for p in follow_up.sources]
     assert "2 deliveries" in follow_up.prompt and follow_up.stats.new_tokens > 0
     assert state.messages[-1] == {"role": "assistant", "content": follow_up.reply}  # memory: no passages
+
+
+def test_the_default_model_answers_from_its_sources_or_quotes_them(tmp_path, monkeypatch):
+    """Right or silent on the real default model: each shown answer to a policy question is supported by its
+    passages (the model's own, asked again, or quoted) and states the reference's key facts."""
+    from pathlib import Path
+
+    from studio.knowledge import store
+    from studio.knowledge.grounding import KnowledgeConfig
+    from studio.metrics import facts
+
+    entry = catalogue.describe(refs.DEFAULT_MODEL)
+    if not entry.available:
+        pytest.skip(entry.reason)
+    monkeypatch.setenv("CQA_KNOWLEDGE_DIR", str(tmp_path / "knowledge"))
+    store.create("policy", [Path(__file__).parent.parent / "assets" / "policy_wording.md"])
+    loaded = loader.load_model(refs.DEFAULT_MODEL)
+    for question, reference in [("How many deliveries does the maternity benefit cover?", "2 deliveries"),
+                                ("Within how many days of discharge must reimbursement documents be sent?",
+                                 "within 30 days of discharge")]:
+        for last in chat_turn(loaded, MemoryConfig("none"), MemoryState(), question,
+                              GenerationSettings(max_new_tokens=60), KnowledgeConfig("policy")):
+            pass
+        print(f"\n{question}\n  -> {last.reply!r} ({last.answer.describe()})")
+        assert last.answer.check.supported and not last.answer.check.empty
+        assert facts.score(reference, last.reply).accuracy == 1.0, last.reply

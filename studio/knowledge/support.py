@@ -259,9 +259,11 @@ RETRY_INSTRUCTIONS = (
     "no source for that.")
 
 
-def retry_prompt(question: str, passages: list[Passage], system_prompt: str = "") -> str:
-    """The system prompt of the second try: the sentences that best answer the question first, then the passages."""
-    key = best_sentences(question, passages)
+def retry_prompt(question: str, passages: list[Passage], system_prompt: str = "",
+                 key: list[Sentence] | None = None) -> str:
+    """The system prompt of the second try: the sentences that best answer the question (`key`, found when not
+    given) first, then the passages."""
+    key = best_sentences(question, passages) if key is None else key
     head = system_prompt.strip() + "\n\n" if system_prompt.strip() else ""
     lines = "\n".join(f"- {s.text}" for s in key)
     sources = "\n\n".join(f"[{n}] {p.text}" for n, p in enumerate(passages, 1))
