@@ -2,7 +2,8 @@
 
 1. Yes/no: the FAQ's yes/no rows (assets/insurer_faq.csv, training data): the question, and the answer's first
    sentence with its leading "Yes"/"No" taken off; the judge must give that yes or no back. Negation cues against
-   the chat model's own Yes/No likelihood (model_judge below). The app uses the cues: they were right more often.
+   the chat model's own Yes/No likelihood (model_judge below). Neither is right often enough to reject an answer
+   by: the app judges a yes or no only against a Q/A row that states one (support.source_polarity).
 2. Which sentence answers: tests/data/knowledge/policy_questions.csv (24 questions over the policy wording with the
    evidence each answer stands on): the sentence best_sentences picks from the 3 retrieved passages holds the
    evidence (hit@1), or one of the two it quotes does.
@@ -26,9 +27,19 @@ from studio.engines.base import Tokenized  # noqa: E402
 from studio.engines.loader import load_model  # noqa: E402
 from studio.engines.prompts import encode_prompt, render_prompt  # noqa: E402
 from studio.knowledge import store, support  # noqa: E402
+from studio.metrics.key_facts import NEGATION  # noqa: E402
 
 JUDGE_QUESTION = ("Sentence: {sentence}\n\nQuestion: {question}\n\nDoes the sentence answer the question with yes "
                   "or with no? Reply with one word: Yes or No.")
+
+
+def cue_polarity(question: str, sentence: str) -> str | None:
+    """The yes or no a sentence gives a yes/no question, from negation cues: an explicit leading Yes/No, else
+    "no" when one of them is negated ("not", "excluded", "never", ...) and the other is not."""
+    explicit = re.match(r"^\W*(yes|no)\b", sentence, re.I)
+    if explicit:
+        return explicit.group(1).lower()
+    return "no" if bool(NEGATION.search(sentence.lower())) != bool(NEGATION.search(question.lower())) else "yes"
 
 
 def model_judge(loaded):
@@ -75,7 +86,7 @@ def main() -> int:
     args = parser.parse_args()
 
     rows = yes_no_rows(args.limit)
-    cues = sum(support.cue_polarity(q, s) == gold for q, s, gold in rows)
+    cues = sum(cue_polarity(q, s) == gold for q, s, gold in rows)
     judge = model_judge(load_model(args.model, progress=lambda m: print(m, file=sys.stderr)))
     start = time.perf_counter()
     said = [judge(q, s) for q, s, _ in rows]

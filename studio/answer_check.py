@@ -2,8 +2,9 @@
 (studio/chat.py) and evaluation (studio/evaluation/grounded.py) answer through these, so both show the same answer.
 
 Answer styles (KnowledgeConfig.answer_style; knowledge/support.py has the check itself):
-  auto      the model answers; an unsupported answer is asked again with the key sentences first and a narrower
-            instruction; still unsupported, the sentence(s) that best answer the question are quoted
+  auto      the model answers; an unsupported answer (or a refusal) is asked again with the key sentences first
+            and a narrower instruction; still unsupported, the sentence(s) that best answer the question are quoted
+            (a second refusal stands)
   generate  the model's answer as it is, with its verdict (a reply that is only a citation is still replaced)
   quote     the best sentence(s) quoted, without calling the model
 """
@@ -45,5 +46,11 @@ def quoted(question: str, passages: list[Passage]) -> CheckedAnswer:
 
 
 def needs_another_try(checked: CheckedAnswer, style: str) -> bool:
-    """Whether `style` replaces this answer: auto replaces an unsupported one, every style an empty one."""
-    return checked.check.empty or (style == "auto" and not checked.check.supported)
+    """Whether `style` asks the model again: auto for an answer the check does not support, a refusal included."""
+    return style == "auto" and not checked.check.supported
+
+
+def needs_quote(checked: CheckedAnswer, style: str) -> bool:
+    """Whether `style` shows a quote instead: every style for an empty reply, auto for an unsupported one; a
+    refusal stands (quoting sentences the model found no answer in would put words in its mouth)."""
+    return checked.check.empty or (style == "auto" and not checked.check.supported and not checked.check.refused)

@@ -126,7 +126,7 @@ def chat_turn(
                                             answer.text if answer else "")
         if not answer_check.needs_another_try(answer, style):
             break
-    if answer is None or answer_check.needs_another_try(answer, style):
+    if answer is None or answer_check.needs_quote(answer, style):
         replaced = (answer.replaced or answer.text) if answer else ""
         answer = dataclasses.replace(runtime.on_model_thread(answer_check.quoted, question, sources),
                                      replaced=replaced)

@@ -8,7 +8,8 @@ prompt, checked against their passages and, by the answer style, asked again or 
 Measures (per answer, then over the test set):
   faithfulness        the share of the answer's key facts found in its passages (answers without key facts are
                       not counted); `unsupported` is the share of answers the check rejects (a fact not found, a
-                      yes/no that contradicts the sources, a reply that is only a citation)
+                      yes/no that contradicts a Q/A row, a reply that is only a citation or unrelated; a refusal
+                      is counted under refused instead)
   citation precision  of the sources an answer cites (its [n] markers; a quote cites its own source; an answer
                       without markers, the sources shown as used), the share whose passage holds a sentence the
                       answer used (string-matched, checked to stand in that passage)
@@ -58,7 +59,7 @@ def grounded_answers(loaded: LoadedModel, questions: list[str], passages: list[l
                 checked[i] = CheckedAnswer(text, support.check(text, questions[i], passages[i]), "retry",
                                            checked[i].text)
     for i in asked:
-        if checked[i] is None or answer_check.needs_another_try(checked[i], style):
+        if checked[i] is None or answer_check.needs_quote(checked[i], style):
             replaced = (checked[i].replaced or checked[i].text) if checked[i] else ""
             quote = answer_check.quoted(questions[i], passages[i])
             checked[i] = CheckedAnswer(quote.text, quote.check, "quote", replaced)
@@ -95,7 +96,7 @@ def row_fields(answer: str, checked: CheckedAnswer | None, passages: list[Passag
     return fields | {
         "answered_by": checked.how, "verdict": checked.check.verdict(), "model_answer": checked.replaced or None,
         "faithfulness": round((facts - missing) / facts, 4) if facts else None,
-        "unsupported": not checked.check.supported,
+        "unsupported": not checked.check.supported and not checked.check.refused,
         "unsupported_facts": [f.span for f in checked.check.missing],
         "citation_precision": None if precision is None else round(precision, 4),
         "used": {str(n + 1): sentences for n, sentences in checked.check.used.items()},

@@ -9,8 +9,10 @@ when it is not.
   passages hold that number with any unit. Citation markers are not facts.
 - An answer without key facts must share its words with a passage sentence (at least half of them), unless it
   is a yes or no checked against the sources (below).
-- The answer to a yes/no question must agree with the passages: the sentence that best matches the question gives
-  the sources' yes or no (negation cues; see source_polarity for how often they are right).
+- The answer to a yes/no question must agree with a Q/A row that answers yes or no itself, when the sentence that
+  best matches the question is one; against a document sentence a yes or no is not judged (source_polarity says
+  why) and that sentence is shown as used.
+- A refusal ("I have no source for that") is not an answer the sources support; it is not replaced by a quote.
 `used` holds, per passage, the sentences that state the answer's facts or share most of its words: what the page
 shows under each source. `extractive_answer` quotes the sentence(s) that best answer the question with their
 citation; `retry_prompt` asks again with those sentences first and a narrower instruction.
@@ -22,7 +24,8 @@ import re
 from dataclasses import dataclass, field
 
 from studio.knowledge.collection import Passage
-from studio.metrics.key_facts import NEGATION, Fact, answer_polarity, read_answer, read_facts
+from studio.metrics.key_facts import Fact, answer_polarity, read_answer, read_facts
+from studio.metrics.refusal import is_refusal
 
 ANSWER_STYLES = ("auto", "generate", "quote")
 ANSWER_STYLE_LABELS = {"auto": "Checked: the model answers, an unsupported answer is asked again, then quoted",
@@ -66,8 +69,10 @@ class SupportCheck:
     empty: bool = False
     """Nothing but whitespace or citation markers."""
     unfounded: bool = False
-    """An answer without key facts, and not a checked yes or no, whose words no passage sentence holds (at least
-    half of them)."""
+    """An answer without key facts, and not a yes or no to a yes/no question, whose words no passage sentence holds
+    (at least half of them)."""
+    refused: bool = False
+    """The answer declines: it says the sources do not answer (studio/metrics/refusal.py)."""
     used: dict[int, list[str]] = field(default_factory=dict)
     """Passage index -> the sentences of it the answer used."""
 
@@ -77,11 +82,18 @@ class SupportCheck:
 
     @property
     def supported(self) -> bool:
-        return not self.empty and not self.unfounded and not self.missing and not self.contradicts
+        return not (self.empty or self.refused or self.unfounded or self.missing or self.contradicts)
+
+    @property
+    def unchecked_polarity(self) -> bool:
+        """A yes or no the sources do not state outright: shown with the sentence it rests on, not judged."""
+        return bool(self.polarity) and self.source_polarity is None
 
     def verdict(self) -> str:
         if self.empty:
             return "no answer: the reply held only a citation"
+        if self.refused:
+            return "the model found no answer in the sources"
         problems = []
         if self.missing:
             problems.append("not found in the sources: " + ", ".join(f.span for f in self.missing))
@@ -91,7 +103,9 @@ class SupportCheck:
             problems.append("its words are not in the sources")
         if problems:
             return "; ".join(problems)
-        return "every fact found in the sources" if self.facts else "no key facts to check; sources shown"
+        found = "every fact found in the sources" if self.facts else "no key facts to check; sources shown"
+        return found + ("; its yes or no is not stated as such: read the sentence shown" if self.unchecked_polarity
+                        else "")
 
 
 # ------------------------------------------------------------------------------------------------ sentences
@@ -180,25 +194,16 @@ def _stated(text: str) -> tuple[frozenset, str, set[str]]:
     return stated, words, {n for _, value in stated for n in _numbers(value)}
 
 
-def cue_polarity(question: str, sentence: str) -> str | None:
-    """The yes or no a sentence gives a yes/no question, from negation cues: an explicit leading Yes/No, else
-    "no" when one of them is negated ("not", "excluded", "never", ...) and the other is not."""
-    explicit = re.match(r"^\W*(yes|no)\b", sentence, re.I)
-    if explicit:
-        return explicit.group(1).lower()
-    return "no" if bool(NEGATION.search(sentence.lower())) != bool(NEGATION.search(question.lower())) else "yes"
-
-
-def source_polarity(question: str, passages: list[Passage]) -> str | None:
-    """The sources' yes or no to a yes/no question: the sentence that best matches it decides, by negation cues
-    (right for 0.72 of 166 FAQ answers; Qwen2.5-0.5B's own Yes/No likelihood for 0.62: bench/support_check.py); a
-    Q/A row whose answer opens with Yes or No says so itself."""
-    best = best_sentences(question, passages, limit=1)
-    if not best:
+def source_polarity(question: str, best: Sentence | None, passages: list[Passage]) -> str | None:
+    """The sources' yes or no to a yes/no question, where they state one outright: the Q/A row holding the sentence
+    that best matches the question, when its answer opens with Yes or No. A document sentence's yes or no is not
+    read: negation cues were right for 0.72 of 166 FAQ answers' sentences and Qwen2.5-0.5B's own Yes/No likelihood
+    for 0.62 (bench/support_check.py); judged by either, correct "No" answers were replaced by quotes."""
+    passage = passages[best.passage] if best else None
+    if passage is None or passage.row is None:
         return None
-    passage = passages[best[0].passage]
-    lead = re.match(r"^\W*(yes|no)\b", answer_text(passage), re.I) if passage.row is not None else None
-    return lead.group(1).lower() if lead else cue_polarity(question, best[0].text)
+    lead = re.match(r"^\W*(yes|no)\b", answer_text(passage), re.I)
+    return lead.group(1).lower() if lead else None
 
 
 def check(answer: str, question: str, passages: list[Passage]) -> SupportCheck:
@@ -208,16 +213,22 @@ def check(answer: str, question: str, passages: list[Passage]) -> SupportCheck:
     if not plain or not _WORD.search(plain.lower()):
         result.empty = True
         return result
+    if is_refusal(plain):
+        result.refused = True
+        return result
     everything = _stated("\n".join(answer_text(p) for p in passages))
     result.facts = [f for f in read_facts(plain, (), True) if f.kind != "polarity"]
     result.missing = [f for f in result.facts if not _found(f, *everything)]
+    best = None
     if is_yes_no_question(question) and passages:
         result.polarity = answer_polarity(plain)
         if result.polarity:
-            result.source_polarity = source_polarity(question, passages)
+            best = next(iter(best_sentences(question, passages, limit=1)), None)
+            result.source_polarity = source_polarity(question, best, passages)
     result.used = used_sentences(plain, result.facts, passages)
-    judged = bool(result.polarity and result.source_polarity)  # a yes or no the sources were asked about
-    result.unfounded = not result.facts and not result.used and not judged
+    if best is not None and best.text not in result.used.get(best.passage, []):
+        result.used.setdefault(best.passage, []).append(best.text)  # what a yes or no rests on
+    result.unfounded = not result.facts and not result.used and not result.polarity
     return result
 
 
@@ -244,8 +255,12 @@ def used_sentences(answer: str, facts: list[Fact], passages: list[Passage]) -> d
 
 def extractive_answer(question: str, passages: list[Passage]) -> tuple[str, list[Sentence]]:
     """The two sentences that best answer the question, quoted with their citations, best first: "From
-    policy_wording.pdf p. 6 § 5.2: ..." (and the sentences, for the sources' "used" lines)."""
+    policy_wording.pdf p. 6 § 5.2: ..." (and the sentences, for the sources' "used" lines). From a Q/A row the
+    quote starts at its answer's beginning, so its own Yes or No comes with it."""
     chosen = best_sentences(question, passages)
+    if chosen and passages[chosen[0].passage].row is not None:
+        row = [s for s in passage_sentences(passages) if s.passage == chosen[0].passage]
+        chosen = row[: max(2, row.index(chosen[0]) + 1)]
     by_passage: dict[int, list[str]] = {}
     for sentence in chosen:
         by_passage.setdefault(sentence.passage, []).append(sentence.text)
