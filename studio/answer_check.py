@@ -2,9 +2,9 @@
 (studio/chat.py) and evaluation (studio/evaluation/grounded.py) answer through these, so both show the same answer.
 
 Answer styles (KnowledgeConfig.answer_style; knowledge/support.py has the check itself):
-  auto      the model answers; an unsupported answer (or a refusal) is asked again with the key sentences first
-            and a narrower instruction; still unsupported, the sentence(s) that best answer the question are quoted
-            (a second refusal stands)
+  auto      the model answers; an unsupported answer is asked again with the key sentences first and a narrower
+            instruction; still unsupported, the sentence(s) that best answer the question are quoted (a refusal
+            stands: silent rather than a guess)
   generate  the model's answer as it is, with its verdict (a reply that is only a citation is still replaced)
   quote     the best sentence(s) quoted, without calling the model
 """
@@ -19,6 +19,11 @@ from studio.knowledge.support import SupportCheck
 
 HOW = {"model": "answered by the model", "retry": "answered by the model on a second try, from the key sentences",
        "quote": "quoted from the sources"}
+UNCHECKED = "No answer I could check against the sources. The closest they come: "
+"""Before a quote that replaces an unsupported answer: the quote is evidence, not an answer. Whether its sentences
+answer the question cannot be told offline: all-MiniLM's relevance scored the helpline sentence 0.50 for "Which
+number do I call for a claim at night?" and a policy passage 0.59 for an unanswerable question about the chief
+executive, so no threshold separates them."""
 
 
 @dataclass
@@ -34,10 +39,11 @@ class CheckedAnswer:
         return f"{HOW[self.how]} · {self.check.verdict()}"
 
 
-def quoted(question: str, passages: list[Passage]) -> CheckedAnswer:
-    """The quoted fallback: the best sentence(s) with their citation, checked like any answer (a quote states only
-    what its sources say; its own yes or no is not judged)."""
+def quoted(question: str, passages: list[Passage], fallback: bool = False) -> CheckedAnswer:
+    """The best sentences with their citations, checked like any answer (a quote states only what its sources say;
+    its own yes or no is not judged). As the `fallback` for an unsupported answer it says so first (UNCHECKED)."""
     text, chosen = support.extractive_answer(question, passages)
+    text = UNCHECKED + text if fallback and text else text
     check = support.check(" ".join(s.text for s in chosen), question, passages)
     check.polarity, check.used = None, {}
     for sentence in chosen:  # what a quote used is what it quotes
@@ -46,8 +52,10 @@ def quoted(question: str, passages: list[Passage]) -> CheckedAnswer:
 
 
 def needs_another_try(checked: CheckedAnswer, style: str) -> bool:
-    """Whether `style` asks the model again: auto for an answer the check does not support, a refusal included."""
-    return style == "auto" and not checked.check.supported
+    """Whether `style` asks the model again: auto for an answer the check does not support. A refusal stands: asked
+    again, Qwen2.5-0.5B turned "No source for that." into "Yes, this document can be used as an offer of
+    insurance" (test_policy.csv, the policy says No), and a yes or no read from a document is not checked."""
+    return style == "auto" and not checked.check.supported and not checked.check.refused
 
 
 def needs_quote(checked: CheckedAnswer, style: str) -> bool:

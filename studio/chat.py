@@ -128,8 +128,8 @@ def chat_turn(
             break
     if answer is None or answer_check.needs_quote(answer, style):
         replaced = (answer.replaced or answer.text) if answer else ""
-        answer = dataclasses.replace(runtime.on_model_thread(answer_check.quoted, question, sources),
-                                     replaced=replaced)
+        quote = runtime.on_model_thread(answer_check.quoted, question, sources, fallback=answer is not None)
+        answer = dataclasses.replace(quote, replaced=replaced)
     yield from finish(answer.text, stream.prompt_text if stream else "", stream.stats if stream else None,
                       sources=sources, grounding=found, answer=answer)
 

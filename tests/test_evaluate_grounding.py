@@ -10,6 +10,7 @@ from studio.data import qa
 from studio.engines import hf, loader
 from studio.engines.prompts import prompts_for
 from studio.evaluation import evaluate
+from studio.answer_check import UNCHECKED
 from studio.knowledge import collection, store, support
 from studio.knowledge.collection import Passage
 
@@ -148,13 +149,14 @@ def test_auto_asks_an_unsupported_answer_again_then_quotes_the_source(llama, clu
     result = evaluate.evaluate(llama, club, knowledge_name="club", knowledge_k=1)
     assert len(seen) == 3 and support.RETRY_INSTRUCTIONS in seen[2]  # only the guest question is asked again
     guests, lockers, _ = result["rows"]
-    assert guests["answer"] == "From club.md § 2. Guests: Each member may bring two guests a month; a guest pays Rs " \
-                               "500 a visit." and guests["answered_by"] == "quote"
+    assert guests["answer"] == UNCHECKED + "From club.md § 2. Guests: Each member may bring two guests a month; a " \
+                               "guest pays Rs 500 a visit." and guests["answered_by"] == "quote"
+    assert guests["refused"] and not guests["unsupported"]  # evidence shown, not an answer
     assert guests["model_answer"] == "Rs 700 a visit." and guests["unsupported"] is False
     assert lockers["answered_by"] == "model" and lockers["citation_precision"] == 1.0
     assert result["grounded"]["answered_by"] == {"model": 1, "retry": 0, "quote": 1}
     quoted = evaluate.evaluate(llama, club, knowledge_name="club", knowledge_k=1, answer_style="quote")
-    assert len(seen) == 3 and quoted["rows"][0]["answer"] == guests["answer"]  # quote: the model is not asked
+    assert len(seen) == 3 and UNCHECKED + quoted["rows"][0]["answer"] == guests["answer"]  # quote: no model
 
 
 def test_knowledge_prompts_reach_the_model_batched(llama, club):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.answer_check import HOW
+from studio.answer_check import HOW, UNCHECKED
 from studio.chat import ChatError, chat_turn
 from studio.engines import loader
 from studio.engines.base import GenerationSettings
@@ -283,7 +283,7 @@ def test_auto_replaces_an_unsupported_reply_after_a_second_try(club, llama):
     assert len(asked_again) == 1 and asked_again[0].answer.how == "model"
     assert "\n\nKey sentences:\n- The yearly membership fee" in last.prompt  # the second try's prompt (its start is cut to
     # the tiny model's 256 positions)
-    assert last.answer.how == "quote" and last.reply.startswith("From handbook.md § 1.1 Fees: ")
+    assert last.answer.how == "quote" and last.reply.startswith(UNCHECKED + "From handbook.md § 1.1 Fees: ")
     assert all("checked against them" in u.status for u in updates[:3] if u.state and not u.answer)
 
 

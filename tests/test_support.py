@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from studio.answer_check import CheckedAnswer, needs_another_try, needs_quote, quoted
+from studio.answer_check import UNCHECKED, CheckedAnswer, needs_another_try, needs_quote, quoted
 from studio.evaluation import grounded
 from studio.knowledge import support
 from studio.knowledge.collection import Passage
@@ -45,7 +45,8 @@ def test_facts_must_stand_in_the_passages(question, answer, supported, missing):
 
 @pytest.mark.parametrize(("question", "answer", "supported", "unchecked"), [
     ("Is there a limit on room rent?", "Yes, on Silver it is 1% of the sum insured per day.", True, False),
-    ("Is there a limit on room rent?", "No, there is no limit.", False, False),  # the Q/A row says Yes
+    ("Is there a limit on room rent?", "No, there is no limit.", False, False),  # the Q/A row asks it and says Yes
+    ("Is there a room rent limit on Platinum?", "No.", True, True),  # the row asks about Silver's limit: not judged
     # a document sentence states no yes or no outright: not judged, shown as what the answer rests on
     ("Is dental treatment covered?", "No, only when an accident makes it necessary.", True, True),
     ("Is dental treatment covered?", "Yes, dental treatment is covered.", True, True),
@@ -55,16 +56,17 @@ def test_a_yes_or_no_is_judged_against_a_row_that_states_one(question, answer, s
     assert check.supported is supported, check.verdict()
     assert check.contradicts is not supported and check.unchecked_polarity is unchecked
     if unchecked:
-        assert check.used[1] == ["Dental treatment is not covered unless it is needed because of an accident."]
         assert check.verdict().endswith("its yes or no is not stated as such: read the sentence shown")
+    if question.startswith("Is dental"):
+        assert check.used[1] == ["Dental treatment is not covered unless it is needed because of an accident."]
 
 
-def test_a_refusal_is_no_supported_answer_and_is_not_quoted_over():
+def test_a_refusal_is_no_supported_answer_and_stands():
     refusal = CheckedAnswer("I have no source for that.", support.check("I have no source for that.",
                                                                         "What is covered?", PASSAGES))
     assert refusal.check.refused and not refusal.check.supported
-    assert refusal.check.verdict() == "the model found no answer in the sources"
-    assert needs_another_try(refusal, "auto") and not needs_quote(refusal, "auto")
+    assert refusal.check.verdict() == "no answer in the sources"
+    assert not needs_another_try(refusal, "auto") and not needs_quote(refusal, "auto")
 
 
 def test_sentences_keep_abbreviations_headings_and_joined_lines():
@@ -95,6 +97,12 @@ def test_the_quote_cites_its_source_and_is_supported():
 def test_which_answers_are_asked_again_or_quoted(answer, style, again, quote):
     checked = CheckedAnswer(answer, support.check(answer, "How much maternity cover?", PASSAGES))
     assert needs_another_try(checked, style) is again and needs_quote(checked, style) is quote
+
+
+def test_a_quote_that_replaces_an_answer_says_it_is_evidence_and_counts_as_declining():
+    answer = quoted("Which number do I call for a claim at night?", PASSAGES, fallback=True)
+    assert answer.text.startswith(UNCHECKED + "From policy_wording.md § 9. Contact: Claims and cashless helpline")
+    assert answer.check.supported and is_refusal(answer.text)
 
 
 def test_the_retry_prompt_puts_the_key_sentences_first():

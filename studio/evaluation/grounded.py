@@ -61,7 +61,7 @@ def grounded_answers(loaded: LoadedModel, questions: list[str], passages: list[l
     for i in asked:
         if checked[i] is None or answer_check.needs_quote(checked[i], style):
             replaced = (checked[i].replaced or checked[i].text) if checked[i] else ""
-            quote = answer_check.quoted(questions[i], passages[i])
+            quote = answer_check.quoted(questions[i], passages[i], fallback=checked[i] is not None)
             checked[i] = CheckedAnswer(quote.text, quote.check, "quote", replaced)
         answers[i] = checked[i].text
     return answers, checked, timing

@@ -45,7 +45,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 _STOP_WORDS = frozenset("""a an the and or of to in on for by with at from as is are was were be been it its this that
 these those i you your we our they their he she his her what which who whom when where how why do does did can could
 will would shall should may might must has have had not no yes if then than so such any all each per into under
-about after before over up out also only""".split())
+about after before over up out also only there here""".split())
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class SupportCheck:
         if self.empty:
             return "no answer: the reply held only a citation"
         if self.refused:
-            return "the model found no answer in the sources"
+            return "no answer in the sources"
         problems = []
         if self.missing:
             problems.append("not found in the sources: " + ", ".join(f.span for f in self.missing))
@@ -143,21 +143,26 @@ def content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS}
 
 
+def _scores(question: str, texts: list[str]) -> list[float]:
+    """Each text's relevance to the question: the cosine similarity of their embeddings (the collection's
+    embedding model) plus half the share of the question's content words it holds."""
+    from studio.knowledge.embeddings import embedder
+
+    vectors = embedder().encode([question] + texts)
+    asked = content_words(question)
+    return [float(vectors[0] @ v) + 0.5 * len(asked & content_words(t)) / max(1, len(asked))
+            for t, v in zip(texts, vectors[1:])]
+
+
 def best_sentences(question: str, passages: list[Passage], limit: int = 2) -> list[Sentence]:
-    """The sentences that best answer `question`, best first: cosine similarity of their embeddings (the
-    collection's embedding model) plus the share of the question's content words they hold. With limit 2: the
+    """The sentences that best answer `question`, best first (by `_scores`). With limit 2: the
     sentence after the best one when it continues it (a short first sentence, or a list after a colon), else the
     second best. On 24 policy questions over 3 retrieved passages the best sentence held the evidence for 16, the
     best two for 20 (bench/support_check.py; tests/data/knowledge/policy_questions.csv, not a test set)."""
-    from studio.knowledge.embeddings import embedder
-
     candidates = passage_sentences(passages)
     if not candidates:
         return []
-    vectors = embedder().encode([question] + [c.text for c in candidates])
-    asked = content_words(question)
-    scores = [float(vectors[0] @ v) + 0.5 * len(asked & content_words(c.text)) / max(1, len(asked))
-              for c, v in zip(candidates, vectors[1:])]
+    scores = _scores(question, [c.text for c in candidates])
     ranked = sorted(range(len(candidates)), key=lambda i: -scores[i])
     best, after = ranked[0], ranked[0] + 1
     if (after < len(candidates) and candidates[after].passage == candidates[best].passage
@@ -194,13 +199,25 @@ def _stated(text: str) -> tuple[frozenset, str, set[str]]:
     return stated, words, {n for _, value in stated for n in _numbers(value)}
 
 
+def asks_the_same(question: str, passage: Passage) -> bool:
+    """Whether a Q/A row's own question asks what `question` asks: each holds at least 80% of the other's content
+    words. A row's Yes or No answers its own question only: a "Yes." about robotic surgery says nothing about
+    polyps, and "Is there a limit on room rent? Yes (on Silver)" says nothing about Platinum's."""
+    if passage.row is None or not passage.text.startswith("Q:"):
+        return False
+    row, asked = content_words(passage.text.split("\nA:", 1)[0][2:]), content_words(question)
+    shared = len(row & asked)
+    return bool(row and asked) and shared >= 0.8 * len(row) and shared >= 0.8 * len(asked)
+
+
 def source_polarity(question: str, best: Sentence | None, passages: list[Passage]) -> str | None:
     """The sources' yes or no to a yes/no question, where they state one outright: the Q/A row holding the sentence
-    that best matches the question, when its answer opens with Yes or No. A document sentence's yes or no is not
+    that best matches the question, when it asks the same and its answer opens with Yes or No. A document
+    sentence's yes or no is not
     read: negation cues were right for 0.72 of 166 FAQ answers' sentences and Qwen2.5-0.5B's own Yes/No likelihood
     for 0.62 (bench/support_check.py); judged by either, correct "No" answers were replaced by quotes."""
     passage = passages[best.passage] if best else None
-    if passage is None or passage.row is None:
+    if passage is None or not asks_the_same(question, passage):
         return None
     lead = re.match(r"^\W*(yes|no)\b", answer_text(passage), re.I)
     return lead.group(1).lower() if lead else None
@@ -256,9 +273,9 @@ def used_sentences(answer: str, facts: list[Fact], passages: list[Passage]) -> d
 def extractive_answer(question: str, passages: list[Passage]) -> tuple[str, list[Sentence]]:
     """The two sentences that best answer the question, quoted with their citations, best first: "From
     policy_wording.pdf p. 6 § 5.2: ..." (and the sentences, for the sources' "used" lines). From a Q/A row the
-    quote starts at its answer's beginning, so its own Yes or No comes with it."""
+    quote starts at its answer's beginning when the row asks the same, so its own Yes or No comes with it."""
     chosen = best_sentences(question, passages)
-    if chosen and passages[chosen[0].passage].row is not None:
+    if chosen and asks_the_same(question, passages[chosen[0].passage]):
         row = [s for s in passage_sentences(passages) if s.passage == chosen[0].passage]
         chosen = row[: max(2, row.index(chosen[0]) + 1)]
     by_passage: dict[int, list[str]] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 REFUSAL = re.compile(
-    r"\b(?:i have no source|no source (?:for|answers|says|mentions)|(?:do(?:es)? not|don't|doesn't) (?:have|contain|"
+    r"\b(?:i have no source|no answer i could check|no source (?:for|answers|says|mentions)|(?:do(?:es)? not|don't|doesn't) (?:have|contain|"
     r"mention|say|state|answer|provide|include|specify)[^.]{0,40}\b(?:source|information|answer|details?)|"
     r"(?:sources?|documents?|passages?|context) (?:do(?:es)? not|don't|doesn't) (?:say|mention|contain|answer|"
     r"state|provide|include|specify)|not (?:mentioned|stated|specified|found|given|provided) in the "
