@@ -50,13 +50,13 @@ def main(argv: list[str] | None = None) -> int:
 # ------------------------------------------------------------------------------------------------ knowledge
 
 
-def _ask(name: str, question: str, model: str, k: int, mode: str, threshold: float) -> None:
+def _ask(name: str, question: str, model: str, k: int, mode: str, threshold: float, style: str) -> None:
+    """One grounded chat turn, as the Chat tab answers it: checked against its sources (answer style `style`)."""
     from studio.chat import chat_turn
     from studio.engines.base import GenerationSettings
     from studio.engines.loader import load_model
-    from studio.engines.prompts import DEFAULT_SYSTEM_PROMPT
     from studio.knowledge import store
-    from studio.knowledge.grounding import no_source_reply
+    from studio.knowledge.grounding import KnowledgeConfig, no_source_reply
     from studio.memory import MemoryConfig, MemoryState
 
     passages = store.retrieve(name, question, k, mode)
@@ -66,14 +66,17 @@ def _ask(name: str, question: str, model: str, k: int, mode: str, threshold: flo
         print(f"{no_source_reply(name)}\n\n(best passage cosine {best:.2f} < threshold {threshold:.2f})")
         return
     loaded = load_model(model, progress=lambda m: print(m, file=sys.stderr))
-    settings = GenerationSettings(system_prompt=store.grounded_prompt(passages, DEFAULT_SYSTEM_PROMPT),
-                                  temperature=0.0, max_new_tokens=160)
+    config = KnowledgeConfig(name, k=k, mode=mode, threshold=threshold, answer_style=style)
     update = None
-    for update in chat_turn(loaded, MemoryConfig("buffer"), MemoryState(), question, settings):
+    for update in chat_turn(loaded, MemoryConfig("none"), MemoryState(), question,
+                            GenerationSettings(temperature=0.0, max_new_tokens=160), config):
         pass
-    print((update.reply if update else "") + "\n\nSources:")
-    for n, p in enumerate(passages, 1):
-        print(f"  [{n}] {p.citation} (cosine {p.dense_score:.2f})")
+    checked = f"\n({update.answer.describe()})" if update.answer else ""
+    print(update.reply + checked + "\n\nSources:")
+    for n, p in enumerate(update.sources, 1):
+        used = "".join(f"\n      used: {sentence}" for sentence in update.answer.check.used.get(n - 1, [])) \
+            if update.answer else ""
+        print(f"  [{n}] {p.citation} (cosine {p.dense_score:.2f}){used}")
 
 
 def knowledge(argv: list[str] | None = None) -> int:
@@ -81,6 +84,7 @@ def knowledge(argv: list[str] | None = None) -> int:
     from studio.core import paths
     from studio.knowledge import store
     from studio.knowledge.collection import DEFAULT_MODE, MODES, KnowledgeError
+    from studio.knowledge.support import ANSWER_STYLES
 
     parser = argparse.ArgumentParser(prog="python -m studio knowledge",
                                      description="Knowledge collections: documents and Q/A files indexed for "
@@ -104,6 +108,8 @@ def knowledge(argv: list[str] | None = None) -> int:
         if command == "ask":
             sub.add_argument("--model", default="bundled:qwen2.5-coder-0.5b-instruct")
             sub.add_argument("--threshold", type=float, default=store.SUPPORT_THRESHOLD)
+            sub.add_argument("--answer-style", choices=ANSWER_STYLES, default="auto",
+                             help="auto (checked, asked again, then quoted), generate or quote")
     args = parser.parse_args(argv)
     try:
         if args.command == "add":
@@ -121,7 +127,7 @@ def knowledge(argv: list[str] | None = None) -> int:
                 print(f"[{n}] {p.citation}  score {p.score:.4f}  cosine {p.dense_score:.3f}  bm25 {p.bm25_score:.2f}")
                 print("    " + p.text.replace("\n", "\n    "))
         else:
-            _ask(args.name, args.question, args.model, args.k, args.mode, args.threshold)
+            _ask(args.name, args.question, args.model, args.k, args.mode, args.threshold, args.answer_style)
     except (KnowledgeError, paths.PathError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
