@@ -7,6 +7,9 @@
 2. Which sentence answers: tests/data/knowledge/policy_questions.csv (24 questions over the policy wording with the
    evidence each answer stands on): the sentence best_sentences picks from the 3 retrieved passages holds the
    evidence (hit@1), or one of the two it quotes does.
+3. The other-subject rule (support.other_subject) on right answers: every FAQ row's own answer to its question
+   (not yes/no), checked against the 3 passages retrieved for it from the FAQ + policy PDF; each flag is a right
+   answer the check would send to a second try.
 
     .venv/bin/python bench/support_check.py [--model bundled:qwen2.5-coder-0.5b-instruct] [--limit N]
 """
@@ -111,6 +114,20 @@ def main() -> int:
     n = len(questions)
     print(f"best sentence on {n} policy questions: hit@1 {interval(first, n)}, in the quote {interval(quoted, n)} "
           f"(evidence in the 3 passages: {in_passages}/{n})")
+
+    store.add_files("bench-mixed", [ROOT / "assets" / "insurer_faq.csv", ROOT / "assets" / "policy_wording.pdf"],
+                    replace=True)
+    try:
+        faq = [r for r in csv.DictReader(open(ROOT / "assets" / "insurer_faq.csv", encoding="utf-8"))
+               if not support.is_yes_no_question(r["question"])]
+        found = store.retrieve_many("bench-mixed", [r["question"] for r in faq], 3)
+        flagged = [(r["question"], support.other_subject(r["answer"], r["question"], f)) for r, f in zip(faq, found)]
+        flagged = [(q, names) for q, names in flagged if names[1]]
+        print(f"other subject on the FAQ's own answers: {interval(len(flagged), len(faq))} flagged")
+        for q, (asked, said) in flagged:
+            print(f"  flagged: {q} (asked {asked}, answer names {said})")
+    finally:
+        store.delete("bench-mixed")
     return 0
 
 

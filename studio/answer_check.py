@@ -11,6 +11,7 @@ Answer styles (KnowledgeConfig.answer_style; knowledge/support.py has the check 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from studio.knowledge import support
@@ -24,6 +25,23 @@ UNCHECKED = "No answer I could check against the sources. The closest they come:
 answer the question cannot be told offline: all-MiniLM's relevance scored the helpline sentence 0.50 for "Which
 number do I call for a claim at night?" and a policy passage 0.59 for an unanswerable question about the chief
 executive, so no threshold separates them."""
+
+
+_COPIED_HEADER = re.compile(r"\s*\[(\d+)\]\s*\([^()\n]*\)\s*")
+_COPIED_QUESTION = re.compile(r"Q:[^\n]{0,300}?\s+A:\s*")
+
+
+def tidy(answer: str) -> str:
+    """A reply that opens by copying its source's header and row ("[1] (insurer_faq.csv row 232) Q: How do I
+    find...? A: Use the hospital search...", Qwen2.5-0.5B on a dev question) is shown from the answer on, with the
+    citation at its end; a reply that is nothing but the header is left for the check to reject."""
+    header = _COPIED_HEADER.match(answer)
+    if not header:
+        return answer
+    rest = answer[header.end():]
+    copied = _COPIED_QUESTION.match(rest)
+    rest = rest[copied.end():] if copied else rest
+    return f"{rest.strip()} [{header.group(1)}]" if rest.strip() else answer
 
 
 @dataclass

@@ -121,8 +121,9 @@ def chat_turn(
         for text in stream:
             yield TurnUpdate(text, stream.prompt_text, state=provisional(text), status=status, sources=sources,
                              grounding=found)
-        check = runtime.on_model_thread(support.check, stream.text, question, sources)
-        answer = answer_check.CheckedAnswer(stream.text, check, "retry" if attempt else "model",
+        text = answer_check.tidy(stream.text)
+        check = runtime.on_model_thread(support.check, text, question, sources)
+        answer = answer_check.CheckedAnswer(text, check, "retry" if attempt else "model",
                                             answer.text if answer else "")
         if not answer_check.needs_another_try(answer, style):
             break

@@ -161,7 +161,7 @@ def test_auto_asks_an_unsupported_answer_again_then_quotes_the_source(llama, clu
 
 def test_knowledge_prompts_reach_the_model_batched(llama, club):
     """The real generation path: each question in a batch reads its own grounded system prompt."""
-    prompts, _ = evaluate.ground_questions(["How much does a guest pay?", "When do lockers get emptied?"], "",
+    prompts, _, _ = evaluate.ground_questions(["How much does a guest pay?", "When do lockers get emptied?"], "",
                                            "club", 1, "hybrid")
     encoded = prompts_for(llama, ["How much does a guest pay?", "When do lockers get emptied?"], prompts)
     texts = [llama.tokenizer.decode(ids) for ids in encoded]

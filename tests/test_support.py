@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from studio.answer_check import UNCHECKED, CheckedAnswer, needs_another_try, needs_quote, quoted
+from studio.answer_check import UNCHECKED, CheckedAnswer, needs_another_try, needs_quote, quoted, tidy
 from studio.evaluation import grounded
 from studio.knowledge import support
 from studio.knowledge.collection import Passage
@@ -155,3 +155,44 @@ def test_the_summary_has_intervals_and_counts():
 def test_an_answer_without_facts_must_share_its_words_with_the_sources(answer, unfounded):
     check = support.check(answer, "What does the policy say?", PASSAGES)
     assert check.unfounded is unfounded and check.supported is not unfounded
+
+
+@pytest.mark.parametrize(("reply", "shown"), [
+    ("[1] (insurer_faq.csv row 232) Q: How do I find a network hospital near me? A: Use the hospital search on "
+     "www.nilgirihealth.example.", "Use the hospital search on www.nilgirihealth.example. [1]"),
+    ("[2] (policy_wording.pdf p. 4 § 4.7 Maternity)\nMaternity is covered after 24 months.",
+     "Maternity is covered after 24 months. [2]"),
+    ("[1] (insurer_faq.csv row 41)", "[1] (insurer_faq.csv row 41)"),  # only the header: the check rejects it
+    ("Room rent is capped at 1% [1] (insurer_faq.csv row 41).", "Room rent is capped at 1% [1] (insurer_faq.csv row 41)."),
+    ("Yes. Q: and A: stay when no header was copied.", "Yes. Q: and A: stay when no header was copied."),
+])
+def test_a_copied_source_header_is_cut_from_the_answer(reply, shown):
+    assert tidy(reply) == shown
+
+
+AMBULANCE = Passage("4.5 Road and air ambulance\nRoad ambulance to a hospital is paid up to Rs. 2,000 per "
+                    "hospitalisation on Silver, Rs. 5,000 on Gold Plus and Rs. 10,000 on Platinum. Air ambulance is "
+                    "covered on Platinum only, up to Rs. 2,50,000 per policy year.", "policy_wording.pdf", page=4,
+                    section="4.5 Road and air ambulance")
+
+
+@pytest.mark.parametrize(("question", "answer", "asked", "said"), [
+    # facts of the sources, carried to the plan the question did not ask about: rejected
+    ("How much does the policy pay for a road ambulance on Platinum?",
+     "Silver pays up to Rs. 2,000 per hospitalisation for a road ambulance.", ["Platinum"], ["Silver"]),
+    ("What is the road ambulance limit on Gold Plus?", "On Platinum it is Rs. 10,000.", ["Gold", "Plus"],
+     ["Platinum"]),
+    # the asked plan named (with others), no plan named, no plan asked, or a yes/no question: not judged
+    ("How much does the policy pay for a road ambulance on Platinum?", "Rs. 10,000 on Platinum [1].", [], []),
+    ("How much does the policy pay for a road ambulance on Platinum?", "Up to Rs. 10,000 per hospitalisation.",
+     [], []),
+    ("How much does the policy pay for a road ambulance?", "Silver pays up to Rs. 2,000.", [], []),
+    ("Does Silver pay for an air ambulance?", "No. Only Platinum covers it, up to Rs. 2,50,000.", [], []),
+    ("If I have Platinum, what does an air ambulance cost me?", "Platinum covers up to Rs. 2,50,000.", [], []),
+])
+def test_an_answer_about_another_plan_than_asked_is_not_supported(question, answer, asked, said):
+    result = support.check(answer, question, [AMBULANCE])
+    assert (result.asked_about, result.other_subject) == (asked, said)
+    assert result.supported == (not said)
+    if said:
+        assert result.verdict() == f"asked about {' '.join(asked)}, answers about {' '.join(said)}"

@@ -48,14 +48,14 @@ def grounded_answers(loaded: LoadedModel, questions: list[str], passages: list[l
     if asked and style != "quote":
         first, timing = generate([questions[i] for i in asked],
                                  [store.grounded_prompt(passages[i], system_prompt) for i in asked])
-        for i, text in zip(asked, first):
+        for i, text in zip(asked, map(answer_check.tidy, first)):
             checked[i] = CheckedAnswer(text, support.check(text, questions[i], passages[i]))
         again = [i for i in asked if style == "auto" and answer_check.needs_another_try(checked[i], style)]
         if again:
             second, more = generate([questions[i] for i in again],
                                     [support.retry_prompt(questions[i], passages[i], system_prompt) for i in again])
             timing = _add(timing, more)
-            for i, text in zip(again, second):
+            for i, text in zip(again, map(answer_check.tidy, second)):
                 checked[i] = CheckedAnswer(text, support.check(text, questions[i], passages[i]), "retry",
                                            checked[i].text)
     for i in asked:

@@ -155,7 +155,8 @@ def ground(config: KnowledgeConfig, question: str, earlier: list[str], system_pr
     best = max((p.dense_score for p in found), default=0.0)
     if best >= config.threshold and query != question:
         # the earlier turns alone must not make an off-topic question supported: the question as typed decides
-        best = max((p.dense_score for p in store.retrieve(config.collection, question, 1, "dense")), default=0.0)
+        typed = store.retrieve(config.collection, question, 1, "dense", spread=False)
+        best = max((p.dense_score for p in typed), default=0.0)
     seconds = time.perf_counter() - start
     used = found if found and best >= config.threshold else []
     return Grounding(query, used, best, store.grounded_prompt(used, system_prompt), seconds, rewrite_seconds)

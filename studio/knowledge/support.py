@@ -42,6 +42,7 @@ _LIST_ITEM = re.compile(r"\n\s*(?:[-*•]|\(?[a-z0-9]{1,3}[.)])\s+")
 _HEADING_LINE = re.compile(r"^(?:\d+(?:\.\d+)*\.?\s+[A-Z][^.!?\n]{0,70}|[A-Z][A-Z0-9 ,&/()-]{2,70})$", re.M)
 """A numbered heading ("5.2 Maternity") or an upper-case line on its own: never the start of a sentence."""
 _WORD = re.compile(r"[a-z0-9]+")
+_NOT_NAMES = frozenset({"rs", "inr", "i", "q", "a", "yes", "no"})
 _STOP_WORDS = frozenset("""a an the and or of to in on for by with at from as is are was were be been it its this that
 these those i you your we our they their he she his her what which who whom when where how why do does did can could
 will would shall should may might must has have had not no yes if then than so such any all each per into under
@@ -71,6 +72,10 @@ class SupportCheck:
     unfounded: bool = False
     """An answer without key facts, and not a yes or no to a yes/no question, whose words no passage sentence holds
     (at least half of them)."""
+    other_subject: list[str] = field(default_factory=list)
+    """Names of the sources the answer speaks of instead of the ones the question asks about ("Silver" for a
+    question about Platinum): see `other_subject`."""
+    asked_about: list[str] = field(default_factory=list)
     refused: bool = False
     """The answer declines: it says the sources do not answer (studio/metrics/refusal.py)."""
     used: dict[int, list[str]] = field(default_factory=dict)
@@ -82,7 +87,8 @@ class SupportCheck:
 
     @property
     def supported(self) -> bool:
-        return not (self.empty or self.refused or self.unfounded or self.missing or self.contradicts)
+        return not (self.empty or self.refused or self.unfounded or self.missing or self.contradicts
+                    or self.other_subject)
 
     @property
     def unchecked_polarity(self) -> bool:
@@ -101,6 +107,8 @@ class SupportCheck:
             problems.append(f"says {self.polarity}, the sources say {self.source_polarity}")
         if self.unfounded:
             problems.append("its words are not in the sources")
+        if self.other_subject:
+            problems.append(f"asked about {' '.join(self.asked_about)}, answers about {' '.join(self.other_subject)}")
         if problems:
             return "; ".join(problems)
         found = "every fact found in the sources" if self.facts else "no key facts to check; sources shown"
@@ -143,7 +151,7 @@ def content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS}
 
 
-def _scores(question: str, texts: list[str]) -> list[float]:
+def relevance(question: str, texts: list[str]) -> list[float]:
     """Each text's relevance to the question: the cosine similarity of their embeddings (the collection's
     embedding model) plus half the share of the question's content words it holds."""
     from studio.knowledge.embeddings import embedder
@@ -155,14 +163,14 @@ def _scores(question: str, texts: list[str]) -> list[float]:
 
 
 def best_sentences(question: str, passages: list[Passage], limit: int = 2) -> list[Sentence]:
-    """The sentences that best answer `question`, best first (by `_scores`). With limit 2: the
+    """The sentences that best answer `question`, best first (by `relevance`). With limit 2: the
     sentence after the best one when it continues it (a short first sentence, or a list after a colon), else the
     second best. On 24 policy questions over 3 retrieved passages the best sentence held the evidence for 16, the
     best two for 20 (bench/support_check.py; tests/data/knowledge/policy_questions.csv, not a test set)."""
     candidates = passage_sentences(passages)
     if not candidates:
         return []
-    scores = _scores(question, [c.text for c in candidates])
+    scores = relevance(question, [c.text for c in candidates])
     ranked = sorted(range(len(candidates)), key=lambda i: -scores[i])
     best, after = ranked[0], ranked[0] + 1
     if (after < len(candidates) and candidates[after].passage == candidates[best].passage
@@ -242,11 +250,43 @@ def check(answer: str, question: str, passages: list[Passage]) -> SupportCheck:
         if result.polarity:
             best = next(iter(best_sentences(question, passages, limit=1)), None)
             result.source_polarity = source_polarity(question, best, passages)
+    elif any(f.kind != "entity" for f in result.facts):
+        result.asked_about, result.other_subject = other_subject(plain, question, passages)
     result.used = used_sentences(plain, result.facts, passages)
     if best is not None and best.text not in result.used.get(best.passage, []):
         result.used.setdefault(best.passage, []).append(best.text)  # what a yes or no rests on
     result.unfounded = not result.facts and not result.used and not result.polarity
     return result
+
+
+def _names(text: str, inside_only: bool = True, as_written: bool = False) -> list[str]:
+    """Capitalised words ("Gold", "Plus", "OPD"), lower-cased unless `as_written`, in order; with `inside_only`,
+    those that do not open a sentence."""
+    found = []
+    for sentence in sentences(text):
+        words = [w.strip("\"'()[],.;:!?") for w in sentence.split()]
+        found += [w for i, w in enumerate(words) if w[:1].isupper() and (i or not inside_only)]
+    found = [w for w in found if w.lower() not in _NOT_NAMES and w.lower() not in _STOP_WORDS]
+    return found if as_written else [w.lower() for w in found]
+
+
+def other_subject(answer: str, question: str, passages: list[Passage]) -> tuple[list[str], list[str]]:
+    """(the names the question asks about, the ones the answer speaks of instead), or two empty lists. A name is a
+    word the sources capitalise inside a sentence (plans, products, places). When the question names some and the
+    answer states facts about others and none of the question's, the facts come from the wrong row or sentence:
+    "Silver pays up to Rs. 2,000 for a road ambulance" to "How much ... road ambulance on Platinum?" (Qwen2.5-0.5B
+    on a dev question). Only for questions that are not yes/no: "Does Silver cover X? No, only Gold Plus and
+    Platinum" is a right answer about other plans. The sample FAQ's own answers to its 192 questions that are not
+    yes/no were flagged twice (a question naming the company answered with plan names; ICU charges for a question
+    about Silver), so the rule costs a right answer a second try now and then, and catches a fact carried over
+    from the wrong row."""
+    text = "\n".join(answer_text(p) for p in passages)
+    known = set(_names(text))
+    asked = [w for w in dict.fromkeys(_names(question, False, True)) if w.lower() in known]
+    said = [w for w in dict.fromkeys(_names(answer, False, True)) if w.lower() in known]
+    if asked and said and not {w.lower() for w in asked} & {w.lower() for w in said}:
+        return asked, said
+    return [], []
 
 
 def used_sentences(answer: str, facts: list[Fact], passages: list[Passage]) -> dict[int, list[str]]:
