@@ -33,14 +33,17 @@ _COPIED_QUESTION = re.compile(r"Q:[^\n]{0,300}?\s+A:\s*")
 
 def tidy(answer: str) -> str:
     """A reply that opens by copying its source's header and row ("[1] (insurer_faq.csv row 232) Q: How do I
-    find...? A: Use the hospital search...", Qwen2.5-0.5B on a dev question) is shown from the answer on, with the
-    citation at its end; a reply that is nothing but the header is left for the check to reject."""
+    find...? A: Use the hospital search... [2] (insurer_faq.csv row 391) Q: ...", Qwen2.5-0.5B on a dev question)
+    is shown as that answer alone, cited at its end; a reply that is nothing but the header is left for the check to
+    reject."""
     header = _COPIED_HEADER.match(answer)
     if not header:
         return answer
     rest = answer[header.end():]
     copied = _COPIED_QUESTION.match(rest)
     rest = rest[copied.end():] if copied else rest
+    following = _COPIED_HEADER.search(rest)  # the next source copied after it, header and all
+    rest = rest[:following.start()] if following else rest
     return f"{rest.strip()} [{header.group(1)}]" if rest.strip() else answer
 
 

@@ -160,6 +160,8 @@ def test_an_answer_without_facts_must_share_its_words_with_the_sources(answer, u
 @pytest.mark.parametrize(("reply", "shown"), [
     ("[1] (insurer_faq.csv row 232) Q: How do I find a network hospital near me? A: Use the hospital search on "
      "www.nilgirihealth.example.", "Use the hospital search on www.nilgirihealth.example. [1]"),
+    ("[1] (insurer_faq.csv row 232) Q: How do I find a network hospital? A: Call 1800 266 4545.  [2] "
+     "(insurer_faq.csv row 391) Q: Where are hospitals listed? A: On the website.", "Call 1800 266 4545. [1]"),
     ("[2] (policy_wording.pdf p. 4 § 4.7 Maternity)\nMaternity is covered after 24 months.",
      "Maternity is covered after 24 months. [2]"),
     ("[1] (insurer_faq.csv row 41)", "[1] (insurer_faq.csv row 41)"),  # only the header: the check rejects it
