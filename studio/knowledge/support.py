@@ -166,7 +166,8 @@ def best_sentences(question: str, passages: list[Passage], limit: int = 2) -> li
     """The sentences that best answer `question`, best first (by `relevance`). With limit 2: the
     sentence after the best one when it continues it (a short first sentence, or a list after a colon), else the
     second best. On 24 policy questions over 3 retrieved passages the best sentence held the evidence for 16, the
-    best two for 20 (bench/support_check.py; tests/data/knowledge/policy_questions.csv, not a test set)."""
+    best two for 19 (bench/support_check.py, as measured last; tests/data/knowledge/policy_questions.csv, not a
+    test set)."""
     candidates = passage_sentences(passages)
     if not candidates:
         return []
