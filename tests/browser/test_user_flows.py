@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BAD_FILE = PROJECT_ROOT / "tests" / "data" / "bad" / "several_problems.csv"
@@ -38,6 +39,17 @@ def wait_until(page, check, timeout_s: float, what: str):
             page.shot("timeout")
             pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
         page.wait_for_timeout(500)
+
+
+def despite_redraws(action):
+    """`action()` on an element that the tab may redraw on its timer meanwhile: when Playwright finds the element
+    detached (replaced by its redrawn copy), None, so that wait_until asks again and the locator finds the new one."""
+    try:
+        return action()
+    except PlaywrightError as error:
+        if "not attached" in str(error):
+            return None
+        raise
 
 
 def open_tab(page, name: str):
@@ -230,11 +242,13 @@ def test_grpo_from_the_training_tab_shows_its_reward_and_chats(page, app):
     # The page follows the new run: its reward curve has the two steps.
     plot = panel.locator(".js-plotly-plot", has_text="reward (mean)")
     plot.wait_for(timeout=60_000)
-    plot.scroll_into_view_if_needed()
+    wait_until(page, lambda: despite_redraws(lambda: plot.scroll_into_view_if_needed() or True), 30,
+               "the reward plot to hold still")
     page.shot("rlhf-1-reward")
 
     def mean_steps():  # the tab redraws on its timer; the last step arrives with the next tick
-        traces = plot.evaluate("el => el._fullData.map(t => ({name: t.name, x: Array.from(t.x || [])}))")
+        traces = despite_redraws(lambda: plot.evaluate(
+            "el => el._fullData.map(t => ({name: t.name, x: Array.from(t.x || [])}))")) or []
         return next((t["x"] for t in traces if t["name"] == "reward (mean)" and t["x"] == [1, 2]), None)
 
     assert wait_until(page, mean_steps, 30, "the reward curve's two steps") == [1, 2]
