@@ -134,16 +134,15 @@ def retrieval_hits(retrieved: list[list[Passage]], sources: list) -> dict | None
 
 def ground_questions(questions: list[str], system_prompt: str, collection: str, k: int, mode: str
                      ) -> tuple[list[str], list[list[Passage]], list[list[Passage]]]:
-    """Each question's grounded system prompt (as the chat builds it), the `k` passages the chat would give the
-    model (empty without support), and the max(HIT_AT) passages chosen the same way, for hit@k."""
+    """Each question's grounded system prompt (as the chat builds it: without support, no passages), the `k`
+    passages chosen for it as the chat chooses them, and the max(HIT_AT) passages chosen the same way, for hit@k."""
     if collection in store.SAMPLE_FILES:
         store.sample_collection(collection)
     # query embeddings batched; the k passages are chosen from the candidates as store.retrieve chooses them
     candidates = store.retrieve_many(collection, questions, max(k, store.CANDIDATES), mode, spread=False)
     chosen = [reading.spread_over_files(found, k) for found in candidates]
-    given = [found if store.has_support(found) else [] for found in chosen]
-    prompts = [store.grounded_prompt(found, system_prompt) for found in given]
-    return prompts, given, [reading.spread_over_files(found, max(HIT_AT)) for found in candidates]
+    prompts = [store.grounded_prompt(found if store.has_support(found) else [], system_prompt) for found in chosen]
+    return prompts, chosen, [reading.spread_over_files(found, max(HIT_AT)) for found in candidates]
 
 
 def evaluate(loaded: base.LoadedModel, test: str | Path, batch_size: int = EVAL.batch_size,
@@ -161,10 +160,10 @@ def evaluate(loaded: base.LoadedModel, test: str | Path, batch_size: int = EVAL.
     settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0, system_prompt=system_prompt)
     systems, retrieved, retrieval, checked = None, [[] for _ in questions], None, [None] * len(questions)
     if knowledge_name:
-        systems, given, ranked = ground_questions(questions, system_prompt, knowledge_name, knowledge_k,
-                                                  knowledge_mode)
+        systems, retrieved, ranked = ground_questions(questions, system_prompt, knowledge_name, knowledge_k,
+                                                      knowledge_mode)
         retrieval = retrieval_hits(ranked, question_sources(test, len(records)))
-        retrieved = [reading.spread_over_files(found, knowledge_k) for found in ranked]
+        given = [found if store.has_support(found) else [] for found in retrieved]
 
         def generate(asked: list[str], prompts: list[str]) -> tuple[list[str], dict]:
             return generate_answers(loaded, asked, settings, batch_size, prompts)

@@ -42,7 +42,8 @@ _LIST_ITEM = re.compile(r"\n\s*(?:[-*•]|\(?[a-z0-9]{1,3}[.)])\s+")
 _HEADING_LINE = re.compile(r"^(?:\d+(?:\.\d+)*\.?\s+[A-Z][^.!?\n]{0,70}|[A-Z][A-Z0-9 ,&/()-]{2,70})$", re.M)
 """A numbered heading ("5.2 Maternity") or an upper-case line on its own: never the start of a sentence."""
 _WORD = re.compile(r"[a-z0-9]+")
-_NOT_NAMES = frozenset({"rs", "inr", "i", "q", "a", "yes", "no"})
+_NOT_NAMES = frozenset({"rs", "inr", "q"})
+"""Capitalised words that name nothing (with _STOP_WORDS: "Rs. 2,000", "Q: ... A: ...")."""
 _STOP_WORDS = frozenset("""a an the and or of to in on for by with at from as is are was were be been it its this that
 these those i you your we our they their he she his her what which who whom when where how why do does did can could
 will would shall should may might must has have had not no yes if then than so such any all each per into under
