@@ -40,7 +40,11 @@ def test_chat_streams_and_shows_the_prompt(server, tiny_models):
     job, (chatbot, box, prompt, summary, stats, *_rest) = chat(client, tiny_models, "My name is Priya.")
     assert len(job.outputs()) >= 3, "the reply arrived in several pieces"
     assert [m["role"] for m in chatbot] == ["user", "assistant"] and reply_text(chatbot[1])
-    assert box == ""
+    first, *later = job.outputs()
+    assert first[1] == "" and [reply_text(m) for m in first[0]] == ["My name is Priya."], \
+        "the box is emptied and the question shown as soon as it is sent"
+    assert all(update[1] == {"__type__": "update"} for update in later), \
+        "streaming leaves the box alone: a question typed meanwhile is kept"
     assert "My name is Priya." in prompt and prompt.startswith("<|im_start|>system\nBe brief.")
     assert "tok/s" in stats and "float32" in stats
 
@@ -106,6 +110,8 @@ def test_compare_gives_two_replies_each_with_its_own_stats(server, tiny_models):
     chat_a, chat_b, stats_a, stats_b, box = job.result(timeout=120)
     assert reply_text(chat_a[-1]) and reply_text(chat_b[-1])
     assert "tok/s" in stats_a and "tok/s" in stats_b
+    boxes = [update[4] for update in job.outputs()]
+    assert boxes[0] == "" and all(b == {"__type__": "update"} for b in boxes[1:]), "a question typed meanwhile stays"
     second = client.submit("And then?", *args, api_name="/compare").result(timeout=120)
     assert len(second[0]) == len(second[1]) == 4  # each side kept its own conversation
 

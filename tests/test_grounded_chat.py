@@ -93,6 +93,29 @@ def test_without_the_refusal_the_model_answers_under_the_plain_system_prompt(clu
     assert last.prompt.startswith("<|im_start|>system\nBe brief.<|im_end|>")
 
 
+@pytest.mark.parametrize("config, streaming, final", [
+    (KnowledgeConfig("club"), ("Answering from the sources", "asking again with the sentences"), "Knowledge club"),
+    (KnowledgeConfig("club", refuse_without_source=False), ("No source matched: the model answers on its own",),
+     "tok/s"),
+    (None, ("Generating...",), "tok/s"),
+])
+def test_the_status_line_says_what_happens_at_each_update(club, llama, config, streaming, final):
+    """While the model streams, the line never says it answered without the model (it did before: every reply
+    streamed under "Answered without the model: no source matched.")."""
+    from studio.ui.chat_settings import turn_stats
+
+    question = "How much is the yearly fee for a junior?" if config and config.refuse_without_source else \
+        "What is the capital of France?"
+    updates = list(chat_turn(llama, MemoryConfig("buffer"), MemoryState(), question, SHORT, config))
+    lines = [turn_stats(u, "club") for u in updates]
+    assert len(lines) > 2 and all(any(s in line for s in streaming) for line in lines[:-1]), lines
+    assert final in lines[-1] and not any("Answered without the model" in line for line in lines)
+    refused = [turn_stats(u, "club") for u in chat_turn(llama, MemoryConfig("buffer"), MemoryState(),
+                                                         "What is the capital of France?", SHORT,
+                                                         KnowledgeConfig("club"))]
+    assert refused[-1].endswith("Answered without the model: no source matched.")
+
+
 def test_no_collection_means_no_retrieval(club, llama):
     for config in (None, KnowledgeConfig(None), KnowledgeConfig("")):
         last = turn(llama, MemoryState(), "How much is the yearly fee for a junior?", config)

@@ -193,6 +193,22 @@ def test_a_dropped_example_keeps_its_reference_when_a_paraphrase_carries_the_fac
     assert by_question["Who processes the claims?"].no_source
 
 
+def test_a_declining_reference_trains_the_chats_no_source_reply(faq, tmp_path):
+    """Questions written to teach refusing ("I have no source for that.") get the chat's exact refusal as target,
+    whether or not retrieval found anything; answering references stay as written."""
+    data = tmp_path / "with_refusals.csv"
+    data.write_text(faq.read_text() + "Which bank pays the claims?,I have no source for that.\n"
+                    "Does the policy pay for a gym membership?,The sources do not mention a gym membership.\n")
+    cfg = job(data, gold_drop=0.0)
+    grounded = {g.example.messages[-1]["content"]: g for g in grounded_examples.ground_examples(
+        cfg, examples(data, cfg), seed=0)}
+    for question in ("Which bank pays the claims?", "Does the policy pay for a gym membership?"):
+        assert grounded[question].gold == "none" and grounded[question].no_source
+        assert grounded_examples.target(grounded[question], cfg) == grounding.no_source_reply("faq")
+    answering = [g for q, g in grounded.items() if q in dict(PAIRS)]
+    assert len(answering) == len(PAIRS) and not any(g.no_source for g in answering)
+
+
 # ------------------------------------------------------------------------------------------------ training
 
 

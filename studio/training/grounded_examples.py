@@ -15,11 +15,14 @@ Choices, with why:
                  the reference's facts (paraphrased FAQ pairs are common) and becomes the chat's no-source reply
                  (studio.knowledge.grounding.no_source_reply, the one place that text lives) otherwise.
   no gold        (the collection does not hold this pair) the context is the top k and the target the reference.
+  refusals       a reference that declines (studio.metrics.refusal, e.g. "I have no source for that.": a question
+                 the collection does not answer, written to teach refusing) becomes the chat's no-source reply
+                 whatever was retrieved, so the model learns the exact words the chat and the refusal metric use.
 Facts, for that rule: the numbers (1,000 = 1000, "24-month" gives 24, "five" = 5; "one" is no fact) and the
 capitalised names (not a sentence's first word) of the reference answer. A context carries the answer when it has
 every one of them; an answer with none (a plain yes/no) is never taken as carried, so its dropped example teaches
 the refusal.
-This is a deliberately small overlap check: training may not import eval (studio/metrics/facts.py is the scorer).
+This is a deliberately small overlap check, not studio/metrics/facts.py (the scorer, which reads more kinds of fact).
 
 Length: a prompt too long for max_length loses its lowest-ranked passages first (never the question, the
 instructions or the best passage); only a prompt that is still too long with one passage is cut from the left.
@@ -50,6 +53,7 @@ from studio.jobs.config import ConfigError
 from studio.jobs.kinds import SFTJob
 from studio.knowledge import collection, grounding, store
 from studio.knowledge.collection import Passage
+from studio.metrics.refusal import is_refusal
 
 log = logging.getLogger("sft")
 
@@ -151,14 +155,14 @@ def ground_examples(cfg: SFTJob, examples: list[qa.Example], seed: int) -> list[
     for i, (e, found) in enumerate(zip(examples, retrieved)):
         rank = gold_rank[i]
         if rank is None:
-            grounded.append(GroundedExample(e, found[:k], "none"))
+            grounded.append(GroundedExample(e, found[:k], "none", no_source=is_refusal(e.answer)))
         elif i in dropped:
             context = found[:rank] + found[rank + 1:]
             grounded.append(GroundedExample(e, context[:k], "dropped",
                                             no_source=not context_carries(e.answer, context[:k])))
         else:
             context = found[:k] if rank < k else found[:k - 1] + [found[rank]]
-            grounded.append(GroundedExample(e, context, "kept"))
+            grounded.append(GroundedExample(e, context, "kept", no_source=is_refusal(e.answer)))
     return grounded
 
 

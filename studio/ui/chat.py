@@ -5,8 +5,11 @@ studio.ui.chat_settings' (shared with the Compare tab); the handler calls studio
 
 from __future__ import annotations
 
+import dataclasses
+
 import gradio as gr
 
+from studio.chat import TurnUpdate
 from studio.core import runtime
 from studio.engines import base
 from studio.memory import MemoryState
@@ -43,12 +46,16 @@ def respond(message: str, model: str, state: MemoryState, sources: dict | None =
     Yields (chatbot, textbox, prompt, summary, stats, state, sources)."""
     check(message)
     config, settings, precision, knowledge_config = chat_settings(form)
-    yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), "Loading the model...", gr.skip(), gr.skip()
+    # The box is emptied once, as the message is taken, and the question shown at once; later updates leave the
+    # box alone, so a question typed while the reply streams is kept.
+    asking = dataclasses.replace(state, messages=state.messages + [{"role": "user", "content": message}])
+    asked = shown_messages(TurnUpdate("", "", state=asking), sources or {})
+    yield asked, "", gr.skip(), gr.skip(), "Loading the model...", gr.skip(), gr.skip()
     loaded = load(model, precision, form.get("engine", "auto"))
     where = runtime_line(loaded)
     for update, shown_sources in turns(loaded, config, state, message, settings, knowledge_config, sources or {}):
         stats = turn_stats(update, knowledge_config.collection)
-        yield (shown_messages(update, shown_sources), "", prompt_shown(update), update.state.summary,
+        yield (shown_messages(update, shown_sources), gr.skip(), prompt_shown(update), update.state.summary,
                f"{where}  \n{stats}", update.state, shown_sources)
 
 

@@ -242,8 +242,10 @@ def turn_stats(update: TurnUpdate, collection: str | None) -> str:
         return found + checked + update.stats.describe()
     if checked:
         return found + checked.rstrip()
-    answered_without = update.grounding and not update.grounding.supported
-    return found + ("Answered without the model: no source matched." if answered_without else "Generating...")
+    if update.grounding and not update.grounding.supported:
+        return found + ("No source matched: the model answers on its own, without sources..." if update.prompt
+                        else "Answered without the model: no source matched.")
+    return found + "Generating..."
 
 
 def prompt_shown(update: TurnUpdate) -> str:

@@ -35,7 +35,8 @@ def compare(message: str, model_a: str, model_b: str, state_a: MemoryState, stat
     """
     check(message)
     config, settings, precision, knowledge_config = chat_settings(form)
-    yield gr.skip(), gr.skip(), "Loading...", "Loading...", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    # the box is emptied once, as the message is taken: a question typed while the replies stream is kept
+    yield gr.skip(), gr.skip(), "Loading...", "Loading...", gr.skip(), gr.skip(), "", gr.skip(), gr.skip()
     engine = form.get("engine", "auto")
     loaded_a, loaded_b = load(model_a, precision, engine), load(model_b, precision, engine)
     sources_a, sources_b = sources_a or {}, sources_b or {}
@@ -44,12 +45,12 @@ def compare(message: str, model_a: str, model_b: str, state_a: MemoryState, stat
         shown_a = shown_messages(update, sources_a_now)
         stats_a = turn_stats(update, knowledge_config.collection)
         state_a_now = update.state
-        yield shown_a, gr.skip(), stats_a, "Waiting for model A...", state_a_now, gr.skip(), "", sources_a_now, \
-            gr.skip()
+        yield shown_a, gr.skip(), stats_a, "Waiting for model A...", state_a_now, gr.skip(), gr.skip(), \
+            sources_a_now, gr.skip()
     for update, sources_b_now in turns(loaded_b, config, state_b, message, settings, knowledge_config, sources_b):
         stats_b = turn_stats(update, knowledge_config.collection)
-        yield (shown_a, shown_messages(update, sources_b_now), stats_a, stats_b, state_a_now, update.state, "",
-               sources_a_now, sources_b_now)
+        yield (shown_a, shown_messages(update, sources_b_now), stats_a, stats_b, state_a_now, update.state,
+               gr.skip(), sources_a_now, sources_b_now)
 
 
 def build_compare_tab(default_a: str = str(refs.DEFAULT_MODEL), default_b: str | None = None) -> None:
