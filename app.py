@@ -23,6 +23,7 @@ from studio.jobs import queue
 from studio.models import catalogue, refs
 from studio.ui.chat import build_chat_tab
 from studio.ui.compare import build_compare_tab
+from studio.ui import knowledge, training
 from studio.ui.knowledge import build_knowledge_tab
 from studio.ui.models import build_models_tab
 from studio.ui.results import build_results_tab
@@ -48,13 +49,17 @@ def build_app(default_model: str = str(refs.DEFAULT_MODEL), compare_model: str |
         with gr.Tab("Compare"):
             build_compare_tab(default_model, compare_model)
         with gr.Tab("Training"):
-            build_training_tab(default_model)
+            training_form = build_training_tab(default_model)
         with gr.Tab("Knowledge"):
-            build_knowledge_tab()
+            knowledge_view = build_knowledge_tab()
         with gr.Tab("Results") as results_tab:
             build_results_tab(results_tab)
         with gr.Tab("Models"):
             build_models_tab()
+        # a page opened (or reloaded) later than the app started lists what was added since, in any session
+        demo.load(knowledge.page_view, None, knowledge_view, api_visibility="private")
+        demo.load(training.page_choices, None, [training_form["data"], training_form["model"]],
+                  api_visibility="private")
     return demo
 
 

@@ -244,6 +244,29 @@ def test_knowledge_tab_builds_a_collection_from_the_sample_faq_and_searches_it(s
     assert "Deleted collection 'nilgiri'" in message and "nilgiri" not in collection.names()
 
 
+def test_a_page_loaded_later_lists_collections_and_datasets_added_since_the_app_started(club, tiny_models,
+                                                                                       tmp_path, monkeypatch):
+    """A reload showed an empty Knowledge tab and the sample alone as training data: the widgets kept the values
+    they had when the app was built. Now every page load refills them."""
+    import app
+    from studio.data import registry
+
+    monkeypatch.setenv("CQA_DATA_DIR", str(tmp_path / "data"))
+    demo = app.build_app(default_model=f"folder:{tiny_models['llama']}", compare_model=f"folder:{tiny_models['gpt2']}")
+    on_load = {f.name: f for f in demo.fns.values() if any(event == "load" for _, event in f.targets)}
+    assert set(on_load) == {"page_view", "page_choices"}
+    store.create("later", [DATA / "club_faq.csv"])
+    registry.register(DATA / "club_faq.csv", name="club-pairs")
+    try:
+        rows, picker, _files = on_load["page_view"].fn()
+        assert ["later", "club_faq.csv"] == rows[[r[0] for r in rows].index("later")][:2]
+        assert "later" in [value for _, value in picker.choices]
+        data, _model = on_load["page_choices"].fn()
+        assert any(label.startswith("club-pairs") for label, _ in data.choices)
+    finally:
+        store.delete("later")
+
+
 @pytest.mark.parametrize("name, content, expected", [
     ("club", "", "empty"),
     ("club", b"%PDF-1.4 not really a pdf", "notes.pdf"),

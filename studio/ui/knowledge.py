@@ -47,8 +47,15 @@ def search_knowledge(name: str | None, question: str, k: float = 3) -> str:
         return f"⚠️ {html.escape(str(e), quote=False)}"
 
 
-def build_knowledge_tab() -> None:
-    """Knowledge collections: what the Chat and Compare tabs' Knowledge picker answers from."""
+def page_view():
+    """The table and pickers as a freshly loaded page shows them: collections made since the app started (in
+    another tab, by the CLI) included."""
+    return _knowledge_view(None)
+
+
+def build_knowledge_tab() -> list[gr.components.Component]:
+    """Knowledge collections: what the Chat and Compare tabs' Knowledge picker answers from. Returns the widgets
+    page_view fills (the app refreshes them on every page load)."""
     gr.Markdown("Build a **knowledge collection** from Q/A data and documents; pick it in the Chat or Compare tab "
                 "and replies are grounded on its passages, with their sources shown. Q/A files are indexed pair by "
                 "pair, documents (PDF, DOCX, TXT, Markdown, HTML) in passages that remember their page or section.")
@@ -90,3 +97,4 @@ def build_knowledge_tab() -> None:
     gr.Button("Refresh", size="sm").click(_knowledge_view, collection, view, api_name="knowledge_list")
     sources.focus(lambda: gr.Dropdown(choices=knowledge_form.source_choices()), None, sources,
                   api_visibility="private")
+    return view

@@ -37,6 +37,13 @@ def dataset_choices() -> list[tuple[str, str]]:
     return choices
 
 
+def page_choices():
+    """The training-data and base-model pickers (the job form's "data" and "model") as a freshly loaded page shows
+    them: datasets added and models installed since the app started included; each keeps its value. (The run
+    picker follows the queue on its own timer.)"""
+    return gr.Dropdown(choices=dataset_choices()), gr.Dropdown(choices=trainable_models())
+
+
 def show_dataset(path: str):
     try:
         access.check_data_path(path)
@@ -286,5 +293,6 @@ def build_training_tab(default_model: str = DEFAULTS.model) -> dict[str, gr.comp
     gr.Button("Refresh", size="sm", visible=False).click(run_status, run, details, api_name="run_status")
     run.change(refresh, run, shown, api_visibility="private")
     model.focus(lambda: gr.Dropdown(choices=trainable_models()), None, model, api_visibility="private")
+    dataset.focus(lambda: gr.Dropdown(choices=dataset_choices()), None, dataset, api_visibility="private")
     gr.Timer(2.0).tick(refresh, run, shown, api_visibility="private")
     return job
