@@ -1,6 +1,7 @@
 """Chat with a knowledge collection: a tiny chat model, a real all-MiniLM-L6-v2 collection over the test club
 handbook and FAQ; the engine directly, then the Chat tab and the Knowledge tab through gradio_client."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -234,7 +235,10 @@ def test_knowledge_tab_builds_a_collection_from_the_sample_faq_and_searches_it(s
     assert ["nilgiri", "insurer_faq.csv"] == table["data"][-1][:2] or any(
         row[:2] == ["nilgiri", "insurer_faq.csv"] for row in table["data"])
     found = client.predict("nilgiri", "How many deliveries are covered?", 3, api_name="/knowledge_search")
-    assert found.startswith("**[1] insurer_faq.csv row ") and "2 deliveries" in found
+    assert found.startswith("In the order the chat gives them") and "**[1] insurer_faq.csv row " in found
+    assert "2 deliveries" in found
+    ranks = [float(x) for x in re.findall(r"rank score ([0-9.]+) \(meaning", found)]
+    assert len(ranks) == 3 and ranks == sorted(ranks, reverse=True), "listed in the order of the score shown"
     chatbot, *_ = client.submit("How many deliveries are covered?", knowledge_collection="nilgiri", knowledge_k=1,
                                 max_new_tokens=8, api_name="/chat").result(120)
     assert " · Sources: [1] insurer_faq.csv row " in chatbot[-1]["metadata"]["title"]

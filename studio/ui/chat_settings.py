@@ -31,6 +31,7 @@ from studio.knowledge.support import ANSWER_STYLE_LABELS, ANSWER_STYLES
 from studio.memory import MEMORY_KINDS, MEMORY_LABELS, MemoryConfig
 from studio.models import catalogue
 from studio.models.refs import ModelError, ModelRef
+from studio.ui import knowledge_form
 
 GENERATE = dict(concurrency_id="generate", concurrency_limit=1)
 """One generation at a time per process: on a CPU two at once are each slower than both in turn."""
@@ -209,7 +210,7 @@ def sources_message(passages: list[dict], verdict: str = "") -> dict:
     def shown(n: int, p: dict) -> str:
         used = "".join(f"\n\nUsed: *“{sentence}”*" for sentence in p.get("used", []))
         quoted = "\n".join("> " + line for line in p["text"].splitlines() if line.strip())
-        return f"**[{n}] {p['citation']}** · similarity {p['dense_score']:.2f}{used}\n\n{quoted}"
+        return f"**[{n}] {p['citation']}** · {knowledge_form.scores_text(p)}{used}\n\n{quoted}"
 
     body = "\n\n".join(shown(n, p) for n, p in enumerate(passages, 1))
     title = (f"{verdict} · " if verdict else "") + "Sources: " + " · ".join(

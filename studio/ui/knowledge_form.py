@@ -75,6 +75,13 @@ def delete(name: str | None, file: str | None) -> str:
         raise KnowledgeFormError(str(e)) from e
 
 
+def scores_text(passage: dict) -> str:
+    """A passage's place in the ranking first (passages are listed by it), then what made it: the cosine
+    similarity of meaning (the support threshold's scale) and the BM25 keyword score."""
+    return (f"rank score {passage['score']:.3f} (meaning {passage['dense_score']:.2f}, keywords "
+            f"{passage['bm25_score']:.1f})")
+
+
 def search(name: str | None, question: str, k: int = 3) -> str:
     """The top passages for a question, each with its citation and scores, as Markdown."""
     if not name:
@@ -88,9 +95,10 @@ def search(name: str | None, question: str, k: int = 3) -> str:
     if not found:
         return "No passages: the collection is empty."
     supported = store.has_support(found)
-    head = ("" if supported else
+    head = ("In the order the chat gives them to the model: by rank score (the meaning and keyword rankings "
+            "fused), at most half of them from one file.\n\n" if supported else
             "⚠️ No passage scores above the support threshold: chat would answer \"I have no source for that\".\n\n")
     return head + "\n\n".join(
-        f"**[{n}] {html.escape(p.citation, quote=False)}** · similarity {p.dense_score:.2f}\n\n"
+        f"**[{n}] {html.escape(p.citation, quote=False)}** · {scores_text(p.to_dict())}\n\n"
         + "  \n".join("> " + html.escape(line, quote=False) for line in p.text.splitlines() if line.strip())
         for n, p in enumerate(found, 1))
