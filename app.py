@@ -21,9 +21,9 @@ import gradio as gr  # noqa: E402
 from studio.engines import loader
 from studio.jobs import queue
 from studio.models import catalogue, refs
+from studio.ui import knowledge, training
 from studio.ui.chat import build_chat_tab
 from studio.ui.compare import build_compare_tab
-from studio.ui import knowledge, training
 from studio.ui.knowledge import build_knowledge_tab
 from studio.ui.models import build_models_tab
 from studio.ui.results import build_results_tab
