@@ -176,3 +176,21 @@ def test_models_tab_lists_bundled_and_report_models(server):
     table = client.predict(api_name="/models")
     names = [row[0] for row in table["data"]]
     assert "SmolLM2-135M-Instruct" in names and "flan-t5-base" in names and "dolly-v2-3b" in names
+
+
+def test_model_pickers_list_adapters_first_and_hide_unavailable_models_until_asked(monkeypatch):
+    from studio.models import catalogue
+    from studio.models.refs import ModelEntry, ModelRef
+    from studio.ui import chat_settings
+
+    def entry(kind, name, available):
+        return ModelEntry(ModelRef(kind, name), name, "f", 1, False, "chat", available)
+
+    entries = [entry("bundled", "ready", True), entry("hub", "missing", False), entry("adapter", "newest", True),
+               entry("adapter", "older", True), entry("adapter", "base-gone", False), entry("bundled", "also", True)]
+    monkeypatch.setattr(catalogue, "catalogue", lambda **kw: entries)
+    assert [v for _, v in chat_settings.model_choices()] == ["adapter:newest", "adapter:older", "bundled:ready",
+                                                               "bundled:also"]
+    shown = chat_settings.model_choices(show_unavailable=True)
+    assert [v for _, v in shown][4:] == ["adapter:base-gone", "hub:missing"]
+    assert all(label.endswith("unavailable") for label, _ in shown[4:])

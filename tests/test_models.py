@@ -208,6 +208,26 @@ def test_fine_tuned_adapter_appears_in_catalogue_with_a_readable_label_and_loads
     assert not merged.equal(original)  # the adapter's weights were merged in
 
 
+@pytest.mark.parametrize("folder, config, expected", [
+    ("20261204-012852-tiny-lora", {"data": "/srv/data/club_faq.csv", "epochs": 2},
+     "{base} fine-tuned on club_faq (LoRA r=2, 2 epochs) · 4 Dec 2026 01:28"),
+    ("raft-run", {"data": "assets/insurer_faq.csv", "epochs": 1, "knowledge": "mixed"},
+     "{base} fine-tuned on insurer_faq (LoRA r=2, 1 epoch, with the passages of mixed) · raft-run"),
+    ("20261399-000000-bad-month", {"data": "pairs", "epochs": "x"}, "{base} fine-tuned on pairs (LoRA r=2) · "
+     "20261399-000000-bad-month"),
+    ("copied-in", "not json", "{base} + LoRA r=2 · copied-in"),
+    ("no-data", {"epochs": 1}, "{base} + LoRA r=2 · no-data"),
+])
+def test_an_adapter_is_named_by_what_it_was_trained_on(tmp_path, tiny_models, folder, config, expected):
+    """Pickers listed adapters by a time-stamp id; now by their data, method, epochs and knowledge, and the date.
+    A config that is missing or unreadable falls back to the folder name; no server path is shown."""
+    make_adapter(tiny_models["llama"], tmp_path / folder / "adapter", base_name=f"folder:{tiny_models['llama']}")
+    (tmp_path / folder / "config.json").write_text(config if isinstance(config, str) else json.dumps(config))
+    entry = catalogue.adapter_entry(tmp_path / folder)
+    assert entry.name == expected.format(base=tiny_models["llama"].name)
+    assert "/srv" not in entry.label and str(tmp_path) not in entry.reason
+
+
 def test_adapters_are_found_in_the_runs_folder_from_the_environment(monkeypatch, tmp_path, tiny_models):
     make_adapter(tiny_models["llama"], tmp_path / "elsewhere" / "r1" / "adapter")
     make_adapter(tiny_models["llama"], tmp_path / "elsewhere" / "bare")  # an adapter folder itself

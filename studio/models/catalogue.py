@@ -9,6 +9,7 @@ not fit in the free RAM, instead of being killed halfway.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def prepare_bundled(key: str, progress: Callable[[str], None] = print) -> Path:
 
 def _bundled_entry(model: BundledModel) -> ModelEntry:
     if bundled.is_converted(model.key):
-        available, reason = True, f"converted copy in {bundled_folder(model.key)}"
+        available, reason = True, "weights ready (converted from its pip package)"
     else:
         found = bundled.part_paths(model)
         available = not isinstance(found, str)
@@ -48,7 +49,7 @@ def _bundled_entry(model: BundledModel) -> ModelEntry:
 def _hub_entry(model: HubModel) -> ModelEntry:
     folder = find_hub_folder(model.id)
     if folder:
-        reason = f"local copy in {folder}"
+        reason = "weights found in the local model cache"  # no server path: a shared page shows this
     elif downloads_allowed():
         reason = "downloaded from the Hugging Face Hub on first use"
     else:
@@ -149,8 +150,36 @@ def adapter_entry(path: str | Path) -> ModelEntry:
     # Say what was trained, so a picker full of runs stays readable; the folder name tells runs apart.
     method = str(config.get("peft_type") or "LoRA").replace("LORA", "LoRA")
     rank = f" r={config['r']}" if isinstance(config.get("r"), int) else ""
-    name = f"{base.name} + {method}{rank} · {path.name}"
+    trained = _training_summary(path)
+    name = (f"{base.name} fine-tuned on {trained['data']} ({method}{rank}{trained['details']}) · {_run_name(path)}"
+            if trained else f"{base.name} + {method}{rank} · {path.name}")
     return ModelEntry(ref, name, base.family, base.params, base.seq2seq, base.prompt_style, base.available, reason)
+
+
+def _training_summary(run: Path) -> dict | None:
+    """What the run's config.json says was trained: the data's name, epochs and knowledge collection; None when
+    the folder has no readable training config (an adapter copied in on its own)."""
+    try:
+        config = json.loads((run / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict) or not isinstance(config.get("data"), str):
+        return None
+    epochs = config.get("epochs")
+    details = f", {epochs} epoch{'s' if epochs != 1 else ''}" if isinstance(epochs, int) else ""
+    if isinstance(config.get("knowledge"), str) and config["knowledge"]:
+        details += f", with the passages of {config['knowledge']}"
+    return {"data": Path(config["data"]).stem or config["data"], "details": details}
+
+
+def _run_name(run: Path) -> str:
+    """A queue run id "20261204-012852-<model>-lora" as "4 Dec 2026 01:28"; any other folder name as it is."""
+    stamp = re.match(r"(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})\d{2}-", run.name)
+    if not stamp:
+        return run.name
+    year, month, day, hour, minute = stamp.groups()
+    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    return f"{int(day)} {months[int(month) - 1]} {year} {hour}:{minute}" if 1 <= int(month) <= 12 else run.name
 
 
 def find_adapters(runs_dir: Path | None = None) -> list[Path]:

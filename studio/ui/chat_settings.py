@@ -41,8 +41,12 @@ KNOWLEDGE_DEFAULTS = KnowledgeConfig()
 NO_KNOWLEDGE = ("None", "")
 
 
-def model_choices() -> list[tuple[str, str]]:
-    return [(entry.label, str(entry.ref)) for entry in catalogue.catalogue(remote=True)]
+def model_choices(show_unavailable: bool = False) -> list[tuple[str, str]]:
+    """Fine-tuned adapters first (newest first), then the other models ready to use; the unavailable ones (not
+    installed, no local weights) only when asked for, last."""
+    entries = catalogue.catalogue(remote=True)
+    ordered = sorted(entries, key=lambda e: (not e.available, e.ref.kind != "adapter"))  # stable: keeps each order
+    return [(entry.label, str(entry.ref)) for entry in ordered if entry.available or show_unavailable]
 
 
 def describe_model(ref_text: str) -> str:
@@ -179,7 +183,10 @@ def chat_settings(form: dict) -> tuple[MemoryConfig, GenerationSettings, str, Kn
 def model_picker(label: str, value: str) -> gr.Dropdown:
     picker = gr.Dropdown(model_choices(), value=value, label=label, allow_custom_value=True,
                          info="Pick a model, or type a local model folder path")
-    picker.focus(lambda: gr.Dropdown(choices=model_choices()), None, picker, api_visibility="private")
+    show_all = gr.Checkbox(False, label="Show unavailable models", container=False)
+    picker.focus(lambda show: gr.Dropdown(choices=model_choices(show)), show_all, picker, api_visibility="private")
+    show_all.change(lambda show: gr.Dropdown(choices=model_choices(show)), show_all, picker,
+                    api_visibility="private")
     return picker
 
 
