@@ -194,3 +194,26 @@ def test_model_pickers_list_adapters_first_and_hide_unavailable_models_until_ask
     shown = chat_settings.model_choices(show_unavailable=True)
     assert [v for _, v in shown][4:] == ["adapter:base-gone", "hub:missing"]
     assert all(label.endswith("unavailable") for label, _ in shown[4:])
+
+
+def test_what_the_loader_reports_shows_in_the_page_while_the_model_loads(server, tiny_models, monkeypatch):
+    """The first chat with an adapter merges it for llama.cpp (about a minute): its progress reached only the
+    terminal, the page said "Loading the model..." throughout."""
+    from studio.engines import loader
+
+    real = loader.load_model
+
+    def merging(ref, precision="auto", progress=print, **kw):
+        progress("Merging the adapter into its base for llama.cpp (about a minute)...")
+        return real(ref, precision, progress=progress, **kw)
+
+    monkeypatch.setattr(loader, "load_model", merging)
+    job, _ = chat(Client(server, verbose=False), tiny_models, "Hello")
+    stats = [update[4] for update in job.outputs()]
+    assert "Loading the model: Merging the adapter into its base for llama.cpp (about a minute)..." in stats
+    assert "tok/s" in stats[-1]
+    args = [f"folder:{tiny_models['llama']}", f"folder:{tiny_models['gpt2']}", "none", 2, 256, *SETTINGS]
+    compare_job = Client(server, verbose=False).submit("Hello", *args, api_name="/compare")
+    compare_job.result(timeout=120)
+    assert any(update[2] == "Loading model B: Merging the adapter into its base for llama.cpp (about a minute)..."
+               for update in compare_job.outputs())

@@ -21,7 +21,7 @@ from studio.ui.chat_settings import (
     check,
     describe_model,
     knowledge_picker,
-    load,
+    loading,
     memory_widgets,
     model_picker,
     prompt_shown,
@@ -51,7 +51,9 @@ def respond(message: str, model: str, state: MemoryState, sources: dict | None =
     asking = dataclasses.replace(state, messages=state.messages + [{"role": "user", "content": message}])
     asked = shown_messages(TurnUpdate("", "", state=asking), sources or {})
     yield asked, "", gr.skip(), gr.skip(), "Loading the model...", gr.skip(), gr.skip()
-    loaded = load(model, precision, form.get("engine", "auto"))
+    for loaded in loading(model, precision, form.get("engine", "auto")):
+        if isinstance(loaded, str):
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), f"Loading the model: {loaded}", gr.skip(), gr.skip()
     where = runtime_line(loaded)
     for update, shown_sources in turns(loaded, config, state, message, settings, knowledge_config, sources or {}):
         stats = turn_stats(update, knowledge_config.collection)

@@ -16,7 +16,10 @@ the index of the reply they belong to.
 from __future__ import annotations
 
 import dataclasses
+import queue
+import threading
 import typing
+from collections.abc import Iterator
 
 import gradio as gr
 
@@ -190,13 +193,36 @@ def model_picker(label: str, value: str) -> gr.Dropdown:
     return picker
 
 
-def load(ref_text: str, precision: str, engine: str = "auto") -> base.LoadedModel:
+def load(ref_text: str, precision: str, engine: str = "auto", progress=print) -> base.LoadedModel:
     try:
         access.check_model_ref(ref_text)
-        return loader.load_model(ModelRef.parse(ref_text), precision, progress=lambda msg: gr.Info(msg),
-                                  engine=engine or "auto")
+        return loader.load_model(ModelRef.parse(ref_text), precision, progress=progress, engine=engine or "auto")
     except (ModelError, access.AccessError) as e:
         raise gr.Error(str(e), print_exception=False) from e
+
+
+def loading(ref_text: str, precision: str, engine: str = "auto") -> Iterator[str | base.LoadedModel]:
+    """Load a model on a worker thread, yielding each progress message as it comes ("Merging the adapter into
+    ... about a minute"), then the loaded model; a failure is raised here. The handler shows the messages in
+    the page: gr.Info from the loader's own threads never reached it (the first chat with an adapter showed
+    "Loading the model..." for 55 s while the merge reported only to the terminal)."""
+    messages: queue.Queue = queue.Queue()
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["model"] = load(ref_text, precision, engine, progress=messages.put)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the handler's thread below
+            outcome["error"] = e
+        finally:
+            messages.put(None)
+
+    threading.Thread(target=work, name="model-load", daemon=True).start()
+    while (message := messages.get()) is not None:
+        yield str(message)
+    if "error" in outcome:
+        raise outcome["error"]
+    yield outcome["model"]
 
 
 def turns(loaded, config, state, message, settings, knowledge_config, sources):

@@ -15,7 +15,7 @@ from studio.ui.chat_settings import (
     chat_settings,
     check,
     knowledge_picker,
-    load,
+    loading,
     memory_widgets,
     model_picker,
     settings_widgets,
@@ -38,7 +38,15 @@ def compare(message: str, model_a: str, model_b: str, state_a: MemoryState, stat
     # the box is emptied once, as the message is taken: a question typed while the replies stream is kept
     yield gr.skip(), gr.skip(), "Loading...", "Loading...", gr.skip(), gr.skip(), "", gr.skip(), gr.skip()
     engine = form.get("engine", "auto")
-    loaded_a, loaded_b = load(model_a, precision, engine), load(model_b, precision, engine)
+    loaded = []
+    for side, ref in (("A", model_a), ("B", model_b)):
+        for step in loading(ref, precision, engine):
+            if isinstance(step, str):
+                shown = f"Loading model {side}: {step}"
+                yield gr.skip(), gr.skip(), shown, shown, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            else:
+                loaded.append(step)
+    loaded_a, loaded_b = loaded
     sources_a, sources_b = sources_a or {}, sources_b or {}
     shown_a, stats_a, state_a_now, sources_a_now = [dict(m) for m in state_a.messages], "", state_a, sources_a
     for update, sources_a_now in turns(loaded_a, config, state_a, message, settings, knowledge_config, sources_a):
