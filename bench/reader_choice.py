@@ -4,7 +4,7 @@ the first text shown and to the final, checked reply. Each model reads the same 
 
 Questions: the first --questions of each dev set (bench/data/faq_dev.csv, tests/data/knowledge/policy_questions.csv;
 not test sets), asked of a collection of the sample FAQ and policy PDF (built in a temporary knowledge folder).
-The quality of each reader is measured by the eval CLI on the test sets (README, "Right or silent").
+The quality of each reader is measured by the eval CLI on the test sets (docs/grounding.md, "Right or silent").
 
     python bench/reader_choice.py [--models bundled:qwen2.5-coder-0.5b-instruct,bundled:qwen2.5-coder-1.5b-instruct]
                                   [--questions 6] [--engine llama.cpp]

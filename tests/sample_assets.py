@@ -15,7 +15,7 @@ import pytest
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PLANS = ["Silver", "Gold Plus", "Platinum"]
-QA_FILES = ["insurer_faq.csv", "test_detailed.csv", "test_brief.csv", "test_policy.csv"]
+QA_FILES = ["insurer_faq.csv", "test_detailed.csv", "test_brief.csv", "test_policy.csv", "policy_train.csv"]
 
 DURATION_RE = re.compile(
     r"\b(\d+)((?:[\s-]+(?:consecutive|inpatient|working))*)[\s-]+(day|days|month|months|hour|hours|year|years)\b"

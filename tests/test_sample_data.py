@@ -83,7 +83,7 @@ def test_sentences_ignore_abbreviation_dots():
 
 @pytest.mark.parametrize("name, columns", [
     ("insurer_faq.csv", QA_COLUMNS), ("test_detailed.csv", QA_COLUMNS), ("test_brief.csv", QA_COLUMNS),
-    ("test_policy.csv", POLICY_QUESTION_COLUMNS),
+    ("test_policy.csv", POLICY_QUESTION_COLUMNS), ("policy_train.csv", QA_COLUMNS),
 ])
 def test_csv_is_utf8_minimally_quoted_one_record_per_line(name, columns):
     raw = (ASSETS / name).read_bytes()
@@ -98,7 +98,8 @@ def test_csv_is_utf8_minimally_quoted_one_record_per_line(name, columns):
 
 
 @pytest.mark.parametrize("name, low, high", [("insurer_faq.csv", 320, 1000), ("test_detailed.csv", 20, 30),
-                                             ("test_brief.csv", 30, 40), ("test_policy.csv", 20, 40)])
+                                             ("test_brief.csv", 30, 40), ("test_policy.csv", 20, 40),
+                                             ("policy_train.csv", 50, 80)])
 def test_file_sizes(name, low, high):
     assert low <= len(rows(name)) <= high
 
@@ -118,6 +119,7 @@ def test_readme_states_the_current_sizes():
     for statement in [f"| {len(rows('insurer_faq.csv'))} rows, {len(faq_topics)} topics |",
                       f"| {len(rows('test_detailed.csv'))} rows |", f"| {len(rows('test_brief.csv'))} rows |",
                       f"| {len(rows('test_policy.csv'))} rows |", f"| {policy_word_count():,} words |",
+                      f"| {len(rows('policy_train.csv'))} rows |",
                       f"| {len(memory_bench())} conversations, {exchanges} earlier exchanges |",
                       f"FAQ topics: {', '.join(sorted(faq_topics))}."]:
         assert statement in readme
@@ -136,9 +138,9 @@ def test_no_question_repeats_in_any_file():
             seen[key] = name
 
 
-@pytest.mark.parametrize("name", TEST_SETS)
+@pytest.mark.parametrize("name", [*TEST_SETS, "test_unanswerable.csv"])
 def test_test_questions_are_not_near_copies_of_training_questions(name):
-    training = [row["question"] for row in rows("insurer_faq.csv")]
+    training = [row["question"] for row in rows("insurer_faq.csv") + rows("policy_train.csv")]
     for row in rows(name):
         nearest = max(training, key=lambda t: jaccard(row["question"], t))
         assert jaccard(row["question"], nearest) <= MAX_TEST_TRAIN_JACCARD, (row["question"], nearest)
