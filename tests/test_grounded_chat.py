@@ -299,6 +299,26 @@ def test_knowledge_tab_asks_for_something_to_add_and_for_a_question(server):
     assert "No collection named 'gone'" in client.predict("gone", "Hi", 3, api_name="/knowledge_search")
 
 
+def test_knowledge_tab_queues_an_evaluation_of_the_collection_or_says_why_not(server, monkeypatch):
+    from gradio_client import Client
+
+    from studio.jobs import queue
+
+    queued = []
+    monkeypatch.setattr(queue, "submit_checked", lambda job: queued.append(job) or "run-1")
+    client = Client(server, verbose=False)
+    model = "bundled:qwen2.5-coder-0.5b-instruct"
+    message = client.predict("club", model, "", 20, "auto", api_name="/knowledge_evaluate")
+    assert "Nothing was queued" in message and "has 3 Q/A pairs: holding out 20 needs at least 25" in message
+    message = client.predict("", model, "", 20, "auto", api_name="/knowledge_evaluate")
+    assert "Pick a collection first" in message and not queued
+    test = str(Path("assets/test_brief.csv").resolve())
+    message = client.predict("club", model, test, 20, "quote", api_name="/knowledge_evaluate")
+    assert "Queued **run-1**" in message and "test_brief.csv" in message
+    (job,) = queued
+    assert (job.model, job.tests, job.knowledge, job.holdout, job.answer_style) == (model, [test], "club", 0, "quote")
+
+
 def test_shared_mode_refuses_a_server_path_as_a_knowledge_source(club, monkeypatch, tmp_path):
     from studio.ui import knowledge_form
 

@@ -40,7 +40,7 @@ from studio.engines.prompts import DEFAULT_SYSTEM_PROMPT
 from studio.evaluation import grounded
 from studio.jobs import runs
 from studio.jobs.kinds import EvalJob, SFTJob
-from studio.knowledge import reading, store
+from studio.knowledge import holdout, reading, store
 from studio.knowledge.collection import MODES, KnowledgeError, Passage
 from studio.knowledge.support import ANSWER_STYLES
 from studio.metrics import facts, rouge
@@ -249,21 +249,29 @@ def evaluate_into(run_dir: Path, loaded: base.LoadedModel, tests: list[str], bat
 def _answer_tests(job: EvalJob, run_dir: Path, end: runs.JobEnd) -> dict:
     started = time.time()
     folder = runs.eval_results_folder(job.model, run_dir)
-    runs.update_status(run_dir, total_steps=len(job.tests))
-    if job.knowledge and job.knowledge not in store.SAMPLE_FILES:
-        store.retrieve(job.knowledge, "check", 1)  # an unknown collection fails before the model loads
+    tests, knowledge = list(job.tests), job.knowledge
+    if knowledge and knowledge not in store.SAMPLE_FILES:
+        store.retrieve(knowledge, "check", 1)  # an unknown collection fails before the model loads
+    if job.holdout:  # every test is answered from the copy without the held-out pairs
+        if job.knowledge in store.SAMPLE_FILES:
+            store.sample_collection(job.knowledge)
+        knowledge, held_out = holdout.hold_out(job.knowledge, job.holdout)
+        tests = [str(held_out), *tests]
+        log.info("held out %d Q/A pairs of %s: answered from %s, the collection without them", job.holdout,
+                 job.knowledge, knowledge)
+    runs.update_status(run_dir, total_steps=len(tests))
     loaded = loader.load_model(job.model, job.precision, progress=log.info, engine=job.engine)
     results = evaluate_into(
-        folder, loaded, job.tests, job.batch_size, job.max_new_tokens, job.system_prompt, job.limit,
+        folder, loaded, tests, job.batch_size, job.max_new_tokens, job.system_prompt, job.limit,
         progress=lambda i, test: runs.update_status(run_dir, message=f"Answering {Path(test).name}...", step=i),
-        knowledge_name=job.knowledge, knowledge_k=job.knowledge_k, knowledge_mode=job.knowledge_mode,
+        knowledge_name=knowledge, knowledge_k=job.knowledge_k, knowledge_mode=job.knowledge_mode,
         answer_style=job.answer_style)
     runs.write_json(run_dir / runs.SUMMARY, {"state": "finished", "model": job.model, "results_in": str(folder),
                                              "runtime_s": round(time.time() - started, 1),
-                                             "knowledge": job.knowledge,
+                                             "knowledge": knowledge, "held_out": job.holdout,
                                              "tests": {Path(t).stem: r["rougeL_x100"] for t, r in results.items()},
                                              "facts": {Path(t).stem: r["facts_x100"] for t, r in results.items()}})
-    end.message, end.fields = "Evaluated.", {"step": len(job.tests)}
+    end.message, end.fields = "Evaluated.", {"step": len(tests)}
     return results
 
 
@@ -304,14 +312,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--knowledge-mode", default=EVAL.knowledge_mode, choices=MODES)
     parser.add_argument("--answer-style", default=EVAL.answer_style, choices=ANSWER_STYLES,
                         help="with --knowledge: auto (checked, asked again, then quoted), generate or quote")
+    parser.add_argument("--holdout", type=int, default=0, metavar="N",
+                        help="with --knowledge: test on N of the collection's own Q/A pairs, answered from a copy "
+                        "without them; a run folder is made for the Results tab (--test optional)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
         if args.config:
             run_job(args.config)
             return 0
-        if not (args.test and (args.model or args.adapter)):
-            parser.error("give a CONFIG.json, or --test and --model (or --adapter)")
+        if not ((args.test or args.holdout) and (args.model or args.adapter)):
+            parser.error("give a CONFIG.json, or --test (or --knowledge and --holdout) and --model (or --adapter)")
+        if args.holdout:
+            return _held_out_run(args)
         EvalJob(model=args.model or f"adapter:{args.adapter}", tests=args.test, batch_size=args.batch_size,
                 max_new_tokens=args.max_new_tokens, limit=args.limit, knowledge=args.knowledge,
                 knowledge_k=args.knowledge_k, knowledge_mode=args.knowledge_mode, answer_style=args.answer_style,
@@ -345,6 +358,21 @@ def main(argv: list[str] | None = None) -> int:
             log.exception("evaluation failed")
         print(f"error: {e}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _held_out_run(args) -> int:
+    """--holdout: an evaluation job run here, in a run folder of its own, so the Results tab lists it."""
+    job = EvalJob(model=args.model or f"adapter:{args.adapter}", tests=args.test or [], batch_size=args.batch_size,
+                  max_new_tokens=args.max_new_tokens, limit=args.limit, knowledge=args.knowledge,
+                  knowledge_k=args.knowledge_k, knowledge_mode=args.knowledge_mode, answer_style=args.answer_style,
+                  engine=args.engine, holdout=args.holdout).validate()
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{job.knowledge}-heldout-{job.holdout}-eval"
+    run_dir = runs.root() / name
+    for test, result in run(job, run_dir).items():
+        print(f"{result['model_name']} on {result['test_set']} with {result['knowledge']}: {summary_line(result)}, "
+              f"{result['questions']} questions in {result['seconds']:.1f} s")
+    print(f"run folder {run_dir} (the Results tab lists it)")
     return 0
 
 

@@ -162,7 +162,7 @@ class EvalJob(JobConfig):
     MODULE: ClassVar[str] = "studio.evaluation.evaluate"
     KIND: ClassVar[str] = "eval"
     LIMITS: ClassVar[dict[str, float]] = {"batch_size": 256, "max_new_tokens": 4096, "limit": 1_000_000,
-                                          "knowledge_k": 20}
+                                          "knowledge_k": 20, "holdout": 500}
 
     model: str = "bundled:smollm2-135m-instruct"
     """Model reference; adapter:runs/<id> evaluates a fine-tuned adapter."""
@@ -189,6 +189,9 @@ class EvalJob(JobConfig):
     answer_style: str = "auto"
     """With knowledge: auto (answers checked against their sources, asked again, then quoted), generate or quote,
     as the chat's Answer style (studio/answer_check.py)."""
+    holdout: int = 0
+    """With knowledge: also test on N of the collection's own Q/A pairs, answered from a copy of the collection
+    without them (studio/knowledge/holdout.py); tests may then be empty."""
     engine: str = "auto"
     """Inference engine: auto, llama.cpp or transformers (studio/engines/llama_cpp.py says what auto picks)."""
     after_run: str = ""
@@ -199,8 +202,13 @@ class EvalJob(JobConfig):
 
     def validate(self) -> EvalJob:
         self.require_text("model")
-        if not self.tests or not all(isinstance(t, str) and t for t in self.tests):
-            raise ConfigError("tests is a non-empty list of test files")
+        if not isinstance(self.holdout, int) or isinstance(self.holdout, bool) or self.holdout < 0:
+            raise ConfigError(f"holdout is a count of Q/A pairs (0 for none), not {self.holdout!r}")
+        if self.holdout and not self.knowledge:
+            raise ConfigError("holdout needs a knowledge collection: its Q/A pairs are what is held out")
+        if not isinstance(self.tests, list) or not all(isinstance(t, str) and t for t in self.tests) or not (
+                self.tests or self.holdout):
+            raise ConfigError("tests is a non-empty list of test files (it may be empty with holdout)")
         if self.batch_size < 1 or self.max_new_tokens < 1 or self.limit < 0:
             raise ConfigError("batch_size and max_new_tokens must be positive, limit not negative")
         if not isinstance(self.after_run, str):

@@ -177,6 +177,23 @@ class Collection:
         self._save()
         return len(ids)
 
+    def copy_without(self, name: str, ids: set[int]) -> Collection:
+        """A new collection `name` with this one's passages except `ids`: their vectors are copied, nothing is
+        embedded again. Its collection.json says where it came from and what was left out."""
+        copy = Collection(name, create=True)
+        if copy.passages or copy.meta.get("files"):
+            raise KnowledgeError(f"A collection named {name!r} already exists")
+        kept = [p for p in self.passages if p.id not in ids]
+        files = {f: {**info, "passages": sum(p.file == f for p in kept)} for f, info in self.meta["files"].items()}
+        copy.meta = {**self.meta, "name": copy.name, "files": files, "copied_from": self.name,
+                     "left_out": sorted(ids)}
+        copy.passages = kept
+        if kept:
+            vectors = np.stack([self.dense.reconstruct(p.id) for p in kept])
+            copy.dense.add_with_ids(vectors, np.array([p.id for p in kept], dtype=np.int64))
+        copy._save()
+        return copy
+
     def _save(self) -> None:
         import faiss
 

@@ -43,6 +43,7 @@ France?") at most 0.200, hence SUPPORT_THRESHOLD 0.27.
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -96,6 +97,31 @@ def add_files(name: str, files: list[str | Path], replace: bool = False) -> dict
         added = collection.add([Path(f) for f in files], replace=replace)
         _cache.pop(str(collection.folder), None)
         return added
+
+
+def passages(name: str) -> list[Passage]:
+    """Every passage of collection `name`, in index order."""
+    return list(_load(name).passages)
+
+
+def meta(name: str) -> dict:
+    """Collection `name`'s collection.json: files, embedding model, and for a copy where it came from."""
+    return json.loads(json.dumps(_load(name).meta))
+
+
+def copy_without(name: str, new_name: str, passage_ids: set[int]) -> str:
+    """Collection `new_name`: `name` without the passages `passage_ids` (an existing `new_name` is replaced)."""
+    import shutil
+
+    with _lock:
+        source = _load(name)
+        if check_name(new_name) in names():
+            old = _load(new_name)
+            _cache.pop(str(old.folder), None)
+            shutil.rmtree(old.folder)
+        copy = source.copy_without(new_name, passage_ids)
+        _cache.pop(str(copy.folder), None)
+        return copy.name
 
 
 def create(name: str, files: list[str | Path]) -> dict[str, int]:

@@ -10,7 +10,10 @@ import html
 import gradio as gr
 
 from studio.knowledge import documents
+from studio.knowledge.support import ANSWER_STYLE_LABELS, ANSWER_STYLES
+from studio.models import refs
 from studio.ui import knowledge_form
+from studio.ui.chat_settings import model_choices
 
 
 def _knowledge_view(name: str | None = None):
@@ -45,6 +48,13 @@ def search_knowledge(name: str | None, question: str, k: float = 3) -> str:
         return knowledge_form.search(name, question, int(k))
     except knowledge_form.KnowledgeFormError as e:
         return f"⚠️ {html.escape(str(e), quote=False)}"
+
+
+def evaluate_knowledge(name: str | None, model: str, test: str | None, held_out: float, answer_style: str) -> str:
+    try:
+        return knowledge_form.evaluate_collection(name, model, test, held_out, answer_style)[0]
+    except knowledge_form.KnowledgeFormError as e:
+        return f"⚠️ **Nothing was queued.** {html.escape(str(e), quote=False)}"
 
 
 def page_view():
@@ -87,6 +97,23 @@ def build_knowledge_tab() -> list[gr.components.Component]:
                 k = gr.Slider(1, 10, value=3, step=1, label="Passages", scale=1)
             search = gr.Button("Search")
             found = gr.Markdown()
+            with gr.Accordion("Evaluate this collection: is the chat right on it?", open=False):
+                gr.Markdown("Answers questions with the chosen model from the collection picked above, as the "
+                            "chat does (checked against the passages), and scores them: key facts, faithfulness, "
+                            "refusals and ROUGE-L, each with its 95% interval, question by question.")
+                with gr.Row():
+                    eval_model = gr.Dropdown(model_choices(), value=str(refs.DEFAULT_MODEL), label="Model",
+                                             allow_custom_value=True, scale=2)
+                    answer_style = gr.Dropdown([(ANSWER_STYLE_LABELS[s], s) for s in ANSWER_STYLES], value="auto",
+                                               label="Answer style", scale=1)
+                with gr.Row():
+                    test = gr.Dropdown(knowledge_form.test_choices(), value=knowledge_form.HELD_OUT,
+                                       label="Test questions", scale=2,
+                                       info="Held-out pairs are left out of a copy of the collection, which "
+                                            "answers them: a pair cannot answer itself")
+                    held_out = gr.Slider(5, 50, value=20, step=1, label="Pairs held out", scale=1)
+                evaluate = gr.Button("Evaluate", variant="primary")
+                evaluated = gr.Markdown()
     view = [table, collection, files]
     add.click(add_knowledge, [name, sources, uploads], [message, *view], api_name="knowledge_add")
     delete.click(delete_knowledge, [collection, files], [message, *view], api_name="knowledge_delete")
@@ -97,4 +124,8 @@ def build_knowledge_tab() -> list[gr.components.Component]:
     gr.Button("Refresh", size="sm").click(_knowledge_view, collection, view, api_name="knowledge_list")
     sources.focus(lambda: gr.Dropdown(choices=knowledge_form.source_choices()), None, sources,
                   api_visibility="private")
+    evaluate.click(evaluate_knowledge, [collection, eval_model, test, held_out, answer_style], evaluated,
+                   api_name="knowledge_evaluate")
+    test.focus(lambda: gr.Dropdown(choices=knowledge_form.test_choices()), None, test, api_visibility="private")
+    eval_model.focus(lambda: gr.Dropdown(choices=model_choices()), None, eval_model, api_visibility="private")
     return view

@@ -13,7 +13,11 @@ from pathlib import Path
 from studio import access
 from studio.core import paths
 from studio.data import registry
+from studio.jobs import queue
+from studio.jobs.config import ConfigError
+from studio.jobs.kinds import EvalJob
 from studio.knowledge import collection, store
+from studio.knowledge.holdout import check as check_holdout
 
 SAMPLES = [("Sample: Nilgiri Health FAQ (Q/A pairs)", paths.ASSETS / "insurer_faq.csv"),
            ("Sample: Family Health Shield policy wording (PDF)", paths.ASSETS / "policy_wording.pdf")]
@@ -102,3 +106,41 @@ def search(name: str | None, question: str, k: int = 3) -> str:
         f"**[{n}] {html.escape(p.citation, quote=False)}** · {scores_text(p.to_dict())}\n\n"
         + "  \n".join("> " + html.escape(line, quote=False) for line in p.text.splitlines() if line.strip())
         for n, p in enumerate(found, 1))
+
+
+HELD_OUT = ""
+"""The test choice "hold out pairs of the collection itself" (studio/knowledge/holdout.py)."""
+
+
+def test_choices() -> list[tuple[str, str]]:
+    """What a collection can be tested on: its own held-out Q/A pairs, a registered Q/A dataset, a sample test set."""
+    choices = [("Q/A pairs held out of this collection (fair: answered without them)", HELD_OUT)]
+    for d in registry.list_registered():
+        if d["kind"] == "qa":
+            choices.append((f"{d['name']} · {d['rows']} questions (from {d['source']})", str(Path(d["path"]))))
+    for path in sorted(paths.ASSETS.glob("test_*.csv")):
+        choices.append((f"Sample test set: {path.stem[len('test_'):]}", str(path)))
+    return choices
+
+
+def evaluate_collection(name: str | None, model: str, test: str | None, held_out: float = 20,
+                        answer_style: str = "auto") -> tuple[str, str]:
+    """Queue an evaluation of collection `name` answered by `model`: on `held_out` of its own Q/A pairs (test
+    HELD_OUT) or on a test file. Returns (message, run id)."""
+    if not name:
+        raise KnowledgeFormError("Pick a collection first.")
+    holdout = int(held_out) if not test else 0
+    job = EvalJob(model=(model or "").strip(), tests=[test] if test else [], knowledge=name, holdout=holdout,
+                  answer_style=answer_style or "auto")
+    try:
+        job.validate()
+        job.check_limits()
+        if holdout:
+            check_holdout(name, holdout)  # refused now, not minutes later in the job
+        run_id = queue.submit_checked(job)
+    except (ConfigError, access.AccessError, queue.Refused, collection.KnowledgeError, paths.PathError) as e:
+        raise KnowledgeFormError(str(e)) from e
+    what = f"{holdout} of its Q/A pairs, held out" if holdout else Path(test).name
+    return (f"⏳ Queued **{html.escape(run_id, quote=False)}**: {html.escape(name, quote=False)} answered by "
+            f"{html.escape(job.model, quote=False)} on {html.escape(what, quote=False)}. Progress: the Training "
+            "tab's runs; the scores, question by question: the Results tab when it finishes.", run_id)
