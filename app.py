@@ -33,6 +33,12 @@ TITLE = "Conversational QA Studio"
 FALLBACK_MODELS = ("smollm2-135m-instruct", "gemma-3-270m")
 """Bundled models to start with when the default's package is missing, and Compare's model B: SmolLM2 first, the
 fastest (a Space installs requirements.txt alone, which cannot hold SmolLM2's package: B is then Gemma)."""
+START_HERE = [
+    ("1. Build a collection from your FAQ and documents (Knowledge)", "knowledge"),
+    ("2. Ask it: answers come with their sources and a check (Chat)", "chat"),
+    ("3. Prove it: evaluate the collection (Knowledge), read the scores (Results)", "results"),
+]
+"""The first page's three steps of the job the app is for, each a button to its tab."""
 SHARED_NOTE = ("Shared mode: only registered datasets, the sample files, catalogue models and runs can be used; "
                "paths on the server are refused.")
 
@@ -41,21 +47,27 @@ def build_app(default_model: str = str(refs.DEFAULT_MODEL), compare_model: str |
               shared: bool | None = None) -> gr.Blocks:
     shared = access.shared_mode() if shared is None else shared
     with gr.Blocks(title=TITLE, delete_cache=access.DELETE_CACHE if shared else None) as demo:
-        gr.Markdown(f"# {TITLE}\nFine-tune small open models on your own Q/A data, chat with them under a memory of "
-                    "your choice, compare them side by side, and measure it all."
+        gr.Markdown(f"# {TITLE}\nA chatbot that answers from your own FAQ and documents, shows its sources, checks "
+                    "every answer against them, and proves on your data how often it is right. Fine-tune small "
+                    "open models on your Q/A data, compare them, measure it all."
                     + (f"\n\n*{SHARED_NOTE}*" if shared else ""))
-        with gr.Tab("Chat"):
-            build_chat_tab(default_model)
-        with gr.Tab("Compare"):
-            build_compare_tab(default_model, compare_model)
-        with gr.Tab("Training"):
-            training_form = build_training_tab(default_model)
-        with gr.Tab("Knowledge"):
-            knowledge_view = build_knowledge_tab()
-        with gr.Tab("Results") as results_tab:
-            build_results_tab(results_tab)
-        with gr.Tab("Models"):
-            build_models_tab()
+        with gr.Accordion("Start here", open=True):
+            steps = [gr.Button(label, size="sm") for label, _ in START_HERE]
+        with gr.Tabs() as tabs:  # in the order of the job: your data in, answers out, proof, then tuning
+            with gr.Tab("Knowledge", id="knowledge"):
+                knowledge_view = build_knowledge_tab()
+            with gr.Tab("Chat", id="chat"):
+                build_chat_tab(default_model)
+            with gr.Tab("Results", id="results") as results_tab:
+                build_results_tab(results_tab)
+            with gr.Tab("Training", id="training"):
+                training_form = build_training_tab(default_model)
+            with gr.Tab("Compare", id="compare"):
+                build_compare_tab(default_model, compare_model)
+            with gr.Tab("Models", id="models"):
+                build_models_tab()
+        for button, (_, tab) in zip(steps, START_HERE):
+            button.click(lambda tab=tab: gr.Tabs(selected=tab), None, tabs, api_visibility="private")
         # a page opened (or reloaded) later than the app started lists what was added since, in any session
         demo.load(knowledge.page_view, None, knowledge_view, api_visibility="private")
         demo.load(training.page_choices, None, [training_form["data"], training_form["model"]],

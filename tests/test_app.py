@@ -217,3 +217,12 @@ def test_what_the_loader_reports_shows_in_the_page_while_the_model_loads(server,
     compare_job.result(timeout=120)
     assert any(update[2] == "Loading model B: Merging the adapter into its base for llama.cpp (about a minute)..."
                for update in compare_job.outputs())
+
+
+def test_start_here_leads_through_the_job_in_tab_order():
+    demo = app.build_app(default_model="bundled:smollm2-135m-instruct", compare_model="bundled:smollm2-135m-instruct")
+    tabs = [block for block in demo.blocks.values() if isinstance(block, gr.Tab)]
+    assert [t.label for t in tabs] == ["Knowledge", "Chat", "Results", "Training", "Compare", "Models"]
+    clicks = [f for f in demo.fns.values() if any(event == "click" for _, event in f.targets)
+              and [o.__class__.__name__ for o in f.outputs] == ["Tabs"]]
+    assert [f.fn().selected for f in clicks] == [tab for _, tab in app.START_HERE] == ["knowledge", "chat", "results"]
