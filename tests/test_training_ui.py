@@ -37,16 +37,16 @@ def default_form(tmp_path_factory) -> dict:
 
 
 def todays_job(model, dataset, method, epochs, learning_rate, batch_size, train_size, mode, context_turns, lora_r,
-               max_length, patience, merge, knowledge=None, knowledge_k=3, gold_drop=0.2) -> SFTJob:
+               max_length, patience, merge, knowledge=None, knowledge_k=3, gold_drop=0.2, eval_tests=()) -> SFTJob:
     """The job the tab built before it built jobs by name: the reference the by-name form must still match (the
-    retrieval-augmented fields came later, after the by-name form)."""
+    retrieval-augmented fields and the evaluation when done came later, after the by-name form)."""
     size = float(train_size)
     return SFTJob(model=model, data=dataset, qlora=method == "QLoRA", epochs=int(epochs),
                   learning_rate=float(learning_rate), batch_size=int(batch_size),
                   train_size=int(size) if size > 1 else size, mode=mode, context_turns=int(context_turns),
                   lora_r=int(lora_r), lora_alpha=2 * int(lora_r), max_length=int(max_length),
                   early_stopping_patience=int(patience), merge=bool(merge), knowledge=knowledge or None,
-                  knowledge_k=int(knowledge_k), gold_drop=float(gold_drop)).validate()
+                  knowledge_k=int(knowledge_k), gold_drop=float(gold_drop), eval_tests=list(eval_tests)).validate()
 
 
 def test_form_is_keyed_by_job_fields_with_the_jobs_defaults(default_form):
@@ -54,6 +54,7 @@ def test_form_is_keyed_by_job_fields_with_the_jobs_defaults(default_form):
     assert set(default_form) <= {f.name for f in dataclasses.fields(SFTJob)}
     assert default_form["epochs"] == defaults.epochs and default_form["lora_r"] == defaults.lora_r
     assert default_form["qlora"] == "LoRA" and default_form["train_size"] == defaults.train_size
+    assert default_form["eval_tests"] == [str(training.SAMPLE_TEST)], "a finished run is scored unless unticked"
 
 
 @pytest.mark.parametrize(

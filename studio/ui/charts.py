@@ -22,6 +22,9 @@ ORDER = {"test_set": ["detailed", "brief", "policy"], "condition": CONDITION_ORD
 FACTS_LABEL = "key facts stated (%)"
 
 
+NO_TRAINED_RESULTS = ("No evaluated fine-tuned run yet: a training run shows here once evaluated (Training tab: "
+                      "'Evaluate when done on').")
+
 def _empty(title: str, why: str) -> go.Figure:
     figure = go.Figure()
     figure.add_annotation(text=why, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
@@ -99,7 +102,7 @@ def rouge_vs_data_size(table: pd.DataFrame) -> go.Figure:
     title = f"{HEADLINE_LABEL} against training-set size"
     trained = _best_trained(_trained(table))
     if trained.empty:
-        return _empty(title, "No fine-tuned runs yet.")
+        return _empty(title, NO_TRAINED_RESULTS)
     trained = trained.assign(run_epochs=trained["epochs"].astype(str) + " epoch(s)")
     figure = px.line(trained.sort_values("train_examples"), x="train_examples", y="rougeL", color="model_name",
                      line_dash="run_epochs", facet_col="test_set", markers=True, hover_data=["method", "run"],
@@ -114,7 +117,7 @@ def runtime_figure(table: pd.DataFrame) -> go.Figure:
     title = "Runtime against training-set size and epochs"
     trained = _best_trained(_trained(table)).drop_duplicates("run")
     if trained.empty:
-        return _empty(title, "No fine-tuned runs yet.")
+        return _empty(title, NO_TRAINED_RESULTS)
     trained = trained.assign(minutes=trained["runtime_s"] / 60, run_epochs=trained["epochs"].astype(str))
     figure = px.line(trained.sort_values("train_examples"), x="train_examples", y="minutes", color="model_name",
                      line_dash="run_epochs", markers=True, color_discrete_map=_model_colors(table),
