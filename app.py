@@ -21,7 +21,7 @@ import gradio as gr  # noqa: E402
 from studio.engines import loader
 from studio.jobs import queue
 from studio.models import catalogue, refs
-from studio.ui import knowledge, training
+from studio.ui import chat, knowledge, training
 from studio.ui.chat import build_chat_tab
 from studio.ui.compare import build_compare_tab
 from studio.ui.knowledge import build_knowledge_tab
@@ -57,7 +57,7 @@ def build_app(default_model: str = str(refs.DEFAULT_MODEL), compare_model: str |
             with gr.Tab("Knowledge", id="knowledge"):
                 knowledge_view = build_knowledge_tab()
             with gr.Tab("Chat", id="chat"):
-                build_chat_tab(default_model)
+                kept_chat, chat_view = build_chat_tab(default_model)
             with gr.Tab("Results", id="results") as results_tab:
                 build_results_tab(results_tab)
             with gr.Tab("Training", id="training"):
@@ -70,6 +70,7 @@ def build_app(default_model: str = str(refs.DEFAULT_MODEL), compare_model: str |
             button.click(lambda tab=tab: gr.Tabs(selected=tab), None, tabs, api_visibility="private")
         # a page opened (or reloaded) later than the app started lists what was added since, in any session
         demo.load(knowledge.page_view, None, knowledge_view, api_visibility="private")
+        demo.load(chat.restore, kept_chat, chat_view, api_visibility="private")  # the browser's own conversation
         demo.load(training.page_choices, None, [training_form["data"], training_form["model"]],
                   api_visibility="private")
     return demo

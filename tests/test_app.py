@@ -226,3 +226,33 @@ def test_start_here_leads_through_the_job_in_tab_order():
     clicks = [f for f in demo.fns.values() if any(event == "click" for _, event in f.targets)
               and [o.__class__.__name__ for o in f.outputs] == ["Tabs"]]
     assert [f.fn().selected for f in clicks] == [tab for _, tab in app.START_HERE] == ["knowledge", "chat", "results"]
+
+
+@pytest.mark.parametrize("saved", [None, {}, {"messages": "x"}, {"messages": [{"role": "system", "content": "x"}]},
+                                   {"messages": [{"role": "user", "content": 3}]}, {"messages": [], "sources": 5}])
+def test_a_reload_with_nothing_usable_kept_starts_an_empty_conversation(saved):
+    from studio.ui import chat as chat_tab
+
+    chatbot, state, sources = chat_tab.restore(saved)
+    assert (chatbot, state.messages, sources) == ([], [], {})
+
+
+def test_the_browser_keeps_the_conversation_and_a_reload_shows_it_with_its_sources():
+    import json
+
+    from studio.memory import MemoryState
+    from studio.ui import chat as chat_tab
+
+    passage = {"citation": "faq.csv row 2", "text": "Q: Fee?\nA: 400 rupees.", "used": ["400 rupees."],
+               "verdict": "every fact found in the sources", "score": 0.03, "dense_score": 0.6, "bm25_score": 2.0}
+    state = MemoryState([{"role": "user", "content": "Fee?"}, {"role": "assistant", "content": "400 rupees."}],
+                        "a summary", 0)
+    kept = json.loads(json.dumps(chat_tab.remember(state, {1: [passage]})))  # local storage holds JSON
+    chatbot, restored, sources = chat_tab.restore(kept)
+    assert restored == state and sources == {1: [passage]}
+    assert [m["role"] for m in chatbot] == ["user", "assistant", "assistant"]
+    assert chatbot[2]["metadata"]["title"].endswith("Sources: [1] faq.csv row 2")
+    demo = app.build_app(default_model="bundled:smollm2-135m-instruct", compare_model="bundled:smollm2-135m-instruct")
+    (on_load,) = [f for f in demo.fns.values() if f.name == "restore"]
+    assert any(event == "load" for _, event in on_load.targets)
+    assert [type(block).__name__ for block in on_load.inputs] == ["BrowserState"]

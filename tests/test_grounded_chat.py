@@ -195,6 +195,29 @@ def test_chat_picks_a_collection_by_name_and_shows_each_replys_sources(server):
     assert "6:30 am" in text_of(chatbot[-1])
 
 
+def test_a_grounded_conversation_downloads_with_its_checks_sources_and_settings(server):
+    import json
+
+    from gradio_client import Client
+
+    client = Client(server, verbose=False)
+    ask = {"knowledge_collection": "club", "knowledge_k": 1, "max_new_tokens": 8}
+    chatbot, *_ = client.submit("How much is the yearly fee for a junior?", api_name="/chat", **ask).result(120)
+    record = json.loads(Path(client.predict(api_name="/export_chat_json", **ask)).read_text())
+    question, reply = record["messages"]
+    assert question == {"role": "user", "content": "How much is the yearly fee for a junior?"}
+    assert reply["content"] == text_of(chatbot[1]) and reply["verdict"] == chatbot[2]["metadata"]["title"].split(
+        " · Sources: ")[0]
+    assert [s["citation"] for s in reply["sources"]] == ["handbook.md § 1.1 Fees"] and reply["sources"][0]["n"] == 1
+    assert record["settings"]["knowledge"]["collection"] == "club" and record["settings"]["generation"][
+        "max_new_tokens"] == 8
+    markdown = Path(client.predict(api_name="/export_chat_markdown", **ask)).read_text()
+    assert "**You:** How much is the yearly fee for a junior?" in markdown
+    assert "- [1] handbook.md § 1.1 Fees." in markdown and "knowledge collection club" in markdown
+    fresh = json.loads(Path(Client(server, verbose=False).predict(api_name="/export_chat_json")).read_text())
+    assert fresh["messages"] == [], "another visitor's download holds only their own conversation"
+
+
 def test_without_a_collection_chat_shows_no_sources(server):
     from gradio_client import Client
 
@@ -258,7 +281,7 @@ def test_a_page_loaded_later_lists_collections_and_datasets_added_since_the_app_
     monkeypatch.setenv("CQA_DATA_DIR", str(tmp_path / "data"))
     demo = app.build_app(default_model=f"folder:{tiny_models['llama']}", compare_model=f"folder:{tiny_models['gpt2']}")
     on_load = {f.name: f for f in demo.fns.values() if any(event == "load" for _, event in f.targets)}
-    assert set(on_load) == {"page_view", "page_choices"}
+    assert set(on_load) == {"page_view", "page_choices", "restore"}
     store.create("later", [DATA / "club_faq.csv"])
     registry.register(DATA / "club_faq.csv", name="club-pairs")
     try:

@@ -104,7 +104,7 @@ def test_memory_benchmark_runs_as_a_job_and_shows_in_results(server, tiny_models
         time.sleep(0.5)
     assert state == "finished", queue.reconcile(run.path)
     assert list(runs.memory_bench_dir(root).glob("*.json")), "the result landed where the Results tab reads it"
-    *figures, table, pick = client.predict(api_name="/results")
+    *figures, table, pick, note = client.predict(api_name="/results")
     memory_plot = figures[-1]
     assert "Running summary" in str(memory_plot) and "Last k exchanges" in str(memory_plot)
 

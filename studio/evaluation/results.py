@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from studio.core import paths
 from studio.jobs import runs
 from studio.jobs.config import ConfigError, JobConfig
 from studio.jobs.kinds import EvalJob, RLHFJob, SFTJob
@@ -136,6 +137,21 @@ def collect(root: Path | None = None) -> pd.DataFrame:
                 "peak_gpu_ram_mb": summary.get("peak_gpu_ram_mb"), "created": result.get("created_at"),
             })
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+SAMPLE_RESULTS = paths.ASSETS / "sample_results"
+"""Real result files of runs the project made on the sample data (ABOUT.md there: the commands, the machine, the
+date), in run folders as a runs root holds them: the Results tab shows them until the user has results of their own."""
+
+
+def shown_results(root: Path | None = None) -> tuple[pd.DataFrame, Path, str]:
+    """(table, the runs root it came from, a note): the user's results, or the shipped sample results with a note
+    saying what they are while the user has none."""
+    table = collect(root)
+    if not table.empty or not SAMPLE_RESULTS.is_dir():
+        return table, root or runs.root(), ""
+    about = (SAMPLE_RESULTS / "ABOUT.md").read_text(encoding="utf-8").split("\n\n")[1].strip()
+    return collect(SAMPLE_RESULTS), SAMPLE_RESULTS, f"**Sample results**, shown until you have runs of your own: {about}"
 
 
 def per_question(run_dir: Path, test_set: str, knowledge: str = "", answer_style: str = "") -> pd.DataFrame:

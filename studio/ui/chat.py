@@ -14,6 +14,7 @@ from studio.core import runtime
 from studio.engines import base
 from studio.memory import MemoryState
 from studio.models import refs
+from studio.ui.chat_export import export_conversation
 from studio.ui.chat_settings import (
     GENERATE,
     LAST_SETTINGS,
@@ -61,12 +62,43 @@ def respond(message: str, model: str, state: MemoryState, sources: dict | None =
                f"{where}  \n{stats}", update.state, shown_sources)
 
 
+def export_markdown(**form) -> str:
+    return export_conversation("markdown", **form)
+
+
+def export_json(**form) -> str:
+    return export_conversation("json", **form)
+
+
+def remember(state: MemoryState, sources: dict) -> dict:
+    """What the browser keeps of the conversation (its local storage): it survives a page reload there."""
+    return {"messages": state.messages, "summary": state.summary, "summarized": state.summarized,
+            "sources": {str(i): passages for i, passages in (sources or {}).items()}}
+
+
+def restore(saved: dict | None):
+    """A reloaded page's conversation from what `remember` kept: (chatbot, state, sources)."""
+    try:
+        state = MemoryState(list(saved["messages"]), str(saved.get("summary", "")), int(saved.get("summarized", 0)))
+        sources = {int(i): list(passages) for i, passages in (saved.get("sources") or {}).items()}
+        if not all(isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"),
+                                                                                                   str)
+                   for m in state.messages):
+            raise ValueError("not a conversation")
+    except (KeyError, TypeError, ValueError, AttributeError):  # nothing kept yet, or not what remember wrote
+        return [], MemoryState(), {}
+    return shown_messages(TurnUpdate("", "", state=state), sources), state, sources
+
+
 def clear_chat():
     return [], "", "", "", MemoryState(), {}
 
 
-def build_chat_tab(default_model: str = str(refs.DEFAULT_MODEL)) -> None:
+def build_chat_tab(default_model: str = str(refs.DEFAULT_MODEL)) -> tuple[gr.BrowserState, list]:
+    """The tab's content. Returns the conversation the browser keeps and the widgets `restore` fills from it (the
+    app restores them on page load)."""
     state, sources = gr.State(MemoryState()), gr.State({})
+    kept = gr.BrowserState({}, storage_key="cqa-studio-chat")
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
             picker = model_picker("Model", default_model)
@@ -83,6 +115,9 @@ def build_chat_tab(default_model: str = str(refs.DEFAULT_MODEL)) -> None:
                 stop = gr.Button("Stop", scale=1, min_width=80)
                 clear = gr.Button("Clear", scale=1, min_width=80)
             stats = gr.Markdown()
+            with gr.Row():
+                save_markdown = gr.DownloadButton("Download the conversation (Markdown)", size="sm")
+                save_json = gr.DownloadButton("Download (JSON, with sources and settings)", size="sm")
             with gr.Accordion("Prompt the model received on the last turn", open=False):
                 prompt = gr.Textbox(show_label=False, lines=10, max_lines=30, buttons=["copy"], interactive=False)
                 summary = gr.Textbox(label="Memory summary (summary memories only)", lines=2, interactive=False)
@@ -94,5 +129,13 @@ def build_chat_tab(default_model: str = str(refs.DEFAULT_MODEL)) -> None:
     sent = send.click(respond, inputs_kwargs=inputs, outputs=outputs, api_name="chat", **GENERATE)
     submitted = box.submit(respond, inputs_kwargs=inputs, outputs=outputs, api_visibility="private", **GENERATE)
     stop.click(None, None, None, cancels=[sent, submitted], api_visibility="private")
-    clear.click(clear_chat, None, [chatbot, box, prompt, summary, state, sources], api_name="clear")
-    chatbot.clear(clear_chat, None, [chatbot, box, prompt, summary, state, sources], api_visibility="private")
+    for event in (sent, submitted):  # also after Stop: a stopped reply is kept as far as it got
+        event.then(remember, [state, sources], kept, api_visibility="private")
+    saved = {"model": picker, "state": state, "sources": sources, **settings, **last}
+    save_markdown.click(export_markdown, inputs_kwargs=saved, outputs=save_markdown, api_name="export_chat_markdown")
+    save_json.click(export_json, inputs_kwargs=saved, outputs=save_json, api_name="export_chat_json")
+    clear.click(clear_chat, None, [chatbot, box, prompt, summary, state, sources], api_name="clear").then(
+        lambda: {}, None, kept, api_visibility="private")
+    chatbot.clear(clear_chat, None, [chatbot, box, prompt, summary, state, sources], api_visibility="private").then(
+        lambda: {}, None, kept, api_visibility="private")
+    return kept, [chatbot, state, sources]

@@ -94,18 +94,19 @@ def grid_status(**form) -> str:
 
 
 def refresh():
-    table = results.collect()
+    table, _, note = results.shown_results()
     bench = results.collect_memory_bench()
     run_choices = sorted({" · ".join(filter(None, [r.run, r.test_set, r.knowledge,
                                                    "" if r.answer_style in ("", "auto") else r.answer_style]))
                           for r in table.itertuples()}, reverse=True)
     return (*charts.figures(table, bench), results.rounded(table),
-            gr.Dropdown(choices=run_choices, value=run_choices[0] if run_choices else None))
+            gr.Dropdown(choices=run_choices, value=run_choices[0] if run_choices else None), note)
 
 
 def export_csv() -> str:
     path = Path(tempfile.mkdtemp()) / "cqa-results.csv"
-    files.csv_safe_frame(results.collect()).to_csv(path, index=False)  # no cell is read as a spreadsheet formula
+    table = results.shown_results()[0]
+    files.csv_safe_frame(table).to_csv(path, index=False)  # no cell is read as a spreadsheet formula
     return str(path)
 
 
@@ -119,7 +120,8 @@ def drill_down(choice: str | None) -> pd.DataFrame:
     test_set, _, rest = rest.partition(" · ")
     collection, _, style = rest.partition(" · ")
     try:
-        return results.per_question(runs.run_path(run), test_set, collection, style)
+        _, root, _ = results.shown_results()
+        return results.per_question(runs.run_path(run, root), test_set, collection, style)
     except runs.RunError as e:
         raise gr.Error(str(e), print_exception=False) from e
 
@@ -145,6 +147,7 @@ def build_results_tab(tab: gr.Tab | None = None) -> dict[str, gr.components.Comp
     with gr.Row():
         refresh_button = gr.Button("Refresh results", variant="primary")
         auto = gr.Checkbox(False, label="Refresh every 15 s (while a grid runs)")
+    sample_note = gr.Markdown()
     plots = [gr.Plot(show_label=False), gr.Plot(show_label=False)]  # what lifts facts, answers vs sources: full width
     for _ in range(3):
         with gr.Row():
@@ -190,7 +193,7 @@ def build_results_tab(tab: gr.Tab | None = None) -> dict[str, gr.components.Comp
             limit = gr.Number(bench_defaults.limit, label="Conversations (0 = all 30)", precision=0, minimum=0)
         bench_start = gr.Button("Run memory benchmark")
         bench_message = gr.Markdown()
-    outputs = [*plots, table, pick]
+    outputs = [*plots, table, pick, sample_note]
     refresh_button.click(refresh, None, outputs, api_name="results")
     if tab is not None:
         tab.select(refresh, None, outputs, api_visibility="private")
