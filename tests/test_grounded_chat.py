@@ -402,5 +402,6 @@ def test_the_chat_tab_quotes_and_shows_the_used_sentence(server):
     assert chatbot[2]["metadata"]["title"] == ("quoted from the sources · every fact found in the sources · Sources: "
                                                "[1] handbook.md § 1.1 Fees")
     assert "Used: *“The yearly membership fee is 1,200 rupees" in text_of(chatbot[2])
+    assert "> **The yearly membership fee is 1,200 rupees" in text_of(chatbot[2]), "highlighted in its passage"
     assert prompt == "The model was not called: the answer style quotes the sources."
     assert "quoted from the sources" in stats

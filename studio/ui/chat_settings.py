@@ -242,7 +242,11 @@ def sources_message(passages: list[dict], verdict: str = "") -> dict:
     passage with the sentences the answer used from it first."""
     def shown(n: int, p: dict) -> str:
         used = "".join(f"\n\nUsed: *“{sentence}”*" for sentence in p.get("used", []))
-        quoted = "\n".join("> " + line for line in p["text"].splitlines() if line.strip())
+        text = p["text"]
+        for sentence in p.get("used", []):  # highlighted where it stands in the passage (within one line)
+            if sentence and "\n" not in sentence and "**" not in sentence:
+                text = text.replace(sentence, f"**{sentence}**", 1)
+        quoted = "\n".join("> " + line for line in text.splitlines() if line.strip())
         return f"**[{n}] {p['citation']}** · {knowledge_form.scores_text(p)}{used}\n\n{quoted}"
 
     body = "\n\n".join(shown(n, p) for n, p in enumerate(passages, 1))
