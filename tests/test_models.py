@@ -210,7 +210,7 @@ def test_fine_tuned_adapter_appears_in_catalogue_with_a_readable_label_and_loads
 
 @pytest.mark.parametrize("folder, config, expected", [
     ("20261204-012852-tiny-lora", {"data": "/srv/data/club_faq.csv", "epochs": 2},
-     "{base} fine-tuned on club_faq (LoRA r=2, 2 epochs) · 4 Dec 2026 01:28"),
+     "{base} fine-tuned on club_faq (LoRA r=2, 2 epochs) · 4 Dec 2026 01:28:52"),
     ("raft-run", {"data": "assets/insurer_faq.csv", "epochs": 1, "knowledge": "mixed"},
      "{base} fine-tuned on insurer_faq (LoRA r=2, 1 epoch, with the passages of mixed) · raft-run"),
     ("20261399-000000-bad-month", {"data": "pairs", "epochs": "x"}, "{base} fine-tuned on pairs (LoRA r=2) · "

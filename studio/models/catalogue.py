@@ -173,13 +173,15 @@ def _training_summary(run: Path) -> dict | None:
 
 
 def _run_name(run: Path) -> str:
-    """A queue run id "20261204-012852-<model>-lora" as "4 Dec 2026 01:28"; any other folder name as it is."""
-    stamp = re.match(r"(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})\d{2}-", run.name)
+    """A queue run id "20261204-012852-<model>-lora" as "4 Dec 2026 01:28:52" (to the second: it tells runs apart);
+    any other folder name as it is."""
+    stamp = re.match(r"(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-", run.name)
     if not stamp:
         return run.name
-    year, month, day, hour, minute = stamp.groups()
+    year, month, day, hour, minute, second = stamp.groups()
     months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
-    return f"{int(day)} {months[int(month) - 1]} {year} {hour}:{minute}" if 1 <= int(month) <= 12 else run.name
+    return (f"{int(day)} {months[int(month) - 1]} {year} {hour}:{minute}:{second}" if 1 <= int(month) <= 12
+            else run.name)
 
 
 def find_adapters(runs_dir: Path | None = None) -> list[Path]:

@@ -110,6 +110,7 @@ def app(browser, tmp_path_factory) -> RunningApp:
     data_dir.mkdir()
     port = _free_port()
     env = {**os.environ, "CQA_RUNS_DIR": str(runs_dir), "CQA_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1",
+           "CQA_KNOWLEDGE_DIR": str(root / "knowledge"),
            "GRADIO_ANALYTICS_ENABLED": "False"}
     for variable in ("OMP_NUM_THREADS", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "SPACE_ID"):
         env.pop(variable, None)  # the app picks its own threads and, started like this, serves loopback only

@@ -206,12 +206,16 @@ def test_train_then_chat_with_the_adapter(page, app):
     panel = open_tab(page, "Chat")
     picker = panel.get_by_role("combobox", name="Model")
     picker.click()
-    page.get_by_role("option", name=re.compile(re.escape(adapter_run.name))).click()
+    # adapters come first, named by what they were trained on and when (the run id's time stamp)
+    when = re.match(r"(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})", run_id).groups()
+    trained = re.compile(r"SmolLM2-135M-Instruct fine-tuned on insurer_faq \(LoRA r=\d+, 1 epoch\) · "
+                         + re.escape(f"{int(when[2])} ") + r"\w+ " + re.escape(f"{when[0]} {':'.join(when[3:])}"))
+    page.get_by_role("option", name=trained).click()
     info = panel.get_by_text(re.compile(r"adapter on SmolLM2-135M-Instruct"))
     info.wait_for()
     send_and_wait(page, panel, "Does the policy cover treatment abroad?")
     page.shot("train-3-adapter-chat")
-    assert adapter_run.name in picker.input_value()
+    assert trained.search(picker.input_value()), picker.input_value()
     replies = bot_messages(panel.get_by_role("log"))
     assert len(replies) == 1 and replies[0], replies
 
