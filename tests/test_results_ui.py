@@ -177,3 +177,26 @@ def test_drill_down_picks_the_answers_given_with_a_collection(tmp_path, monkeypa
                                                                                              "30 days")
     assert (grounded.loc[0, "facts"], grounded.loc[0, "sources"]) == (100.0, "insurer_faq.csv row 3")
     assert list(plain.columns[:6]) == ["question", "reference", "answer", "rougeL", "facts", "missed_facts"]
+
+
+def test_a_fresh_install_shows_the_sample_results_marked_until_the_user_has_their_own(tmp_path, monkeypatch):
+    from studio.evaluation import results as collected
+
+    sample = tmp_path / "sample_results"
+    (sample / "shipped-eval").mkdir(parents=True)
+    (sample / "ABOUT.md").write_text("# Sample results\n\nMeasured on a test machine, 4 Dec 2026.\n\nMore.\n")
+    result = {"test_set": "brief", "knowledge": None, "questions": 1,
+              "aggregate": {k: {"mean": 0.5, "low": 0.4, "high": 0.6} for k in ("rouge1", "rouge2", "rougeL",
+                                                                                 "rougeLsum")},
+              "rows": [{"question": "q", "reference": "r", "answer": "a", "rouge1": 0.5, "rouge2": 0.5,
+                        "rougeL": 0.5, "rougeLsum": 0.5, "facts": None, "missed_facts": []}]}
+    runs.write_json(evaluate.result_path(sample / "shipped-eval", "test_brief.csv"), result)
+    monkeypatch.setattr(collected, "SAMPLE_RESULTS", sample)
+    use_runs(monkeypatch, tmp_path / "runs")
+    *_, table, pick, note = results.refresh()
+    assert list(table["run"]) == ["shipped-eval"] and note.startswith("**Sample results**")
+    assert "Measured on a test machine, 4 Dec 2026." in note
+    assert results.drill_down("shipped-eval · brief").loc[0, "answer"] == "a"
+    runs.write_json(evaluate.result_path(tmp_path / "runs" / "mine-eval", "test_brief.csv"), result)
+    *_, table, pick, note = results.refresh()
+    assert list(table["run"]) == ["mine-eval"] and note == "", "the user's own results replace the sample"

@@ -154,6 +154,13 @@ def shown_results(root: Path | None = None) -> tuple[pd.DataFrame, Path, str]:
     return collect(SAMPLE_RESULTS), SAMPLE_RESULTS, f"**Sample results**, shown until you have runs of your own: {about}"
 
 
+def run_folder(run_id: str) -> Path:
+    """Run `run_id`'s folder: the user's, else the shipped sample run of that name (RunError for a bad id)."""
+    own = runs.run_path(run_id)
+    sample = runs.run_path(run_id, SAMPLE_RESULTS)
+    return sample if not own.is_dir() and sample.is_dir() else own
+
+
 def per_question(run_dir: Path, test_set: str, knowledge: str = "", answer_style: str = "") -> pd.DataFrame:
     """The drill-down of one run on one test set (answered with collection `knowledge`, "" = without retrieval, in
     `answer_style`): question, reference, answer, scores, the key facts the answer missed, the passages it was given

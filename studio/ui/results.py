@@ -120,8 +120,7 @@ def drill_down(choice: str | None) -> pd.DataFrame:
     test_set, _, rest = rest.partition(" · ")
     collection, _, style = rest.partition(" · ")
     try:
-        _, root, _ = results.shown_results()
-        return results.per_question(runs.run_path(run, root), test_set, collection, style)
+        return results.per_question(results.run_folder(run), test_set, collection, style)
     except runs.RunError as e:
         raise gr.Error(str(e), print_exception=False) from e
 
