@@ -217,3 +217,21 @@ def test_the_base_model_is_smollm2_when_installed_else_the_apps_model(tmp_path, 
         form = training.build_training_tab(app_model)
     patch.undo()
     assert form["model"].value == expected
+
+
+def test_run_actions_wait_for_a_run_to_act_on(tmp_path):
+    patch = pytest.MonkeyPatch()
+    use_folders(patch, tmp_path)
+    try:
+        with gr.Blocks() as demo:
+            training.build_training_tab()
+    finally:
+        patch.undo()
+    actions = {b.value: b.interactive for b in demo.blocks.values() if isinstance(b, gr.Button)
+               and b.value in ("Stop (keeps the adapter so far)", "Resume from checkpoint",
+                               "Export GGUF + Ollama Modelfile")}
+    assert actions == dict.fromkeys(actions, False) and len(actions) == 3, "no runs yet: nothing to stop or export"
+    (toggle,) = [f for f in demo.fns.values() if len(f.outputs) == 3 and all(isinstance(o, gr.Button)
+                                                                           for o in f.outputs)]
+    assert [b.interactive for b in toggle.fn("20261204-000000-x-lora")] == [True] * 3
+    assert [b.interactive for b in toggle.fn("")] == [False] * 3

@@ -278,12 +278,13 @@ def build_training_tab(default_model: str = DEFAULTS.model) -> dict[str, gr.comp
             with gr.Row():
                 plot = gr.Plot(label="Loss")
                 reward_plot = gr.Plot(label="Reward (RLHF runs)")
+            have_runs = bool(run_choices())  # the run actions wait for a run to act on
             with gr.Row():
-                stop = gr.Button("Stop (keeps the adapter so far)")
-                resume = gr.Button("Resume from checkpoint")
+                stop = gr.Button("Stop (keeps the adapter so far)", interactive=have_runs)
+                resume = gr.Button("Resume from checkpoint", interactive=have_runs)
             with gr.Row():  # the export streams its progress from a background thread (studio.training.export)
                 quant = gr.Dropdown(list(export.QUANTS), value=export.QUANTS[0], label="GGUF quantization", scale=1)
-                export_gguf = gr.Button("Export GGUF + Ollama Modelfile", scale=2)
+                export_gguf = gr.Button("Export GGUF + Ollama Modelfile", scale=2, interactive=have_runs)
             action_message = gr.Markdown()
             log_tail = gr.Textbox(label="Log (last lines)", lines=10, max_lines=10, autoscroll=True, interactive=False)
             with gr.Accordion("Run details", open=False):
@@ -307,6 +308,8 @@ def build_training_tab(default_model: str = DEFAULTS.model) -> dict[str, gr.comp
     export_gguf.click(export.export_messages, [run, quant], action_message, api_name="export_gguf")
     gr.Button("Refresh", size="sm", visible=False).click(run_status, run, details, api_name="run_status")
     run.change(refresh, run, shown, api_visibility="private")
+    run.change(lambda run_id: [gr.Button(interactive=bool(run_id))] * 3, run, [stop, resume, export_gguf],
+               api_visibility="private")
     model.focus(lambda: gr.Dropdown(choices=trainable_models()), None, model, api_visibility="private")
     dataset.focus(lambda: gr.Dropdown(choices=dataset_choices()), None, dataset, api_visibility="private")
     eval_tests.focus(lambda: gr.Dropdown(choices=test_choices()), None, eval_tests, api_visibility="private")
