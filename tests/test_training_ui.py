@@ -235,3 +235,10 @@ def test_run_actions_wait_for_a_run_to_act_on(tmp_path):
                                                                            for o in f.outputs)]
     assert [b.interactive for b in toggle.fn("20261204-000000-x-lora")] == [True] * 3
     assert [b.interactive for b in toggle.fn("")] == [False] * 3
+
+
+def test_the_loss_legend_sits_below_the_plot_not_over_the_curve():
+    from studio.ui.charts import loss_figure
+
+    figure = loss_figure([{"step": 1, "loss": 2.0}, {"step": 2, "val_loss": 1.8, "val_perplexity": 6.0}])
+    assert figure.layout.legend.y < 0 and figure.layout.legend.yanchor == "top"

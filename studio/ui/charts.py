@@ -252,7 +252,8 @@ def loss_figure(metrics: list[dict]) -> go.Figure:
                                 mode="lines+markers", marker=dict(size=9, color="#dc2626"),
                                 text=[f"perplexity {m['val_perplexity']}" for m in val]))
     figure.update_layout(xaxis_title="step", yaxis_title="loss (answer tokens)", height=320,
-                         margin=dict(l=40, r=10, t=30, b=40), legend=dict(orientation="h", y=1.12))
+                         margin=dict(l=40, r=10, t=30, b=80),  # legend below: above, it covered the curve
+                         legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
     return figure
 
 
