@@ -206,7 +206,7 @@ def test_a_grounded_conversation_downloads_with_its_checks_sources_and_settings(
     record = json.loads(Path(client.predict(api_name="/export_chat_json", **ask)).read_text())
     question, reply = record["messages"]
     assert question == {"role": "user", "content": "How much is the yearly fee for a junior?"}
-    assert reply["content"] == text_of(chatbot[1]) and reply["verdict"] == chatbot[2]["metadata"]["title"].split(
+    assert text_of(chatbot[1]).startswith(reply["content"]) and reply["verdict"] == chatbot[2]["metadata"]["title"].split(
         " · Sources: ")[0]
     assert [s["citation"] for s in reply["sources"]] == ["handbook.md § 1.1 Fees"] and reply["sources"][0]["n"] == 1
     assert record["settings"]["knowledge"]["collection"] == "club" and record["settings"]["generation"][
@@ -216,6 +216,18 @@ def test_a_grounded_conversation_downloads_with_its_checks_sources_and_settings(
     assert "- [1] handbook.md § 1.1 Fees." in markdown and "knowledge collection club" in markdown
     fresh = json.loads(Path(Client(server, verbose=False).predict(api_name="/export_chat_json")).read_text())
     assert fresh["messages"] == [], "another visitor's download holds only their own conversation"
+
+
+@pytest.mark.parametrize("reply, used, shown", [
+    ("It costs 400 rupees.", [["It costs 400 rupees."], []], "It costs 400 rupees. [1]"),
+    ("It costs 400 rupees.", [[], ["x"], ["y"]], "It costs 400 rupees. [2][3]"),
+    ("It costs 400 rupees [2].", [["x"], ["y"]], "It costs 400 rupees [2]."),
+    ("I have no source for that in club.", [[], []], "I have no source for that in club."),
+])
+def test_a_reply_shows_the_numbers_of_the_sources_it_used(reply, used, shown):
+    from studio.ui.chat_settings import with_markers
+
+    assert with_markers(reply, [{"used": u} for u in used]) == shown
 
 
 def test_without_a_collection_chat_shows_no_sources(server):

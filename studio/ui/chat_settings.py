@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import queue
+import re
 import threading
 import typing
 from collections.abc import Iterator
@@ -262,10 +263,23 @@ def sources_of(update: TurnUpdate) -> list[dict]:
     return [p.to_dict() | {"used": used.get(i, []), "verdict": verdict} for i, p in enumerate(update.sources)]
 
 
+CITED = re.compile(r"\[\d+\]")
+
+
+def with_markers(reply: str, passages: list[dict]) -> str:
+    """A grounded reply as shown: when the model cited no source itself, the numbers of the sources whose
+    sentences it used follow it ("... 30 days. [1]"), matching the numbered sources under it."""
+    used = [n for n, p in enumerate(passages, 1) if p.get("used")]
+    if not used or CITED.search(reply):
+        return reply
+    return reply.rstrip() + " " + "".join(f"[{n}]" for n in used)
+
+
 def shown_messages(update: TurnUpdate, sources: dict[int, list[dict]]) -> list[dict]:
     shown = []
     for i, m in enumerate(update.state.messages):
-        shown.append({"role": m["role"], "content": m["content"]})
+        content = with_markers(m["content"], sources[i]) if sources.get(i) else m["content"]
+        shown.append({"role": m["role"], "content": content})
         if sources.get(i):
             shown.append(sources_message(sources[i], sources[i][0].get("verdict", "")))
     return shown
