@@ -31,7 +31,8 @@ class SFTJob(JobConfig):
     WORDS: ClassVar[dict[str, dict[str, object]]] = {"qlora": {"lora": False, "qlora": True}}
 
     model: str = "bundled:smollm2-135m-instruct"
-    """Model reference: bundled:<key>, hub:<org/name>, folder:<path> or a plain folder path."""
+    """The model to fine-tune: pick one, or type a local model folder (a model reference: bundled:<key>,
+    hub:<org/name>, folder:<path>)."""
     data: str = "assets/insurer_faq.csv"
     """A registered dataset name, or a CSV / JSONL / JSON file of Q/A pairs or conversations."""
     question_column: str | None = None

@@ -241,7 +241,8 @@ def build_training_tab(default_model: str = DEFAULTS.model) -> dict[str, gr.comp
                                                  info=DOCS["learning_rate"])
             with gr.Row():
                 job["batch_size"] = gr.Number(DEFAULTS.batch_size, label="Batch size", precision=0, minimum=1)
-                job["train_size"] = gr.Number(DEFAULTS.train_size, label="Training size", info=DOCS["train_size"])
+                job["train_size"] = gr.Number(DEFAULTS.train_size, label="Training examples used",
+                                              info="1 = all of them; a share (0.25) or a count (200)")
             with gr.Accordion("More settings", open=False):
                 job["mode"] = mode = gr.Radio(list(MODES), value=DEFAULTS.mode, label="Mode", info=DOCS["mode"])
                 job["context_turns"] = gr.Number(DEFAULTS.context_turns, label="Context turns (dialogue mode)",

@@ -184,7 +184,7 @@ def test_train_then_chat_with_the_adapter(page, app):
     assert panel.get_by_role("combobox", name="Base model").input_value().startswith("SmolLM2-135M-Instruct")
     assert "Sample" in panel.get_by_role("combobox", name="Training data").input_value()
     # The smallest job the form allows: 8 examples in batches of 4, one epoch = 2 optimizer steps.
-    for label, value in (("Epochs", "1"), ("Batch size", "4"), ("Training size", "8")):
+    for label, value in (("Epochs", "1"), ("Batch size", "4"), ("Training examples used", "8")):
         panel.get_by_role("spinbutton", name=label).fill(value)
     started = time.monotonic()
     panel.get_by_role("button", name="Start training").click()
