@@ -266,3 +266,15 @@ def test_training_leaves_the_signal_handlers_as_it_found_them(tiny_models, qa_fi
     before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     sft.run(tiny_job(tiny_models, "gpt2", qa_file, max_steps=1), tmp_path)
     assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_a_validation_set_larger_than_the_training_set_is_noted(tiny_models, qa_file, tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="sft")
+    sft.run(tiny_job(tiny_models, "llama", qa_file, train_size=2, val_fraction=0.5, max_steps=1), tmp_path)
+    assert "note: validation (10 examples, val_fraction 0.5" in caplog.text
+    assert "is larger than the training set" in caplog.text
+    caplog.clear()
+    sft.run(tiny_job(tiny_models, "llama", qa_file, max_steps=1), tmp_path / "plain")
+    assert "note: validation" not in caplog.text

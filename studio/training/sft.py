@@ -140,6 +140,10 @@ def prepare_data_and_model(cfg: SFTJob, run_dir: Path, device: str, team: distri
     else:
         train, val = [tokenize_one(e) for e in train_examples], [tokenize_one(e) for e in val_examples]
     log.info("%d training and %d validation examples (mode %s)", len(train), len(val), cfg.mode)
+    if len(val) > len(train):
+        log.info("note: validation (%d examples, val_fraction %g of all the data, held out before train_size picks "
+                 "the training examples) is larger than the training set; validation loss still measures held-out "
+                 "pairs", len(val), cfg.val_fraction)
     if not train:
         raise ConfigError("no training examples: the data (after the validation split and train_size) is empty")
     return Session(cfg, run_dir, device, team, threads, entry, folder, model, tokenizer, targets, train, val,
