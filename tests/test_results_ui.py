@@ -200,3 +200,20 @@ def test_a_fresh_install_shows_the_sample_results_marked_until_the_user_has_thei
     runs.write_json(evaluate.result_path(tmp_path / "runs" / "mine-eval", "test_brief.csv"), result)
     *_, table, pick, note = results.refresh()
     assert list(table["run"]) == ["mine-eval"] and note == "", "the user's own results replace the sample"
+
+
+def test_the_runs_table_shows_the_columns_that_matter_and_the_export_keeps_all(tmp_path, monkeypatch):
+    from studio.evaluation import results as collected
+
+    use_runs(monkeypatch, tmp_path / "runs")
+    monkeypatch.setattr(collected, "SAMPLE_RESULTS", tmp_path / "none")
+    result = {"test_set": "brief", "knowledge": "mine", "questions": 1, "answer_style": "auto",
+              "aggregate": {k: {"mean": 0.5, "low": 0.4, "high": 0.6} for k in ("rouge1", "rouge2", "rougeL",
+                                                                                 "rougeLsum", "facts")},
+              "rows": []}
+    runs.write_json(evaluate.result_path(tmp_path / "runs" / "mine-eval", "test_brief.csv", "mine"), result)
+    *_, table, pick, note = results.refresh()
+    assert list(table.columns) == collected.SHOWN and len(table.columns) < 20
+    assert table.loc[0, "facts"] == 50.0 and table.loc[0, "knowledge"] == "mine"
+    exported = pd.read_csv(results.export_csv())
+    assert list(exported.columns) == collected.COLUMNS

@@ -196,6 +196,18 @@ def collect_memory_bench(root: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+SHOWN = ["run", "model_name", "condition", "test_set", "knowledge", "answer_style", "facts", "facts_low",
+         "facts_high", "rougeL", "faithfulness", "unsupported", "refused", "citation_precision", "questions",
+         "epochs", "train_examples"]
+"""The columns of the Results tab's table (all of COLUMNS overflowed it, each header squeezed to a letter a line);
+the CSV export keeps every column."""
+
+
+def shown_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The Results tab's table: rounded, SHOWN columns only."""
+    return rounded(table)[SHOWN]
+
+
 def rounded(table: pd.DataFrame) -> pd.DataFrame:
     """The table as shown: numbers rounded for reading, nothing dropped."""
     shown = table.copy()

@@ -99,7 +99,7 @@ def refresh():
     run_choices = sorted({" · ".join(filter(None, [r.run, r.test_set, r.knowledge,
                                                    "" if r.answer_style in ("", "auto") else r.answer_style]))
                           for r in table.itertuples()}, reverse=True)
-    return (*charts.figures(table, bench), results.rounded(table),
+    return (*charts.figures(table, bench), results.shown_table(table),
             gr.Dropdown(choices=run_choices, value=run_choices[0] if run_choices else None), note)
 
 
@@ -151,7 +151,7 @@ def build_results_tab(tab: gr.Tab | None = None) -> dict[str, gr.components.Comp
     for _ in range(3):
         with gr.Row():
             plots += [gr.Plot(show_label=False), gr.Plot(show_label=False)]
-    with gr.Accordion("All runs (sortable; CSV export)", open=False):
+    with gr.Accordion("All runs (sortable; the CSV export has every column)", open=False):
         table = gr.Dataframe(interactive=False, wrap=True, max_height=420)
         download = gr.DownloadButton("Export CSV")
     with gr.Accordion("One run, question by question", open=False):
