@@ -205,3 +205,13 @@ def test_ask_answers_with_a_model_and_lists_the_sources(club, tiny_models, capsy
     assert cli.knowledge(["ask", "club", question, "--model", f"folder:{tiny_models['llama']}"]) == 0
     out = capsys.readouterr().out
     assert "\n\nSources:\n  [1] " in out and "handbook.md § 1.1 Fees" in out
+
+
+def test_adding_files_reports_each_file_read_then_embedded(tmp_path, monkeypatch):
+    monkeypatch.setenv("CQA_KNOWLEDGE_DIR", str(tmp_path / "knowledge"))
+    heard = []
+    added = store.add_files("progress", [DATA / "handbook.md", DATA / "club_faq.csv"],
+                            progress=lambda done, total, what: heard.append((done, total, what)))
+    assert heard == [(0, 4, "Reading handbook.md"), (1, 4, "Reading club_faq.csv"),
+                     (2, 4, f"Embedding handbook.md ({added['handbook.md']} passages)"),
+                     (3, 4, f"Embedding club_faq.csv ({added['club_faq.csv']} passages)")]

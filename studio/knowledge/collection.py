@@ -123,8 +123,10 @@ class Collection:
             self.bm25.index(_tokens([_index_text(p) for p in self.passages]), show_progress=False)
         self.position = {p.id: i for i, p in enumerate(self.passages)}
 
-    def add(self, files: list[Path], replace: bool = False) -> dict[str, int]:
-        """Parse every file first; any problem raises before the collection changes."""
+    def add(self, files: list[Path], replace: bool = False, progress=None) -> dict[str, int]:
+        """Parse every file first; any problem raises before the collection changes. `progress(done, total, what)`
+        hears of each file as it is read and as it is embedded."""
+        progress = progress or (lambda done, total, what: None)
         parsed, problems = {}, []
         known = {info["sha256"]: name for name, info in self.meta["files"].items()}
         for path in files:
@@ -139,6 +141,7 @@ class Collection:
                 if known.get(digest, path.name) != path.name:
                     raise DocumentError(f"{path.name}: the same content is already in {self.name!r} as "
                                         f"{known[digest]}")
+                progress(len(parsed), 2 * len(files), f"Reading {path.name}")
                 chunks = documents.read_file(path, self.meta["chunk_chars"], self.meta["chunk_overlap"])
                 parsed[path.name] = (chunks, digest, len(data))
             except DocumentError as e:
@@ -150,7 +153,8 @@ class Collection:
         kept = [p for p in self.passages if p.file not in parsed]
         removed = [p.id for p in self.passages if p.file in parsed]
         new, vectors_by_file = [], []
-        for name, (chunks, digest, size) in parsed.items():
+        for done, (name, (chunks, digest, size)) in enumerate(parsed.items(), len(parsed)):
+            progress(done, 2 * len(parsed), f"Embedding {name} ({len(chunks)} passages)")
             ids = range(self.meta["next_id"], self.meta["next_id"] + len(chunks))
             self.meta["next_id"] += len(chunks)
             batch = [Passage(c.text, c.file, page=c.page, section=c.section, heading_path=c.heading_path,

@@ -87,14 +87,15 @@ def list_collections() -> list[CollectionInfo]:
             for name in names()]
 
 
-def add_files(name: str, files: list[str | Path], replace: bool = False) -> dict[str, int]:
+def add_files(name: str, files: list[str | Path], replace: bool = False, progress=None) -> dict[str, int]:
     """Index files into collection `name`, creating it when missing; returns passages per file. A file whose name
-    is already in the collection is refused unless `replace=True` (then its old passages are removed)."""
+    is already in the collection is refused unless `replace=True` (then its old passages are removed).
+    `progress(done, total, what)` hears of each file read and embedded."""
     if not files:
         raise KnowledgeError("No files given: name at least one document or Q/A file to add")
     with _lock:
         collection = _load(name) if name in names() else Collection(name, create=True)
-        added = collection.add([Path(f) for f in files], replace=replace)
+        added = collection.add([Path(f) for f in files], replace=replace, progress=progress)
         _cache.pop(str(collection.folder), None)
         return added
 

@@ -25,11 +25,12 @@ def _knowledge_view(name: str | None = None):
                                                                        value="")
 
 
-def add_knowledge(name: str, sources: list[str] | None, uploads: list[str] | None):
-    """Build or extend a collection. Returns (message, table, collection picker, file picker); on any error only
-    the message changes."""
+def add_knowledge(name: str, sources: list[str] | None, uploads: list[str] | None, progress=gr.Progress()):
+    """Build or extend a collection, each file's reading and embedding shown as it happens. Returns (message,
+    table, collection picker, file picker); on any error only the message changes."""
     try:
-        message = knowledge_form.add_to_collection(name, sources, uploads)
+        message = knowledge_form.add_to_collection(
+            name, sources, uploads, lambda done, total, what: progress((done, total), desc=what))
     except knowledge_form.KnowledgeFormError as e:
         return f"⚠️ **Nothing was added.** {html.escape(str(e), quote=False)}", gr.skip(), gr.skip(), gr.skip()
     return message, *_knowledge_view(name.strip())

@@ -36,7 +36,7 @@ def source_choices() -> list[tuple[str, str]]:
     return choices
 
 
-def add_to_collection(name: str, sources: list[str] | None, uploads: list[str] | None) -> str:
+def add_to_collection(name: str, sources: list[str] | None, uploads: list[str] | None, progress=None) -> str:
     """Index the chosen datasets or samples and the uploaded files into collection `name` (created when missing).
     In shared mode a chosen source must be a sample or a registered dataset: server paths are refused."""
     sources, uploads = [s for s in sources or [] if s], [u for u in uploads or [] if u]
@@ -46,7 +46,7 @@ def add_to_collection(name: str, sources: list[str] | None, uploads: list[str] |
         collection.check_name(name)
         for source in sources:
             access.check_data_path(source)
-        added = store.add_files(name, [Path(f) for f in sources + uploads])
+        added = store.add_files(name, [Path(f) for f in sources + uploads], progress=progress)
     except (collection.KnowledgeError, access.AccessError, paths.PathError) as e:
         raise KnowledgeFormError(str(e)) from e
     files = ", ".join(f"{file} ({count} passages)" for file, count in added.items())
