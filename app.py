@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> None:
         threading.Thread(target=warm_up, args=(model,), daemon=True).start()
     queue.start_queue_runner()
     demo = build_app(model, compare_model, shared=settings.shared)
-    demo.queue(max_size=settings.queue_size).launch(theme=gr.themes.Soft(), **settings.launch_kwargs())
+    demo.queue(max_size=settings.queue_size).launch(theme=gr.themes.Soft(), css=chat.PAGE_CSS,
+                                                    **settings.launch_kwargs())
 
 
 if __name__ == "__main__":

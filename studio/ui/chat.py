@@ -32,6 +32,14 @@ from studio.ui.chat_settings import (
     turns,
 )
 
+PAGE_CSS = """
+@media (max-width: 720px) {
+  .chat-row { flex-direction: column-reverse; }
+}
+"""
+"""The app's own CSS (passed to launch): at phone width the Chat tab's two columns stack with the conversation
+first; stacked in page order the text box sat below every setting."""
+
 
 def runtime_line(loaded: base.LoadedModel) -> str:
     threads = f" · {runtime.pick_threads()} CPU threads" if loaded.device == "cpu" else ""
@@ -99,7 +107,7 @@ def build_chat_tab(default_model: str = str(refs.DEFAULT_MODEL)) -> tuple[gr.Bro
     app restores them on page load)."""
     state, sources = gr.State(MemoryState()), gr.State({})
     kept = gr.BrowserState({}, storage_key="cqa-studio-chat")
-    with gr.Row():
+    with gr.Row(elem_classes=["chat-row"]):  # PAGE_CSS: on a phone, the conversation above the settings
         with gr.Column(scale=1, min_width=280):
             picker = model_picker("Model", default_model)
             info = gr.Markdown(describe_model(default_model))

@@ -290,3 +290,17 @@ def test_results_tab_draws_a_chart(page, app):
     # Retention: the needed fact never reaches a memoryless prompt, and always reaches a full buffer.
     assert bars[0]["y"] == [0, 100]
     assert plot.locator(".barlayer .point path").count() == 2
+
+
+def test_on_a_phone_the_conversation_comes_before_the_settings(browser, app):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        tab = context.new_page()
+        tab.goto(app.url)
+        tab.get_by_role("tab", name="Chat", exact=True).click()
+        panel = tab.get_by_role("tabpanel").filter(visible=True).first
+        box = panel.get_by_placeholder("Type a message and press Enter").bounding_box()
+        settings = panel.get_by_role("combobox", name="Memory").bounding_box()
+        assert box["y"] < settings["y"], (box, settings)
+    finally:
+        context.close()
