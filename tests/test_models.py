@@ -215,6 +215,8 @@ def test_fine_tuned_adapter_appears_in_catalogue_with_a_readable_label_and_loads
      "{base} fine-tuned on insurer_faq (LoRA r=2, 1 epoch, with the passages of mixed) · raft-run"),
     ("20261399-000000-bad-month", {"data": "pairs", "epochs": "x"}, "{base} fine-tuned on pairs (LoRA r=2) · "
      "20261399-000000-bad-month"),
+    ("20261204-021953-tiny-grpo", {"kind": "rlhf", "method": "grpo", "data": "assets/insurer_faq.csv"},
+     "{base} tuned with GRPO on insurer_faq (LoRA r=2) · 4 Dec 2026 02:19:53"),
     ("copied-in", "not json", "{base} + LoRA r=2 · copied-in"),
     ("no-data", {"epochs": 1}, "{base} + LoRA r=2 · no-data"),
 ])

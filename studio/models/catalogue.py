@@ -151,8 +151,8 @@ def adapter_entry(path: str | Path) -> ModelEntry:
     method = str(config.get("peft_type") or "LoRA").replace("LORA", "LoRA")
     rank = f" r={config['r']}" if isinstance(config.get("r"), int) else ""
     trained = _training_summary(path)
-    name = (f"{base.name} fine-tuned on {trained['data']} ({method}{rank}{trained['details']}) · {_run_name(path)}"
-            if trained else f"{base.name} + {method}{rank} · {path.name}")
+    name = (f"{base.name} {trained['how']} on {trained['data']} ({method}{rank}{trained['details']}) · "
+            f"{_run_name(path)}" if trained else f"{base.name} + {method}{rank} · {path.name}")
     return ModelEntry(ref, name, base.family, base.params, base.seq2seq, base.prompt_style, base.available, reason)
 
 
@@ -169,7 +169,9 @@ def _training_summary(run: Path) -> dict | None:
     details = f", {epochs} epoch{'s' if epochs != 1 else ''}" if isinstance(epochs, int) else ""
     if isinstance(config.get("knowledge"), str) and config["knowledge"]:
         details += f", with the passages of {config['knowledge']}"
-    return {"data": Path(config["data"]).stem or config["data"], "details": details}
+    method = config.get("method") if config.get("kind") == "rlhf" else None  # GRPO, RLOO, DPO
+    how = f"tuned with {method.upper()}" if isinstance(method, str) and method else "fine-tuned"
+    return {"data": Path(config["data"]).stem or config["data"], "details": details, "how": how}
 
 
 def _run_name(run: Path) -> str:

@@ -58,6 +58,15 @@ def open_tab(page, name: str):
     return page.get_by_role("tabpanel").filter(visible=True).first
 
 
+def adapter_label(run_id: str, how: str) -> re.Pattern:
+    """A SmolLM2 adapter in the model pickers: named by how and on what it was trained, and when (the run id's
+    time stamp, to the second), e.g. "... fine-tuned on insurer_faq (LoRA r=16, 1 epoch) · 4 Dec 2026 02:19:53"."""
+    year, month, day, hour, minute, second = re.match(r"(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})",
+                                                      run_id).groups()
+    return re.compile(rf"SmolLM2-135M-Instruct {how} on insurer_faq \(.*\) · {int(day)} \w+ {year} "
+                      rf"{hour}:{minute}:{second}")
+
+
 def open_accordion(panel, title: str) -> None:
     # "/" escaped: Playwright passes the pattern on as a /.../ literal
     button = panel.get_by_role("button", name=re.compile("^" + re.escape(title).replace("/", r"\/")))
@@ -206,10 +215,7 @@ def test_train_then_chat_with_the_adapter(page, app):
     panel = open_tab(page, "Chat")
     picker = panel.get_by_role("combobox", name="Model")
     picker.click()
-    # adapters come first, named by what they were trained on and when (the run id's time stamp)
-    when = re.match(r"(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})", run_id).groups()
-    trained = re.compile(r"SmolLM2-135M-Instruct fine-tuned on insurer_faq \(LoRA r=\d+, 1 epoch\) · "
-                         + re.escape(f"{int(when[2])} ") + r"\w+ " + re.escape(f"{when[0]} {':'.join(when[3:])}"))
+    trained = adapter_label(run_id, "fine-tuned")
     page.get_by_role("option", name=trained).click()
     info = panel.get_by_text(re.compile(r"adapter on SmolLM2-135M-Instruct"))
     info.wait_for()
@@ -260,7 +266,7 @@ def test_grpo_from_the_training_tab_shows_its_reward_and_chats(page, app):
     panel = open_tab(page, "Chat")
     picker = panel.get_by_role("combobox", name="Model")
     picker.click()
-    page.get_by_role("option", name=re.compile(re.escape(run_dir.name))).click()
+    page.get_by_role("option", name=adapter_label(run_dir.name, "tuned with GRPO")).click()
     panel.get_by_text(re.compile(r"adapter on SmolLM2-135M-Instruct")).wait_for()
     send_and_wait(page, panel, "Is maternity covered?")
     page.shot("rlhf-2-chat")
