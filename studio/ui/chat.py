@@ -137,13 +137,17 @@ def build_chat_tab(default_model: str = str(refs.DEFAULT_MODEL)) -> tuple[gr.Bro
     sent = send.click(respond, inputs_kwargs=inputs, outputs=outputs, api_name="chat", **GENERATE)
     submitted = box.submit(respond, inputs_kwargs=inputs, outputs=outputs, api_visibility="private", **GENERATE)
     stop.click(None, None, None, cancels=[sent, submitted], api_visibility="private")
+    saved = {"model": picker, "state": state, "sources": sources, **settings, **last}
     for event in (sent, submitted):  # also after Stop: a stopped reply is kept as far as it got
         event.then(remember, [state, sources], kept, api_visibility="private")
-    saved = {"model": picker, "state": state, "sources": sources, **settings, **last}
+        # a download button hands over the file it holds when clicked: each reply refreshes both files
+        event.then(export_markdown, inputs_kwargs=saved, outputs=save_markdown, api_visibility="private")
+        event.then(export_json, inputs_kwargs=saved, outputs=save_json, api_visibility="private")
     save_markdown.click(export_markdown, inputs_kwargs=saved, outputs=save_markdown, api_name="export_chat_markdown")
     save_json.click(export_json, inputs_kwargs=saved, outputs=save_json, api_name="export_chat_json")
+    forget = (lambda: ({}, None, None), None, [kept, save_markdown, save_json])
     clear.click(clear_chat, None, [chatbot, box, prompt, summary, state, sources], api_name="clear").then(
-        lambda: {}, None, kept, api_visibility="private")
+        *forget, api_visibility="private")
     chatbot.clear(clear_chat, None, [chatbot, box, prompt, summary, state, sources], api_visibility="private").then(
-        lambda: {}, None, kept, api_visibility="private")
+        *forget, api_visibility="private")
     return kept, [chatbot, state, sources]

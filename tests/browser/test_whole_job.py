@@ -80,10 +80,14 @@ def test_a_new_user_builds_a_collection_asks_it_proves_it_and_keeps_the_chat(pag
     assert "Answered without the model" in asked["off-topic"][0]
     assert asked["follow-up"][1] and "Sources: [1]" in asked["follow-up"][2], asked["follow-up"]
 
-    with page.expect_download() as download:
-        panel.get_by_role("button", name="Download the conversation (Markdown)").click()
-    saved = open(download.value.path(), encoding="utf-8").read()
-    assert saved.count("**You:**") == 5 and "**You:** And on Platinum?" in saved
+    def downloaded() -> str:  # each reply refreshes the file a moment after it is shown
+        with page.expect_download() as download:
+            panel.get_by_role("button", name="Download the conversation (Markdown)").click()
+        text = open(download.value.path(), encoding="utf-8").read()
+        return text if text.count("**You:**") == 5 else ""
+
+    saved = wait_until(page, downloaded, 30, "the download to hold all five questions")
+    assert "**You:** And on Platinum?" in saved
     assert "- [1] insurer_faq.csv row" in saved and "knowledge collection mine" in saved
 
     panel = open_tab(page, "Knowledge")
