@@ -102,6 +102,7 @@ def test_a_new_user_builds_a_collection_asks_it_proves_it_and_keeps_the_chat(pag
     assert result.is_file()
 
     panel = open_tab(page, "Results")
+    open_accordion(panel, "One run, question by question")
     pick = panel.get_by_role("combobox", name="Run · test set")
     wait_until(page, lambda: "mine-heldout-5" in pick.input_value(), 30, "the evaluation in the Results tab")
     assert not panel.get_by_text("Sample results").count(), "the user's own result replaces the sample results"
