@@ -45,7 +45,9 @@ def test_smollm2_fine_tunes_on_the_sample_data_and_chats_through_its_adapter(tmp
     assert summary["state"] == "finished" and summary["steps"] == 3
     assert summary["best_val_loss"] < 10 and summary["tokens_per_s"] > 0 and summary["peak_cpu_ram_mb"] > 0
     loaded = loader.load_model(refs.ModelRef("adapter", str(tmp_path)))
-    assert loaded.entry.name == f"SmolLM2-135M-Instruct + LoRA r={SFTJob().lora_r} · {tmp_path.name}"
+    assert loaded.entry.name == (f"SmolLM2-135M-Instruct fine-tuned on insurer_faq (LoRA r={SFTJob().lora_r}, "
+                                 f"{SFTJob().epochs} epoch{'s' if SFTJob().epochs != 1 else ''}) · "
+                                 f"{tmp_path.name}")
     assert loaded.entry.prompt_style == "chat"
     reply = converse(loaded, "buffer", ["Is maternity covered on the Silver plan?"])
     assert reply.reply and reply.stats.new_tokens > 0

@@ -144,7 +144,7 @@ def test_drill_down_refuses_a_run_outside_the_runs_folder(tmp_path, monkeypatch,
 
 def test_csv_export_escapes_cells_a_spreadsheet_would_run_as_formulas(monkeypatch):
     table = pd.DataFrame({"run": ["=HYPERLINK(\"http://x\")", "plain"], "rougeL_x100": [12.5, -3.0]})
-    monkeypatch.setattr(results.results, "collect", lambda: table)
+    monkeypatch.setattr(results.results, "collect", lambda root=None: table)
     exported = pd.read_csv(results.export_csv())
     assert exported["run"].tolist() == ["'=HYPERLINK(\"http://x\")", "plain"]
     assert exported["rougeL_x100"].tolist() == [12.5, -3.0]
