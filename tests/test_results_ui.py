@@ -217,3 +217,15 @@ def test_the_runs_table_shows_the_columns_that_matter_and_the_export_keeps_all(t
     assert table.loc[0, "facts"] == 50.0 and table.loc[0, "knowledge"] == "mine"
     exported = pd.read_csv(results.export_csv())
     assert list(exported.columns) == collected.COLUMNS
+
+
+def test_the_shipped_sample_results_load_and_say_where_they_come_from():
+    from studio.evaluation import results as collected
+
+    table = collected.collect(collected.SAMPLE_RESULTS)
+    assert set(table["condition"]) == {"base+rag", "raft+rag"} and len(table) == 10
+    assert table["facts"].notna().all() and (table["knowledge"] == "mixed").all()
+    about = (collected.SAMPLE_RESULTS / "ABOUT.md").read_text()
+    assert "2-core AMD EPYC" in about and "commit fba5ea9" in about and "studio evaluate" in about
+    for run in table["run"].unique():
+        assert run in about, f"{run} is not described in ABOUT.md"
