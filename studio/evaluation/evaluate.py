@@ -323,12 +323,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not ((args.test or args.holdout) and (args.model or args.adapter)):
             parser.error("give a CONFIG.json, or --test (or --knowledge and --holdout) and --model (or --adapter)")
-        if args.holdout:
-            return _held_out_run(args)
-        EvalJob(model=args.model or f"adapter:{args.adapter}", tests=args.test, batch_size=args.batch_size,
-                max_new_tokens=args.max_new_tokens, limit=args.limit, knowledge=args.knowledge,
-                knowledge_k=args.knowledge_k, knowledge_mode=args.knowledge_mode, answer_style=args.answer_style,
-                engine=args.engine).validate()  # same checks as a job
+        job = EvalJob(model=args.model or f"adapter:{args.adapter}", tests=args.test or [],
+                      batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, limit=args.limit,
+                      knowledge=args.knowledge, knowledge_k=args.knowledge_k, knowledge_mode=args.knowledge_mode,
+                      answer_style=args.answer_style, engine=args.engine, holdout=args.holdout).validate()
+        if args.holdout:  # the flags pass the same checks as a queued job, above
+            return _held_out_run(job)
         if args.knowledge and args.knowledge not in store.SAMPLE_FILES:
             store.retrieve(args.knowledge, "check", 1)  # an unknown collection fails before the model loads
         ref = refs.ModelRef("adapter", args.adapter) if args.adapter else refs.ModelRef.parse(args.model)
@@ -361,12 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _held_out_run(args) -> int:
-    """--holdout: an evaluation job run here, in a run folder of its own, so the Results tab lists it."""
-    job = EvalJob(model=args.model or f"adapter:{args.adapter}", tests=args.test or [], batch_size=args.batch_size,
-                  max_new_tokens=args.max_new_tokens, limit=args.limit, knowledge=args.knowledge,
-                  knowledge_k=args.knowledge_k, knowledge_mode=args.knowledge_mode, answer_style=args.answer_style,
-                  engine=args.engine, holdout=args.holdout).validate()
+def _held_out_run(job: EvalJob) -> int:
+    """--holdout: the evaluation job run here, in a run folder of its own, so the Results tab lists it."""
     name = f"{time.strftime('%Y%m%d-%H%M%S')}-{job.knowledge}-heldout-{job.holdout}-eval"
     run_dir = runs.root() / name
     for test, result in run(job, run_dir).items():

@@ -25,6 +25,7 @@ FACTS_LABEL = "key facts stated (%)"
 NO_TRAINED_RESULTS = ("No evaluated fine-tuned run yet: a training run shows here once evaluated (Training tab: "
                       "'Evaluate when done on').")
 
+
 def _empty(title: str, why: str) -> go.Figure:
     figure = go.Figure()
     figure.add_annotation(text=why, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")

@@ -112,15 +112,17 @@ HELD_OUT = ""
 """The test choice "hold out pairs of the collection itself" (studio/knowledge/holdout.py)."""
 
 
+def test_file_choices() -> list[tuple[str, str]]:
+    """(label, file) for the sample test sets and every registered Q/A dataset: what a collection or a finished
+    adapter can be tested on."""
+    choices = [(f"Sample test set: {p.stem[len('test_'):]}", str(p)) for p in sorted(paths.ASSETS.glob("test_*.csv"))]
+    return choices + [(f"{d['name']} · {d['rows']} questions (from {d['source']})", str(Path(d["path"]).resolve()))
+                      for d in registry.list_registered() if d["kind"] == "qa"]
+
+
 def test_choices() -> list[tuple[str, str]]:
-    """What a collection can be tested on: its own held-out Q/A pairs, a registered Q/A dataset, a sample test set."""
-    choices = [("Q/A pairs held out of this collection (fair: answered without them)", HELD_OUT)]
-    for d in registry.list_registered():
-        if d["kind"] == "qa":
-            choices.append((f"{d['name']} · {d['rows']} questions (from {d['source']})", str(Path(d["path"]))))
-    for path in sorted(paths.ASSETS.glob("test_*.csv")):
-        choices.append((f"Sample test set: {path.stem[len('test_'):]}", str(path)))
-    return choices
+    """What a collection can be tested on: its own held-out Q/A pairs, or a test file (test_file_choices)."""
+    return [("Q/A pairs held out of this collection (fair: answered without them)", HELD_OUT), *test_file_choices()]
 
 
 def evaluate_collection(name: str | None, model: str, test: str | None, held_out: float = 20,

@@ -18,7 +18,7 @@ from studio.jobs.config import ConfigError
 from studio.jobs.kinds import MODES, SFTJob, field_docs
 from studio.models import catalogue, refs
 from studio.training import export
-from studio.ui import rlhf
+from studio.ui import knowledge_form, rlhf
 from studio.ui.charts import loss_figure, reward_figure
 
 SAMPLE_DATA = paths.ASSETS / "insurer_faq.csv"
@@ -40,13 +40,6 @@ def dataset_choices() -> list[tuple[str, str]]:
 SAMPLE_TEST = paths.ASSETS / "test_brief.csv"
 """The test set a training run is evaluated on unless the form says otherwise: the sample's one-sentence answers
 (36 questions; about a minute for SmolLM2 on 2 cores)."""
-
-
-def test_choices() -> list[tuple[str, str]]:
-    """Sample test sets and registered Q/A datasets a finished adapter can be evaluated on."""
-    choices = [(f"Sample test set: {p.stem[len('test_'):]}", str(p)) for p in sorted(paths.ASSETS.glob("test_*.csv"))]
-    return choices + [(f"{d['name']} · {d['rows']} Q/A pairs", str(Path(d["path"]).resolve()))
-                      for d in registry.list_registered() if d["kind"] == "qa"]
 
 
 def page_choices():
@@ -266,7 +259,7 @@ def build_training_tab(default_model: str = DEFAULTS.model) -> dict[str, gr.comp
                     job["gold_drop"] = gr.Number(DEFAULTS.gold_drop, label="Gold passage dropped (share)",
                                                  minimum=0, maximum=1, info=DOCS["gold_drop"])
             job["eval_tests"] = eval_tests = gr.Dropdown(
-                test_choices(), value=[str(SAMPLE_TEST)], multiselect=True, label="Evaluate when done on",
+                knowledge_form.test_file_choices(), value=[str(SAMPLE_TEST)], multiselect=True, label="Evaluate when done on",
                 info="Test sets the finished adapter answers (scores in the Results tab); empty: no evaluation")
             start = gr.Button("Start training", variant="primary")
             with gr.Accordion("RLHF: GRPO, RLOO or DPO", open=False):
@@ -313,6 +306,6 @@ def build_training_tab(default_model: str = DEFAULTS.model) -> dict[str, gr.comp
                api_visibility="private")
     model.focus(lambda: gr.Dropdown(choices=trainable_models()), None, model, api_visibility="private")
     dataset.focus(lambda: gr.Dropdown(choices=dataset_choices()), None, dataset, api_visibility="private")
-    eval_tests.focus(lambda: gr.Dropdown(choices=test_choices()), None, eval_tests, api_visibility="private")
+    eval_tests.focus(lambda: gr.Dropdown(choices=knowledge_form.test_file_choices()), None, eval_tests, api_visibility="private")
     gr.Timer(2.0).tick(refresh, run, shown, api_visibility="private")
     return job
