@@ -21,7 +21,7 @@ import gradio as gr  # noqa: E402
 from studio.engines import loader
 from studio.jobs import queue
 from studio.models import catalogue, refs
-from studio.ui import chat, knowledge, training
+from studio.ui import chat, knowledge, results, training
 from studio.ui.chat import build_chat_tab
 from studio.ui.compare import build_compare_tab
 from studio.ui.knowledge import build_knowledge_tab
@@ -59,7 +59,7 @@ def build_app(default_model: str = str(refs.DEFAULT_MODEL), compare_model: str |
             with gr.Tab("Chat", id="chat"):
                 kept_chat, chat_view = build_chat_tab(default_model)
             with gr.Tab("Results", id="results") as results_tab:
-                build_results_tab(results_tab)
+                grid_form = build_results_tab(results_tab)
             with gr.Tab("Training", id="training"):
                 training_form = build_training_tab(default_model)
             with gr.Tab("Compare", id="compare"):
@@ -72,6 +72,8 @@ def build_app(default_model: str = str(refs.DEFAULT_MODEL), compare_model: str |
         demo.load(knowledge.page_view, None, knowledge_view, api_visibility="private")
         demo.load(chat.restore, kept_chat, chat_view, api_visibility="private")  # the browser's own conversation
         demo.load(training.page_choices, None, [training_form["data"], training_form["model"]],
+                  api_visibility="private")
+        demo.load(results.page_choices, None, [grid_form["data"], grid_form["tests"], grid_form["collection"]],
                   api_visibility="private")
     return demo
 

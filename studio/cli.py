@@ -156,7 +156,10 @@ def grid(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", nargs="+", type=int)
     parser.add_argument("--sizes", nargs="+", type=float, help="fractions (0.25) or counts (200)")
     parser.add_argument("--data")
+    parser.add_argument("--tests", nargs="+", help="test files every cell is scored on (default: the preset's)")
     parser.add_argument("--conditions", nargs="+", choices=grid.CONDITIONS)
+    parser.add_argument("--knowledge", metavar="NAME", help="the collection every +rag cell answers from and raft+rag "
+                        "trains with (default: the sample collections, which answer only the sample test sets)")
     parser.add_argument("--answer-styles", nargs="+", choices=ANSWER_STYLES,
                         help="+rag conditions: how grounded answers are given (default: auto)")
     parser.add_argument("--job", help='other SFTJob fields as JSON, e.g. \'{"learning_rate": 0.0005}\'')
@@ -167,9 +170,13 @@ def grid(argv: list[str] | None = None) -> int:
     spec = dataclasses.replace(grid.PRESETS[args.preset])
     for name, value in [("name", args.name), ("models", args.models), ("methods", args.methods),
                         ("epochs", args.epochs), ("train_sizes", args.sizes), ("data", args.data),
-                        ("conditions", args.conditions), ("answer_styles", args.answer_styles)]:
+                        ("conditions", args.conditions), ("answer_styles", args.answer_styles),
+                        ("tests", args.tests)]:
         if value:
             setattr(spec, name, value)
+    if args.knowledge:
+        spec.knowledge = {test: args.knowledge for test in spec.tests}
+        spec.train_knowledge = args.knowledge
     if args.job:
         spec.job = json.loads(args.job)
     if args.rlhf_job:

@@ -352,3 +352,17 @@ def test_a_rag_grid_naming_a_collection_that_does_not_exist_is_refused(tiny_mode
     with pytest.raises(ConfigError, match="no knowledge collection named mine"):
         grid.submit(spec, tmp_path / "runs")
     assert not (tmp_path / "runs").exists() or not queue.list_runs(tmp_path / "runs")
+
+
+def test_grid_cli_takes_any_test_files_and_one_collection(tiny_models, qa_files, tmp_path, monkeypatch, capsys):
+    from studio import cli
+
+    monkeypatch.setenv("CQA_RUNS_DIR", str(tmp_path / "runs"))
+    train, tests = qa_files
+    argv = ["--preset", "facts", "--plan", "--models", f"folder:{tiny_models['llama']}", "--data", str(train),
+            "--tests", *tests, "--knowledge", "nowhere"]
+    assert cli.grid(argv) == 2
+    assert "no knowledge collection named nowhere" in capsys.readouterr().err
+    monkeypatch.setattr(grid, "names", lambda: ["ours"])
+    assert cli.grid([*argv[:-1], "ours"]) == 0
+    assert "base+rag" in capsys.readouterr().out

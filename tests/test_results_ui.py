@@ -15,6 +15,8 @@ from studio.jobs.config import ConfigError
 from studio.ui import results
 
 PRESETS = sorted(grid.PRESETS)
+SAMPLE_DATA = str(results.paths.ASSETS / "insurer_faq.csv")
+"""The grid's data picker value for the sample FAQ."""
 
 
 def use_runs(patch: pytest.MonkeyPatch, root) -> None:
@@ -41,6 +43,26 @@ def test_a_preset_fills_the_form_with_boxes_that_exist_and_reads_back_unchanged(
     choices = [value for _, value in grid_form["methods"].choices]
     assert shown["methods"] and set(shown["methods"]) <= set(choices)  # a preset's LoRA box is ticked
     assert results.spec_from(preset=preset, **shown) == grid.PRESETS[preset]
+    for picker in ("data", "tests", "collection"):  # chosen from lists, not typed
+        values = shown[picker] if isinstance(shown[picker], list) else [shown[picker]]
+        assert set(values) <= {value for _, value in grid_form[picker].choices}, picker
+
+
+def test_any_registered_dataset_and_collection_go_to_the_grid(tmp_path, monkeypatch):
+    """The grid trains on a dataset added in the Training tab and answers +rag and raft+rag cells from one of
+    the user's collections, for any test set; the sample collections answer only the sample test sets."""
+    monkeypatch.setattr(results.collection, "names", lambda: ["ours"])
+    mine = str(tmp_path / "mine.csv")
+    spec = results.spec_from(preset="facts", data=mine, tests=[str(results.paths.ASSETS / "test_brief.csv"), mine],
+                             collection="ours")
+    assert spec.data == mine and spec.tests == ["assets/test_brief.csv", mine]
+    assert spec.knowledge == {"assets/test_brief.csv": "ours", mine: "ours"} and spec.train_knowledge == "ours"
+    assert ("ours", "ours") in results.collection_choices()
+    samples = results.spec_from(preset="facts", tests=[mine], collection=results.SAMPLE_COLLECTIONS)
+    with pytest.raises(ConfigError, match="the sample collections answer only the sample test sets"):
+        samples.validate()
+    with pytest.raises(ConfigError, match="Test sets: pick at least one"):
+        results.spec_from(preset="facts", tests=[])
 
 
 def test_form_values_go_to_the_grid_by_name():
@@ -120,7 +142,7 @@ def test_bad_memory_benchmark_settings_are_refused_by_name(server, tiny_models):
 def test_grid_plan_is_shown_before_anything_runs(server, tiny_models):
     client, root = server
     plan = client.predict("quick", "ui-plan", [f"folder:{tiny_models['llama']}"], ["LoRA"], "1 2", "0.5 1",
-                          "assets/insurer_faq.csv", api_name="/plan_grid")
+                          SAMPLE_DATA, api_name="/plan_grid")
     assert "5 cells" in plan and "Estimated time" in plan
     assert not [r for r in queue.list_runs(root) if "ui-plan" in str(r.path)]
     by_name = client.predict(preset="quick", name="ui-plan", models=[f"folder:{tiny_models['llama']}"],
@@ -132,7 +154,7 @@ def test_grid_with_impossible_sizes_is_refused_with_a_reason(server, tiny_models
     client, _ = server
     with pytest.raises(Exception, match="exceed the 355 training examples"):
         client.predict("report", "r", [f"folder:{tiny_models['llama']}"], ["LoRA"], "1 3", "200 400 800",
-                       "assets/insurer_faq.csv", api_name="/plan_grid")
+                       SAMPLE_DATA, api_name="/plan_grid")
 
 
 @pytest.mark.parametrize("choice", ["../../etc · detailed", "/etc · detailed", ".. · x", "a/../../b · x"])
@@ -153,8 +175,8 @@ def test_csv_export_escapes_cells_a_spreadsheet_would_run_as_formulas(monkeypatc
 def test_conditions_from_the_form_reach_the_grid():
     spec = results.spec_from(preset="quick", conditions=["base", "base+rag"])
     assert spec.conditions == ["base", "base+rag"]
-    assert results.preset_values("facts")[-1] == [c for c in grid.CONDITIONS if c not in grid_rlhf.RLHF_CONDITIONS]
-    assert results.preset_values("rlhf")[-1] == ["base", "ft", "ft+grpo", "ft+dpo"]
+    assert results.preset_values("facts")[6] == [c for c in grid.CONDITIONS if c not in grid_rlhf.RLHF_CONDITIONS]
+    assert results.preset_values("rlhf")[6] == ["base", "ft", "ft+grpo", "ft+dpo"]
     with pytest.raises(gr.Error, match="conditions are one or more of"):
         results.plan_grid(preset="quick", conditions=["rag"])
 

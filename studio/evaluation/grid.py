@@ -94,7 +94,8 @@ class GridSpec:
             unmapped = [t for t in self.tests if not self.knowledge.get(t)]
             if unmapped:
                 raise ConfigError(f"the +rag conditions need a knowledge collection for every test set; none is "
-                                  f"named for {', '.join(unmapped)} (GridSpec.knowledge: test file -> collection)")
+                                  f"named for {', '.join(unmapped)} (the sample collections answer only the sample "
+                                  "test sets): pick a collection, or set GridSpec.knowledge (test file -> collection)")
             for name in {*self.knowledge.values(), self.train_knowledge}:
                 check_name(name)
         check_rlhf(self)

@@ -10,14 +10,16 @@ import gradio as gr
 import pandas as pd
 
 from studio import access
+from studio.core import paths
 from studio.data import files
 from studio.evaluation import grid, grid_plan, results
 from studio.jobs import queue, runs
 from studio.jobs.config import ConfigError
 from studio.jobs.kinds import MemoryBenchJob
 from studio.metrics.rouge import HEADLINE_LABEL
+from studio.knowledge import collection
 from studio.models import catalogue, refs
-from studio.ui import charts
+from studio.ui import charts, knowledge_form, training
 
 METHOD_LABELS = {"lora": "LoRA", "qlora": "QLoRA"}
 """Grid method -> the label (and value) of its Methods checkbox."""
@@ -31,18 +33,48 @@ def _numbers(name: str, text, kind=float) -> list:
         raise ConfigError(f"{name}: not a list of numbers: {text!r}") from None
 
 
+SAMPLE_COLLECTIONS = ""
+"""The +rag collection choice that answers each sample test set from its sample collection (grid.SAMPLE_KNOWLEDGE)."""
+
+
+def _spec_path(value: str) -> str:
+    """A picked file as grid specs name it: a shipped asset as "assets/<file>" (the presets' form, which
+    grid.SAMPLE_KNOWLEDGE maps to the sample collections), a registered dataset by its own path."""
+    return f"assets/{Path(value).name}" if Path(value).parent == paths.ASSETS else value
+
+
+def _choice_value(path: str) -> str:
+    """The picker value of a file a grid spec names (the inverse of _spec_path)."""
+    return str(paths.ASSETS / Path(path).name) if Path(path).parent == Path("assets") else path
+
+
+def collection_choices() -> list[tuple[str, str]]:
+    return [("The sample collections (FAQ for the brief and detailed sets, policy wording for the policy set)",
+             SAMPLE_COLLECTIONS), *((name, name) for name in collection.names())]
+
+
 def spec_from(preset: str = "small", **fields) -> grid.GridSpec:
     """The grid the form describes: the preset, with the form's values by GridSpec field name (epochs and
-    train_sizes as text lists, methods as their checkbox labels, blank name or data = the preset's)."""
+    train_sizes as text lists, methods as their checkbox labels, data and tests as picked files, blank name or data
+    = the preset's) and `collection`: the one collection every +rag cell answers from and raft+rag trains with
+    (SAMPLE_COLLECTIONS: the preset's sample collections)."""
     if preset not in grid.PRESETS:
         raise ConfigError(f"preset must be one of {', '.join(sorted(grid.PRESETS))}, not {preset!r}")
     base = grid.PRESETS[preset]
     methods = {label.lower(): method for method, label in METHOD_LABELS.items()}
     values = dict(fields)
+    chosen = values.pop("collection", SAMPLE_COLLECTIONS)
     if "name" in values:
         values["name"] = (values["name"] or "").strip() or base.name
     if "data" in values:
-        values["data"] = values["data"] or base.data
+        values["data"] = _spec_path(values["data"] or base.data)
+    if "tests" in values:
+        values["tests"] = [_spec_path(t) for t in values["tests"] or []]
+        if not values["tests"]:
+            raise ConfigError("Test sets: pick at least one; every cell is scored on each")
+    if chosen:
+        values["knowledge"] = {test: chosen for test in values.get("tests", base.tests)}
+        values["train_knowledge"] = chosen
     if "models" in values:
         values["models"] = list(values["models"] or [])
     if "conditions" in values:
@@ -74,10 +106,19 @@ def run_grid(**form) -> str:
 
 
 def preset_values(preset: str) -> tuple:
-    """The grid form (name, models, methods, epochs, train_sizes, data, conditions) showing preset `preset`."""
+    """The grid form (name, models, methods, epochs, train_sizes, data, conditions, tests, collection) showing
+    preset `preset`."""
     spec = grid.PRESETS[preset]
     return (spec.name, spec.models, [METHOD_LABELS[m] for m in spec.methods], " ".join(map(str, spec.epochs)),
-            " ".join(f"{s:g}" for s in spec.train_sizes), spec.data, list(spec.conditions))
+            " ".join(f"{s:g}" for s in spec.train_sizes), _choice_value(spec.data), list(spec.conditions),
+            [_choice_value(t) for t in spec.tests], SAMPLE_COLLECTIONS)
+
+
+def page_choices():
+    """The grid's data, test-set and collection pickers as a freshly loaded page shows them (datasets and
+    collections added since the app started included)."""
+    return (gr.Dropdown(choices=training.dataset_choices()), gr.Dropdown(choices=knowledge_form.test_file_choices()),
+            gr.Dropdown(choices=collection_choices()))
 
 
 def grid_status(**form) -> str:
@@ -172,9 +213,16 @@ def build_results_tab(tab: gr.Tab | None = None) -> dict[str, gr.components.Comp
             epochs = gr.Textbox(" ".join(map(str, default.epochs)), label="Epochs")
             sizes = gr.Textbox(" ".join(f"{s:g}" for s in default.train_sizes), label="Training sizes",
                                info="fractions (0.25 0.5 1) or counts (200 400 800)")
-        grid_data = gr.Textbox(default.data, label="Q/A data (file path)")
+        grid_data = gr.Dropdown(training.dataset_choices(), value=_choice_value(default.data), label="Q/A data",
+                                info="the sample FAQ or a dataset added in the Training tab; split 90/10 into "
+                                     "training and validation")
+        grid_tests = gr.Dropdown(knowledge_form.test_file_choices(), value=[_choice_value(t) for t in default.tests],
+                                 multiselect=True, label="Test sets", info="every cell is scored on each")
         conditions = gr.CheckboxGroup(list(grid.CONDITIONS), value=list(default.conditions), label="Conditions",
-                                      info="+rag: answer from the sample collections; raft: fine-tune with retrieval")
+                                      info="+rag: answer from a knowledge collection; raft: fine-tune with retrieval")
+        grid_collection = gr.Dropdown(collection_choices(), value=SAMPLE_COLLECTIONS, label="Collection (+rag, raft)",
+                                      info="what the +rag cells answer from and raft+rag trains with; the sample "
+                                           "collections answer only the sample test sets")
         with gr.Row():
             plan = gr.Button("Plan and estimate time")
             start = gr.Button("Run grid", variant="primary")
@@ -203,7 +251,8 @@ def build_results_tab(tab: gr.Tab | None = None) -> dict[str, gr.components.Comp
     pick.change(drill_down, pick, questions, api_name="per_question")
     # the grid form by name (preset, then GridSpec fields); the order is /plan_grid's and /run_grid's parameters
     form = {"preset": preset, "name": name, "models": grid_models, "methods": methods, "epochs": epochs,
-            "train_sizes": sizes, "data": grid_data, "conditions": conditions}
+            "train_sizes": sizes, "data": grid_data, "conditions": conditions, "tests": grid_tests,
+            "collection": grid_collection}
     preset.change(preset_values, preset, [w for key, w in form.items() if key != "preset"], api_visibility="private")
     plan.click(plan_grid, inputs_kwargs=form, outputs=grid_message, api_name="plan_grid")
     start.click(run_grid, inputs_kwargs=form, outputs=grid_message, api_name="run_grid").then(
