@@ -18,6 +18,7 @@ import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+from studio import logins
 from studio.engines import loader
 from studio.jobs import queue
 from studio.models import catalogue, refs
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     queue.start_queue_runner()
     demo = build_app(model, compare_model, shared=settings.shared)
     demo.queue(max_size=settings.queue_size).launch(theme=gr.themes.Soft(), css=chat.PAGE_CSS,
+                                                    app_kwargs=logins.app_kwargs(len(settings.auth), settings.space),
                                                     **settings.launch_kwargs())
 
 

@@ -417,3 +417,17 @@ def test_the_chat_tab_quotes_and_shows_the_used_sentence(server):
     assert "> **The yearly membership fee is 1,200 rupees" in text_of(chatbot[2]), "highlighted in its passage"
     assert prompt == "The model was not called: the answer style quotes the sources."
     assert "quoted from the sources" in stats
+
+
+@pytest.mark.parametrize("name, message", [("gone", "No collection named 'gone'"),
+                                           ("../x", "not a valid collection name")])
+def test_a_bad_collection_is_refused_before_the_model_loads(tmp_path, monkeypatch, name, message):
+    import gradio as gr
+
+    from studio.memory import MemoryState
+    from studio.ui import chat
+
+    monkeypatch.setenv("CQA_KNOWLEDGE_DIR", str(tmp_path))
+    monkeypatch.setattr(chat, "loading", lambda *a: pytest.fail("the model was loaded"))
+    with pytest.raises(gr.Error, match=message):
+        next(chat.respond("Hi", "bundled:smollm2-135m-instruct", MemoryState(), knowledge_collection=name))

@@ -183,9 +183,17 @@ def chat_settings(form: dict) -> tuple[MemoryConfig, GenerationSettings, str, Kn
         config = _filled(MemoryConfig, memory)
         settings = _filled(GenerationSettings, generation)
         knowledge_config = KnowledgeConfig(**knowledge_form)
-    except (TypeError, ValueError, KnowledgeSettingsError) as e:
+        check_collection(knowledge_config.collection)
+    except (TypeError, ValueError, KnowledgeSettingsError, collection.KnowledgeError) as e:
         raise gr.Error(str(e), print_exception=False) from e
     return config, settings, form.get("precision", "auto"), knowledge_config
+
+
+def check_collection(name: str | None) -> None:
+    """A collection named in the form exists: refused before the model loads (seconds) rather than after."""
+    if name and collection.check_name(name) not in collection.names():
+        raise collection.KnowledgeError(f"No collection named {name!r}: pick one of the Knowledge list, or build it "
+                                        "in the Knowledge tab")
 
 
 def model_picker(label: str, value: str) -> gr.Dropdown:
@@ -236,7 +244,8 @@ def turns(loaded, config, state, message, settings, knowledge_config, sources):
     try:
         for update in chat_turn(loaded, config, state, message, settings, knowledge_config):
             reply_index = len(update.state.messages) - 1
-            shown_sources = {**sources, reply_index: sources_of(update)} if update.sources else sources
+            shown_sources = ({**sources, reply_index: sources_of(update, knowledge_config.collection)} if update.sources
+                             else sources)
             yield update, shown_sources
     except (ChatError, ModelError) as e:
         raise gr.Error(str(e), print_exception=False) from e
@@ -260,11 +269,13 @@ def sources_message(passages: list[dict], verdict: str = "") -> dict:
     return {"role": "assistant", "content": body, "metadata": {"title": title, "status": "done"}}
 
 
-def sources_of(update: TurnUpdate) -> list[dict]:
-    """The reply's passages as kept per session: each with the sentences the answer used, and the verdict."""
+def sources_of(update: TurnUpdate, collection: str | None = None) -> list[dict]:
+    """The reply's passages as kept per session: each with the sentences the answer used, the verdict, and the
+    collection it came from (to open its file: studio/ui/chat_sources.py)."""
     used = update.answer.check.used if update.answer else {}
     verdict = update.answer.describe() if update.answer else ""
-    return [p.to_dict() | {"used": used.get(i, []), "verdict": verdict} for i, p in enumerate(update.sources)]
+    return [p.to_dict() | {"used": used.get(i, []), "verdict": verdict, "collection": collection or ""}
+            for i, p in enumerate(update.sources)]
 
 
 CITED = re.compile(r"\[\d+\]")
