@@ -6,6 +6,7 @@ The fresh-venv start of a real Space (pip install -r requirements.txt, python ap
 
 import os
 import socket
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -21,6 +22,8 @@ from studio.ui.training import show_dataset
 
 SETTINGS = ["Be brief.", 12, 0.0, 0.9, 1.1, "float32"]  # system prompt, max new, temperature, top-p, penalty, precision
 LOGIN = ("ann", "s3cret")
+LOGGED_IN = SimpleNamespace(username=LOGIN[0], session_hash="s1")
+"""A handler's request as Gradio passes it for a logged-in visitor."""
 
 
 def free_port() -> int:
@@ -141,7 +144,7 @@ def test_dialogue_data_is_made_only_from_registered_data_and_catalogue_models(sh
     from studio.ui.training import make_dialogue_data
 
     with pytest.raises(gr.Error, match="refused in shared mode"):
-        make_dialogue_data(dataset, writer, model, 3)
+        make_dialogue_data(dataset, writer, model, 3, request=LOGGED_IN)
 
 
 @pytest.mark.parametrize("start, fields", [("training", {"model": "/etc", "max_steps": 1}),
@@ -155,6 +158,6 @@ def test_job_forms_do_not_tell_whether_a_server_path_exists(shared_env, start, f
 
     handler = start_training if start == "training" else start_memory_bench
     with pytest.raises(gr.Error) as refused:
-        handler(**fields)
+        handler(request=LOGGED_IN, **fields)
     assert "refused in shared mode" in str(refused.value) and "not a model folder" not in str(refused.value)
     assert not any((shared_env / "runs").glob("*/config.json"))

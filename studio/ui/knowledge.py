@@ -12,7 +12,7 @@ import gradio as gr
 from studio.knowledge import documents
 from studio.knowledge.support import ANSWER_STYLE_LABELS, ANSWER_STYLES
 from studio.models import refs
-from studio.ui import knowledge_form
+from studio.ui import knowledge_form, visitor
 from studio.ui.chat_settings import model_choices
 
 
@@ -25,9 +25,11 @@ def _knowledge_view(name: str | None = None):
                                                                        value="")
 
 
-def add_knowledge(name: str, sources: list[str] | None, uploads: list[str] | None, progress=gr.Progress()):
+def add_knowledge(name: str, sources: list[str] | None, uploads: list[str] | None, progress=gr.Progress(),
+                  request: gr.Request = None):
     """Build or extend a collection, each file's reading and embedding shown as it happens. Returns (message,
     table, collection picker, file picker); on any error only the message changes."""
+    visitor.changer(request, "Adding files to a collection")
     try:
         message = knowledge_form.add_to_collection(
             name, sources, uploads, lambda done, total, what: progress((done, total), desc=what))
@@ -36,7 +38,8 @@ def add_knowledge(name: str, sources: list[str] | None, uploads: list[str] | Non
     return message, *_knowledge_view(name.strip())
 
 
-def delete_knowledge(name: str | None, file: str | None):
+def delete_knowledge(name: str | None, file: str | None, request: gr.Request = None):
+    visitor.changer(request, "Deleting from a collection")
     try:
         message = knowledge_form.delete(name, file)
     except knowledge_form.KnowledgeFormError as e:
@@ -51,7 +54,9 @@ def search_knowledge(name: str | None, question: str, k: float = 3) -> str:
         return f"⚠️ {html.escape(str(e), quote=False)}"
 
 
-def evaluate_knowledge(name: str | None, model: str, test: str | None, held_out: float, answer_style: str) -> str:
+def evaluate_knowledge(name: str | None, model: str, test: str | None, held_out: float, answer_style: str,
+                       request: gr.Request = None) -> str:
+    visitor.changer(request, "Evaluating a collection")
     try:
         return knowledge_form.evaluate_collection(name, model, test, held_out, answer_style)[0]
     except knowledge_form.KnowledgeFormError as e:

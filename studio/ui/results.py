@@ -19,7 +19,7 @@ from studio.jobs.kinds import MemoryBenchJob
 from studio.metrics.rouge import HEADLINE_LABEL
 from studio.knowledge import collection
 from studio.models import catalogue, refs
-from studio.ui import charts, knowledge_form, training
+from studio.ui import charts, knowledge_form, training, visitor
 
 METHOD_LABELS = {"lora": "LoRA", "qlora": "QLoRA"}
 """Grid method -> the label (and value) of its Methods checkbox."""
@@ -94,7 +94,8 @@ def plan_grid(**form) -> str:
         raise gr.Error(str(e), print_exception=False) from e
 
 
-def run_grid(**form) -> str:
+def run_grid(request: gr.Request = None, **form) -> str:
+    visitor.changer(request, "Running a grid")
     try:
         spec = spec_from(**form)
         outcome = grid.submit(spec)
@@ -166,8 +167,9 @@ def drill_down(choice: str | None) -> pd.DataFrame:
         raise gr.Error(str(e), print_exception=False) from e
 
 
-def start_memory_bench(**form) -> str:
+def start_memory_bench(request: gr.Request = None, **form) -> str:
     """Queue the memory benchmark the form describes: its values by MemoryBenchJob field name."""
+    visitor.changer(request, "The memory benchmark")
     try:
         run_id = queue.submit_checked(MemoryBenchJob.from_dict(form))
     except (ConfigError, queue.Refused) as e:

@@ -15,6 +15,7 @@ from studio.jobs import queue, runs
 from studio.jobs.config import ConfigError
 from studio.jobs.kinds import METHODS, RLHFJob, field_docs
 from studio.models import catalogue, refs
+from studio.ui import visitor
 
 DEFAULTS = RLHFJob()
 DOCS = field_docs(RLHFJob)
@@ -43,8 +44,9 @@ def job_from_form(form: dict) -> RLHFJob:
     return RLHFJob.from_dict(values)
 
 
-def start_rlhf(**form) -> str:
+def start_rlhf(request: gr.Request = None, **form) -> str:
     """Queue the GRPO / RLOO / DPO job the form describes (values by RLHFJob field name). Returns the run id."""
+    visitor.changer(request, "RLHF training")
     try:
         run_id = queue.submit_checked(job_from_form(form))
     except (ConfigError, queue.Refused) as e:

@@ -18,7 +18,7 @@ from studio.jobs.config import ConfigError
 from studio.jobs.kinds import MODES, SFTJob, field_docs
 from studio.models import catalogue, refs
 from studio.training import export
-from studio.ui import knowledge_form, rlhf
+from studio.ui import knowledge_form, rlhf, visitor
 from studio.ui.charts import loss_figure, reward_figure
 
 SAMPLE_DATA = paths.ASSETS / "insurer_faq.csv"
@@ -58,8 +58,9 @@ def show_dataset(path: str):
     return qa.preview(dataset), f"{len(dataset.records)} {'Q/A pairs' if dataset.kind == 'qa' else 'conversations'}."
 
 
-def add_dataset(file: str | None, question_column: str, answer_column: str):
+def add_dataset(file: str | None, question_column: str, answer_column: str, request: gr.Request = None):
     """Validate and register an uploaded file. On any error nothing is registered and the message lists the rows."""
+    visitor.changer(request, "Adding a dataset")
     if not file:
         raise gr.Error("Choose a file first (CSV, JSONL or JSON).", print_exception=False)
     try:
@@ -77,8 +78,9 @@ WRITERS = [("Templates (offline, instant)", "templates"), ("The base model chose
            ("OpenAI-compatible endpoint (CQA_OPENAI_BASE_URL)", "endpoint")]
 
 
-def make_dialogue_data(dataset_path: str, writer: str, model: str, pairs: int):
+def make_dialogue_data(dataset_path: str, writer: str, model: str, pairs: int, request: gr.Request = None):
     """Q/A pairs -> conversations with small talk, registered as a new dataset and selected for dialogue mode."""
+    visitor.changer(request, "Making a dataset")
     try:
         access.check_inputs([model] if writer == "model" else [], [dataset_path])
         dataset = qa.load_file(dataset_path)
@@ -113,9 +115,10 @@ def trainable_models() -> list[tuple[str, str]]:
     return [(e.label, str(e.ref)) for e in catalogue.catalogue() if e.ref.kind != "adapter"]
 
 
-def start_training(**form) -> str:
+def start_training(request: gr.Request = None, **form) -> str:
     """Queue the job the form describes: its values arrive by SFTJob field name and SFTJob.from_dict turns them
     into the job (text and float widgets coerced, fields the form leaves out at their defaults). Returns the run id."""
+    visitor.changer(request, "Training")
     try:
         run_id = queue.submit_checked(SFTJob.from_dict(form))
     except (ConfigError, queue.Refused) as e:
@@ -180,15 +183,22 @@ def refresh(run_id: str | None):
             reward_figure(metrics), runs.tail(run_dir / runs.LOG, 10), status)
 
 
-def stop_run(run_id: str | None) -> str:
+def stop_run(run_id: str | None, request: gr.Request = None) -> str:
+    visitor.changer(request, "Stopping a run")
     return queue.stop(run_id) if run_id else "Pick a run first."
 
 
-def resume_run(run_id: str | None) -> str:
+def resume_run(run_id: str | None, request: gr.Request = None) -> str:
+    visitor.changer(request, "Resuming a run")
     return queue.resume(run_id) if run_id else "Pick a run first."
 
 
 # ------------------------------------------------------------------------------------------------------- tab
+
+
+def export_run(run_id: str | None, quant: str, request: gr.Request = None):
+    visitor.changer(request, "Exporting a model")
+    yield from export.export_messages(run_id, quant)
 
 
 def build_training_tab(default_model: str = DEFAULTS.model) -> dict[str, gr.components.Component]:
@@ -299,7 +309,7 @@ def build_training_tab(default_model: str = DEFAULTS.model) -> dict[str, gr.comp
           outputs=rlhf_expected, api_visibility="private")
     stop.click(stop_run, run, action_message, api_name="stop_training")
     resume.click(resume_run, run, action_message, api_name="resume_training")
-    export_gguf.click(export.export_messages, [run, quant], action_message, api_name="export_gguf")
+    export_gguf.click(export_run, [run, quant], action_message, api_name="export_gguf")
     gr.Button("Refresh", size="sm", visible=False).click(run_status, run, details, api_name="run_status")
     run.change(refresh, run, shown, api_visibility="private")
     run.change(lambda run_id: [gr.Button(interactive=bool(run_id))] * 3, run, [stop, resume, export_gguf],
