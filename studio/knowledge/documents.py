@@ -14,12 +14,14 @@ studio/data/qa.py) become one chunk per pair, "Q: ...\nA: ...", numbered as a us
 as a spreadsheet counts (header = row 1), JSONL "line N", JSON "record N". The knowledge layer sits below the data
 layer, so this is a small reader of its own; conversation files (turn lists) are refused with a message.
 
-Every problem raises DocumentError with a message a user can act on.
+Every problem raises DocumentError with a message a user can act on. Reading is bounded in time and memory by the
+limits in studio/knowledge/document_limits.py; a file over one is refused with a message that names it.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -27,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.knowledge import chunking
+from studio.knowledge import document_limits as limits
+from studio.knowledge import pdf_reading
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 CHUNK_CHARS = 800
@@ -81,7 +85,7 @@ def read_file(path: str | Path, chunk_chars: int = CHUNK_CHARS, chunk_overlap: i
         if blocks:
             found = blocks(data, path.name)
         elif suffix in (".html", ".htm"):
-            found = _html_blocks(_decode(data, path))
+            found = _html_blocks(_decode(data, path), path.name)
         elif suffix in (".md", ".markdown"):
             found = _markdown_blocks(_decode(data, path))
         else:
@@ -89,6 +93,9 @@ def read_file(path: str | Path, chunk_chars: int = CHUNK_CHARS, chunk_overlap: i
         chunks = split_blocks(found, path.name, chunk_chars, chunk_overlap)
     if not chunks:
         raise DocumentError(f"{path.name}: no text found in the file")
+    if len(chunks) > limits.MAX_PASSAGES:
+        raise DocumentError(f"{path.name}: {len(chunks):,} passages, over the limit of {limits.MAX_PASSAGES:,} for a "
+                            "file (embedding takes minutes per thousand passages); split it into smaller files")
     return chunks
 
 
@@ -115,7 +122,14 @@ def _decode(data: bytes, path: Path) -> str:
                             "re-save it as UTF-8") from e
     if not text.strip():
         raise DocumentError(f"{path.name}: the file is empty (only whitespace)")
+    _check_text(len(text), path.name)
     return text.replace("\r\n", "\n")
+
+
+def _check_text(chars: int, name: str, where: str = "") -> None:
+    if chars > limits.MAX_TEXT_CHARS:
+        raise DocumentError(f"{name}: {chars:,} characters of text{where}, over the limit of "
+                            f"{limits.MAX_TEXT_CHARS:,} for a file; split it into smaller files")
 
 
 def split_blocks(blocks: list[Block], file: str, chunk_chars: int = CHUNK_CHARS,
@@ -134,91 +148,34 @@ def split_blocks(blocks: list[Block], file: str, chunk_chars: int = CHUNK_CHARS,
 
 
 def _pdf_blocks(data: bytes, name: str) -> list[Block]:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not _opens_without_password(reader):
-            raise DocumentError(f"{name}: the PDF is encrypted (password-protected); save an unprotected copy "
-                                "and add that")
-        pages = [_pdf_page_lines(page) for page in reader.pages]
-    except DocumentError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as e:
-        raise DocumentError(f"{name}: not a readable PDF ({e})") from e
-    except Exception as e:  # pypdf raises many kinds on damaged files; "dependency missing" ones included
-        raise DocumentError(f"{name}: cannot read this PDF ({type(e).__name__}: {e})") from e
-    if not pages:
-        raise DocumentError(f"{name}: the PDF has no pages")
-    if not any(text.strip() for lines in pages for text, _ in lines):
-        raise DocumentError(f"{name}: the PDF has no text layer (scanned?). Run it through OCR first, then add "
-                            "the result")
-    return _sectioned(_pdf_headings(pages))
-
-
-def _pdf_page_lines(page) -> list[tuple[str, float]]:
-    """The page's text lines (pypdf's layout), each with the largest font size used on it (0 when unknown)."""
-    sizes: list[tuple[str, float]] = []
-
-    def visit(text, cm, tm, font, size):
-        if text.strip():
-            scale = (tm[0] ** 2 + tm[1] ** 2) ** 0.5 * (cm[0] ** 2 + cm[1] ** 2) ** 0.5
-            sizes.append((" ".join(text.split()), round(float(size) * (scale or 1.0), 1)))
-
-    text = page.extract_text(visitor_text=visit) or ""
-    lines, runs = [], iter(sizes)
-    run = next(runs, None)
-    for line in text.splitlines():
-        flat, largest = " ".join(line.split()), 0.0
-        # the runs arrive in the same order as the text: consume those that make up this line
-        while run is not None and flat and run[0] in flat:
-            largest = max(largest, run[1])
-            flat = flat.split(run[0], 1)[1]
-            run = next(runs, None)
-        lines.append((line, largest))
-    return lines
-
-
-def _pdf_headings(pages: list[list[tuple[str, float]]]) -> list[tuple[int, str, int]]:
-    """Lines (heading level or 0, text, page): short lines set larger than the body text are headings, the
-    largest size level 1; consecutive lines of one heading size (a wrapped title) are one heading."""
-    weight: dict[float, int] = {}
-    for lines in pages:
-        for text, size in lines:
-            weight[size] = weight.get(size, 0) + len(text)
-    body = max(weight, key=weight.get) if weight else 0.0
-    heading_sizes = sorted({size for lines in pages for text, size in lines
-                            if body and size >= body * 1.08 and len(text.strip()) <= 120}, reverse=True)
-    levels = {size: n for n, size in enumerate(heading_sizes, 1)}
-    out: list[tuple[int, str, int]] = []
-    for number, lines in enumerate(pages, 1):
-        for text, size in lines:
-            level = levels.get(size, 0) if len(text.strip()) <= 120 else 0
-            if level and out and out[-1][0] == level and out[-1][2] == number and out[-1][3]:
-                out[-1] = (level, f"{out[-1][1]} {text.strip()}", number, True)
-                continue
-            out.append((level, text.strip() if level else text, number, bool(level)))
-    return [(level, text, page) for level, text, page, _ in out]
-
-
-def _opens_without_password(reader) -> bool:
-    """PDFs protected only by an owner password (printing/copying limits) open with an empty user password."""
-    try:
-        return bool(reader.decrypt(""))
-    except Exception:  # e.g. AES without the cryptography package: treated as locked
-        return False
+        return _sectioned(pdf_reading.heading_lines(data))
+    except pdf_reading.PdfProblem as e:
+        raise DocumentError(f"{name}: {e}") from e
 
 
 def _docx_blocks(data: bytes, name: str) -> list[Block]:
     import docx
+    from docx.enum.style import WD_STYLE_TYPE
     from docx.table import Table
 
     try:
+        if problem := limits.docx_problem(data):
+            raise DocumentError(f"{name}: {problem}")
         document = docx.Document(io.BytesIO(data))
+    except DocumentError:
+        raise
     except Exception as e:  # python-docx raises zipfile, KeyError, lxml errors... on a damaged file
         raise DocumentError(f"{name}: not a readable DOCX file; it may be damaged, or another format renamed "
                             f"to .docx ({type(e).__name__})") from e
+
+    # python-docx's Paragraph.style searches all the styles on every call (~0.7 ms among Word's ~160: 30 of the 35 s
+    # a 700-page document took), so each style id is looked up once
+    @functools.cache
+    def style_name(style_id: str | None) -> str:
+        style = document.part.get_style(style_id, WD_STYLE_TYPE.PARAGRAPH)
+        return (style.name if style is not None else "") or ""
+
     lines: list[tuple[int, str]] = []  # (heading level or 0, text)
     for item in document.iter_inner_content():
         if isinstance(item, Table):
@@ -230,13 +187,14 @@ def _docx_blocks(data: bytes, name: str) -> list[Block]:
         text = item.text.strip()
         if not text:
             continue
-        style = (item.style.name if item.style is not None else "") or ""
+        style = style_name(item._p.style)
         level = 0
         if style == "Title":
             level = 1
         elif match := re.fullmatch(r"Heading (\d)", style):
             level = int(match.group(1)) + 1
         lines.append((level, text))
+    _check_text(sum(len(text) for _, text in lines), name)
     return _sectioned(lines)
 
 
@@ -253,9 +211,11 @@ def _markdown_blocks(text: str) -> list[Block]:
 _HEADING_MARK = "\x00"
 
 
-def _html_blocks(text: str) -> list[Block]:
+def _html_blocks(text: str, name: str) -> list[Block]:
     from bs4 import BeautifulSoup
 
+    if problem := limits.html_problem(text):
+        raise DocumentError(f"{name}: {problem}")
     soup = BeautifulSoup(text, "html.parser")
     for tag in soup(["head", "script", "style", "noscript", "template"]):  # head: <title> repeats the h1
         tag.decompose()
