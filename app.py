@@ -19,10 +19,11 @@ import threading  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from studio import logins
+from studio.core import paths
 from studio.engines import loader
 from studio.jobs import queue
 from studio.models import catalogue, refs
-from studio.ui import chat, knowledge, results, training
+from studio.ui import chat, knowledge, results, training, visitor
 from studio.ui.chat import build_chat_tab
 from studio.ui.compare import build_compare_tab
 from studio.ui.knowledge import build_knowledge_tab
@@ -47,6 +48,13 @@ SHARED_NOTE = ("Shared mode: only registered datasets, the sample files, catalog
 def build_app(default_model: str = str(refs.DEFAULT_MODEL), compare_model: str | None = None,
               shared: bool | None = None) -> gr.Blocks:
     shared = access.shared_mode() if shared is None else shared
+    # Shared: the lists a page starts with are those of a visitor with nothing of their own yet (the samples);
+    # each page load and each handler then reads its visitor's own (studio/ui/visitor.py).
+    with paths.workspace(visitor.PAGE_WORKSPACE if shared else ""):
+        return _build(default_model, compare_model, shared)
+
+
+def _build(default_model: str, compare_model: str | None, shared: bool) -> gr.Blocks:
     with gr.Blocks(title=TITLE, delete_cache=access.DELETE_CACHE if shared else None) as demo:
         gr.Markdown(f"# {TITLE}\nA chatbot that answers from your own FAQ and documents, shows its sources, checks "
                     "every answer against them, and proves on your data how often it is right. Fine-tune small "
@@ -76,7 +84,8 @@ def build_app(default_model: str = str(refs.DEFAULT_MODEL), compare_model: str |
                   api_visibility="private")
         demo.load(results.page_choices, None, [grid_form["data"], grid_form["tests"], grid_form["collection"]],
                   api_visibility="private")
-    return demo
+        demo.unload(visitor.forget_session)  # an anonymous visitor's scratch workspace goes when they leave
+    return visitor.scope_to_visitors(demo)  # every handler in its visitor's folders (studio/ui/visitor.py)
 
 
 def available_defaults(model: str | None, compare_model: str | None) -> tuple[str, str | None]:

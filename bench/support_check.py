@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from studio.engines.base import Tokenized  # noqa: E402
 from studio.engines.loader import load_model  # noqa: E402
 from studio.engines.prompts import encode_prompt, render_prompt  # noqa: E402
-from studio.knowledge import store, support  # noqa: E402
+from studio.knowledge import collection, store, support  # noqa: E402
 from studio.metrics.key_facts import NEGATION  # noqa: E402
 
 JUDGE_QUESTION = ("Sentence: {sentence}\n\nQuestion: {question}\n\nDoes the sentence answer the question with yes "
@@ -101,11 +101,11 @@ def main() -> int:
     for q, s, gold in wrong[:8]:
         print(f"  model wrong (says {'no' if gold == 'yes' else 'yes'}): {q} | {s}")
 
-    store.sample_collection(store.SAMPLE_POLICY)
+    store.sample_collection(collection.SAMPLE_POLICY)
     questions = list(csv.DictReader(open(ROOT / "tests" / "data" / "knowledge" / "policy_questions.csv")))
     first = quoted = in_passages = 0
     for row in questions:
-        passages = store.retrieve(store.SAMPLE_POLICY, row["question"], 3)
+        passages = store.retrieve(collection.SAMPLE_POLICY, row["question"], 3)
         evidence = " ".join(row["evidence"].lower().split())
         chosen = support.best_sentences(row["question"], passages)
         first += bool(chosen) and evidence in " ".join(chosen[0].text.lower().split())

@@ -34,6 +34,17 @@ SHARED_QUEUE_SIZE = 20
 """Requests waiting in Gradio's queue in shared mode (CQA_QUEUE_SIZE); more are refused with "queue full"."""
 SHARED_MAX_QUEUED_JOBS = 8
 """Jobs waiting in the job queue in shared mode, unless CQA_MAX_QUEUED says otherwise (the `small` grid is 14)."""
+SHARED_MAX_JOB_TOKENS = 4_000_000
+"""Tokens one job may process in shared mode (CQA_MAX_JOB_TOKENS; studio/jobs/budgets.py counts them, in tokens of
+SmolLM2-135M): 22x the default SFT job (181,760: 355 examples x 1 epoch x 512 tokens, 2.5 min on 2 CPU cores), so
+about an hour of training there, the wall-clock limit below. Every sample grid's cell passes (the largest, the
+report grid's Qwen2.5-0.5B for 3 epochs on the sample FAQ, is 2.0 million; on 800 examples of your own, 4.5)."""
+SHARED_MAX_JOB_MINUTES = 60
+"""Minutes one job may run in shared mode before it is stopped as Stop stops it (CQA_MAX_JOB_MINUTES): jobs run one
+at a time, so with 8 waiting a visitor waits at most 8 hours; the README's 60-step GRPO run took 27 min."""
+SHARED_MAX_JOBS_PER_VISITOR = 2
+"""Queued or running jobs one visitor (login or anonymous session) may have in shared mode
+(CQA_MAX_JOBS_PER_VISITOR): a training and its next experiment; the queue's room is shared by everyone."""
 DELETE_CACHE = (3600, 3600)
 """Shared mode: every hour, delete Gradio's temporary files (uploads, exports) older than an hour."""
 

@@ -21,7 +21,7 @@ VERBS = {
     "evaluate": ("studio.evaluation.evaluate", "answer and score test sets (ROUGE, key facts, perplexity)"),
     "memory-bench": ("studio.evaluation.memory_bench", "which conversation memory keeps the needed context"),
     "grid": ("studio.cli", "the experiment grid: plan it, queue its cells, wait for results"),
-    "knowledge": ("studio.cli", "knowledge collections: add, list, delete, search, ask"),
+    "knowledge": ("studio.cli", "knowledge collections: add, list, delete, rebuild, search, ask"),
     "conversations": ("studio.data.dialogue", "turn Q/A pairs into multi-turn conversations"),
     "gguf": ("studio.models.gguf_files", "the llama.cpp toolchain: sdist, tools, quantize"),
 }
@@ -80,7 +80,7 @@ def _ask(name: str, question: str, model: str, k: int, mode: str, threshold: flo
 
 
 def knowledge(argv: list[str] | None = None) -> int:
-    """`python -m studio knowledge add|list|delete|search|ask ...`"""
+    """`python -m studio knowledge add|list|delete|rebuild|search|ask ...`"""
     from studio.core import paths
     from studio.knowledge import store
     from studio.knowledge.collection import DEFAULT_MODE, MODES, KnowledgeError
@@ -94,10 +94,13 @@ def knowledge(argv: list[str] | None = None) -> int:
     add.add_argument("name")
     add.add_argument("files", nargs="+")
     add.add_argument("--replace", action="store_true", help="re-index files already in the collection")
-    commands.add_parser("list", help="collections, their files and passage counts")
-    remove = commands.add_parser("delete", help="delete a collection, or one file from it")
+    commands.add_parser("list", help="collections, their files and passage counts, and why one is damaged")
+    remove = commands.add_parser("delete", help="delete a collection (damaged or not), or one file from it")
     remove.add_argument("name")
     remove.add_argument("file", nargs="?")
+    rebuild = commands.add_parser("rebuild", help="index a collection again from the copies of its files it keeps "
+                                                  "(the way back for a damaged one)")
+    rebuild.add_argument("name")
     for command in ("search", "ask"):
         sub = commands.add_parser(command, help="show the best passages" if command == "search"
                                   else "answer from the collection with a model, and cite the sources")
@@ -112,12 +115,15 @@ def knowledge(argv: list[str] | None = None) -> int:
                              help="auto (checked, asked again, then quoted), generate or quote")
     args = parser.parse_args(argv)
     try:
-        if args.command == "add":
-            for file, count in store.add_files(args.name, args.files, replace=args.replace).items():
+        if args.command in ("add", "rebuild"):
+            added = store.add_files(args.name, args.files, replace=args.replace) if args.command == "add" \
+                else store.rebuild(args.name)
+            for file, count in added.items():
                 print(f"{file}: {count} passages")
         elif args.command == "list":
             for info in store.list_collections():
-                print(f"{info.name}: {info.passages} passages")
+                print(f"{info.name}: damaged: {info.damaged} (delete it, or rebuild it: python -m studio knowledge "
+                      f"rebuild {info.name})" if info.damaged else f"{info.name}: {info.passages} passages")
                 for file, count in info.files.items():
                     print(f"  {file}: {count}")
         elif args.command == "delete":

@@ -197,12 +197,12 @@ def test_cli_prints_facts_and_hits(llama, club, tiny_models, tmp_path, capsys):
 
 def test_sample_collections_are_built_once(tmp_path, monkeypatch):
     monkeypatch.setenv("CQA_KNOWLEDGE_DIR", str(tmp_path))
-    assert store.sample_collection() == store.SAMPLE_POLICY
-    folder = tmp_path / store.SAMPLE_POLICY
+    assert store.sample_collection() == collection.SAMPLE_POLICY
+    folder = tmp_path / collection.SAMPLE_POLICY
     before = (folder / collection.META).read_bytes()
-    assert store.sample_collection(store.SAMPLE_POLICY) == store.SAMPLE_POLICY
+    assert store.sample_collection(collection.SAMPLE_POLICY) == collection.SAMPLE_POLICY
     assert (folder / collection.META).read_bytes() == before, "a second call changes nothing"
-    found = store.retrieve(store.SAMPLE_POLICY, "How long is the free look period?", 3)
+    found = store.retrieve(collection.SAMPLE_POLICY, "How long is the free look period?", 3)
     assert found and all(p.file == "policy_wording.pdf" and p.page for p in found)
     with pytest.raises(collection.KnowledgeError, match="not a sample collection"):
         store.sample_collection("mine")

@@ -251,3 +251,33 @@ def test_the_training_tab_export_button_exports_the_chosen_run_and_quantization(
         demo.close()
     assert message.startswith("✅ Exported") and "Q4_K_M" in message
     assert (runs.export_dir(run_dir, "Q4_K_M") / f"{RUN}.Q4_K_M.gguf").is_file()
+
+
+def test_one_export_runs_at_a_time_even_after_its_page_went_away(monkeypatch):
+    """An export goes on after the page that asked for it closed; a second one is refused until it ends."""
+    import threading
+
+    from studio.training import export
+
+    release = threading.Event()
+
+    def slow_export(run_id, quant, progress):
+        progress("converting")
+        release.wait(10)
+        return {"gguf": "m.gguf", "size_bytes": 1e6, "modelfile": "Modelfile",
+                "check": {"question": "q", "answer": "a"}}
+
+    monkeypatch.setattr(export, "check_request", lambda run_id, quant: None)
+    monkeypatch.setattr(export, "export_run", slow_export)
+    first = export.export_messages("run-a", "q8_0")
+    assert next(first) == "⏳ converting"
+    first.close()  # the visitor left; the export thread goes on
+    [refused] = list(export.export_messages("run-b", "q8_0"))
+    assert refused.startswith("⚠️ Another export is running")
+    release.set()
+    for _ in range(100):
+        if export._one_export.acquire(blocking=False):
+            export._one_export.release()
+            break
+        threading.Event().wait(0.05)
+    assert list(export.export_messages("run-b", "q8_0"))[-1].startswith("✅ Exported")

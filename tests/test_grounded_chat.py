@@ -292,16 +292,20 @@ def test_a_page_loaded_later_lists_collections_and_datasets_added_since_the_app_
 
     monkeypatch.setenv("CQA_DATA_DIR", str(tmp_path / "data"))
     demo = app.build_app(default_model=f"folder:{tiny_models['llama']}", compare_model=f"folder:{tiny_models['gpt2']}")
-    on_load = {f.name: f for f in demo.fns.values() if any(event == "load" for _, event in f.targets)}
-    assert set(on_load) == {"page_view", "page_choices", "restore"}
+    on_load = {f"{f.fn.__module__.rsplit('.', 1)[-1]}.{f.name}": f for f in demo.fns.values()
+               if any(event == "load" for _, event in f.targets)}
+    assert set(on_load) == {"knowledge.page_view", "training.page_choices", "results.page_choices", "chat.restore"}
     store.create("later", [DATA / "club_faq.csv"])
     registry.register(DATA / "club_faq.csv", name="club-pairs")
     try:
-        rows, picker, _files = on_load["page_view"].fn()
+        rows, picker, _files = on_load["knowledge.page_view"].fn()
         assert ["later", "club_faq.csv"] == rows[[r[0] for r in rows].index("later")][:2]
         assert "later" in [value for _, value in picker.choices]
-        data, _model = on_load["page_choices"].fn()
+        data, _model = on_load["training.page_choices"].fn()
         assert any(label.startswith("club-pairs") for label, _ in data.choices)
+        grid_data, grid_tests, grid_collections = on_load["results.page_choices"].fn()
+        assert any(label.startswith("club-pairs") for label, _ in grid_data.choices + grid_tests.choices)
+        assert "later" in [value for _, value in grid_collections.choices]
     finally:
         store.delete("later")
 
@@ -317,11 +321,11 @@ def test_knowledge_tab_refuses_a_bad_file_or_name_and_leaves_the_collection_unch
 
     bad = tmp_path / ("notes.pdf" if isinstance(content, bytes) else "notes.txt")
     bad.write_bytes(content) if isinstance(content, bytes) else bad.write_text(content)
-    before = {p.name: p.read_bytes() for p in (club / "club").iterdir()}
+    before = {p: p.read_bytes() for p in (club / "club").rglob("*") if p.is_file()}
     message, *_ = Client(server, verbose=False).predict(name, [], [handle_file(str(bad))],
                                                                 api_name="/knowledge_add")
     assert message.startswith("⚠️ **Nothing was added.**") and expected in message
-    assert {p.name: p.read_bytes() for p in (club / "club").iterdir()} == before
+    assert {p: p.read_bytes() for p in (club / "club").rglob("*") if p.is_file()} == before
 
 
 def test_knowledge_tab_asks_for_something_to_add_and_for_a_question(server):
@@ -340,7 +344,7 @@ def test_knowledge_tab_queues_an_evaluation_of_the_collection_or_says_why_not(se
     from studio.jobs import queue
 
     queued = []
-    monkeypatch.setattr(queue, "submit_checked", lambda job: queued.append(job) or "run-1")
+    monkeypatch.setattr(queue, "submit_checked", lambda job, owner="": queued.append(job) or "run-1")
     client = Client(server, verbose=False)
     model = "bundled:qwen2.5-coder-0.5b-instruct"
     message = client.predict("club", model, "", 20, "auto", api_name="/knowledge_evaluate")

@@ -56,6 +56,19 @@ def test_stop_keeps_the_adapter_and_resume_continues_from_the_checkpoint(job, tm
     assert "resumed at step" in (root / run_id / runs.LOG).read_text()
 
 
+def test_a_job_past_the_shared_time_limit_stops_as_stop_does(job, tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    run_id = queue.submit(job(epochs=50, max_steps=300), root)
+    wait_for(lambda: status(root, run_id).get("step", 0) >= 2)
+    monkeypatch.setenv("CQA_SHARED", "1")  # after the submit: shared mode refuses a model folder
+    monkeypatch.setenv("CQA_MAX_JOB_MINUTES", "0.001")
+    ended = queue.wait(run_id, root=root)
+    assert ended["state"] == "stopped" and ended["step"] < 300
+    assert ended["message"].startswith("Stopped: it ran past the 0.001-minute limit per job on this shared app")
+    assert "adapter trained so far was saved" in ended["message"]
+    assert (root / run_id / runs.ADAPTER / "adapter_model.safetensors").exists()
+
+
 def test_a_killed_process_shows_as_failed_with_a_reason(job, tmp_path):
     root = tmp_path / "runs"
     run_id = queue.submit(job(epochs=50, max_steps=500), root)
@@ -121,4 +134,4 @@ def test_an_evaluation_waits_for_its_training_and_stops_with_it(job, tmp_path, m
                                           "smollm2-135m-instruct-lora"),
                                          ("folder:/models/My Model", "my-model"), ("folder:///", "model")])
 def test_run_ids_name_the_model_once(model, slug):
-    assert queue._slug(model) == slug
+    assert runs.slug(model) == slug

@@ -95,7 +95,7 @@ def test_deleting_a_file_removes_only_its_passages(copy_of_club):
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.parametrize("kind", [kind for kind, _ in BAD_INPUTS] + ["too_large", "same_name", "same_content"])

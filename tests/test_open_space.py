@@ -12,7 +12,7 @@ from tests.test_space import free_port, shared_env  # noqa: F401  (the shared-mo
 
 CHANGING = ["/knowledge_add", "/knowledge_delete", "/knowledge_evaluate", "/add_dataset", "/make_conversations",
             "/start_training", "/start_rlhf", "/stop_training", "/resume_training", "/export_gguf", "/run_grid",
-            "/memory_bench"]
+            "/memory_bench", "/knowledge_rebuild"]
 
 
 @pytest.fixture(scope="module")

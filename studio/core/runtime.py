@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import os
 import resource
@@ -119,7 +120,8 @@ def submit_to_model_thread(fn: Callable[..., T], *args, **kwargs) -> Future[T]:
         except BaseException as e:  # noqa: BLE001 - handed to the caller through the future
             future.set_exception(e)
         return future
-    return _model_thread.submit(fn, *args, **kwargs)
+    # in the caller's context: its workspace (studio/core/paths.py) decides which folders the work reads
+    return _model_thread.submit(contextvars.copy_context().run, fn, *args, **kwargs)
 
 
 def on_model_thread(fn: Callable[..., T], *args, **kwargs) -> T:

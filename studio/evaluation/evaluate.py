@@ -19,7 +19,7 @@ system prompt the chat builds (studio.knowledge.store.grounded_prompt): the pass
 close enough (has_support), the instruction to say there is no source. Rows keep the retrieved citations; when a
 test file names each question's source (columns source_section = a Markdown heading, source_page = a 1-based PDF
 page), retrieval hit@1 and hit@3 are reported: a hit is a retrieved passage with that section or that page.
-The shipped sample collections (studio.knowledge.store.SAMPLE_FILES) are built on first use.
+The shipped sample collections (studio.knowledge.collection.SAMPLE_FILES) are built on first use.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from studio.evaluation import grounded
 from studio.jobs import runs
 from studio.jobs.kinds import EvalJob, SFTJob
 from studio.knowledge import holdout, reading, store
-from studio.knowledge.collection import MODES, KnowledgeError, Passage
+from studio.knowledge.collection import MODES, SAMPLE_FILES, KnowledgeError, Passage
 from studio.knowledge.support import ANSWER_STYLES
 from studio.metrics import facts, rouge
 from studio.models import refs
@@ -136,7 +136,7 @@ def ground_questions(questions: list[str], system_prompt: str, collection: str, 
                      ) -> tuple[list[str], list[list[Passage]], list[list[Passage]]]:
     """Each question's grounded system prompt (as the chat builds it: without support, no passages), the `k`
     passages chosen for it as the chat chooses them, and the max(HIT_AT) passages chosen the same way, for hit@k."""
-    if collection in store.SAMPLE_FILES:
+    if collection in SAMPLE_FILES:
         store.sample_collection(collection)
     # query embeddings batched; the k passages are chosen from the candidates as store.retrieve chooses them
     candidates = store.retrieve_many(collection, questions, max(k, store.CANDIDATES), mode, spread=False)
@@ -250,10 +250,10 @@ def _answer_tests(job: EvalJob, run_dir: Path, end: runs.JobEnd) -> dict:
     started = time.time()
     folder = runs.eval_results_folder(job.model, run_dir)
     tests, knowledge = list(job.tests), job.knowledge
-    if knowledge and knowledge not in store.SAMPLE_FILES:
+    if knowledge and knowledge not in SAMPLE_FILES:
         store.retrieve(knowledge, "check", 1)  # an unknown collection fails before the model loads
     if job.holdout:  # every test is answered from the copy without the held-out pairs
-        if job.knowledge in store.SAMPLE_FILES:
+        if job.knowledge in SAMPLE_FILES:
             store.sample_collection(job.knowledge)
         knowledge, held_out = holdout.hold_out(job.knowledge, job.holdout)
         tests = [str(held_out), *tests]
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="auto (default): llama.cpp when it is installed and runs the model, else transformers")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--knowledge", help="answer with the passages retrieved from this collection (the samples "
-                        f"{', '.join(store.SAMPLE_FILES)} are built on first use)")
+                        f"{', '.join(SAMPLE_FILES)} are built on first use)")
     parser.add_argument("--knowledge-k", type=int, default=EVAL.knowledge_k, help="passages per question")
     parser.add_argument("--knowledge-mode", default=EVAL.knowledge_mode, choices=MODES)
     parser.add_argument("--answer-style", default=EVAL.answer_style, choices=ANSWER_STYLES,
@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                       answer_style=args.answer_style, engine=args.engine, holdout=args.holdout).validate()
         if args.holdout:  # the flags pass the same checks as a queued job, above
             return _held_out_run(job)
-        if args.knowledge and args.knowledge not in store.SAMPLE_FILES:
+        if args.knowledge and args.knowledge not in SAMPLE_FILES:
             store.retrieve(args.knowledge, "check", 1)  # an unknown collection fails before the model loads
         ref = refs.ModelRef("adapter", args.adapter) if args.adapter else refs.ModelRef.parse(args.model)
         loaded = loader.load_model(ref, args.precision, progress=log.info, engine=args.engine)

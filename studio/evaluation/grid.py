@@ -34,8 +34,7 @@ from studio.evaluation.grid_rlhf import RLHF_CONDITIONS, check_rlhf, rlhf_job_fo
 from studio.jobs import queue, runs
 from studio.jobs.config import ConfigError
 from studio.jobs.kinds import TEST_SETS, EvalJob, RLHFJob, SFTJob
-from studio.knowledge.collection import check_name, names
-from studio.knowledge.store import SAMPLE_FAQ, SAMPLE_FILES, SAMPLE_POLICY
+from studio.knowledge.collection import SAMPLE_FAQ, SAMPLE_FILES, SAMPLE_POLICY, check_name, names
 from studio.knowledge.support import ANSWER_STYLES
 from studio.models import catalogue, refs
 

@@ -6,13 +6,16 @@ re-reads the folders; a job whose process died without saying so is shown as fai
 A training job with eval_tests is followed by an evaluation job, queued with it, that starts only once the
 training has finished (and ends, saying why, when the training stops or fails). An RLHF job with after_run waits
 for its SFT run the same way.
+
+In shared mode studio/jobs/budgets.py bounds each job's cost and time and each visitor's jobs; everywhere a job
+whose model does not fit in the free RAM is refused before it is queued and again before it starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from studio import access
 from studio.core import paths
-from studio.jobs import distributed, runs
+from studio.jobs import budgets, distributed, runs
 from studio.jobs.config import ConfigError, JobConfig
 from studio.jobs.kinds import JOB_KINDS, EvalJob, RLHFJob, SFTJob
 
@@ -50,6 +53,8 @@ class RunInfo:
     created: float
     after: str = ""
     """For an evaluation (or RLHF job) queued after a training run: that run's id."""
+    owner: str = ""
+    """Who queued it: a login, "session:<id>" for an anonymous visitor, "" for the CLI or a grid."""
 
     @property
     def follow_up(self) -> bool:
@@ -77,57 +82,37 @@ def max_queued() -> int:
         return DEFAULT_MAX_QUEUED
 
 
-def _slug(text: str) -> str:
-    """The model part of a run id; an adapter's run id loses its own time stamp ("20261126-152923-smollm2-...")."""
-    name = re.sub(r"^\d{8}-\d{6}-", "", text.lower().split(":")[-1].rstrip("/").split("/")[-1])
-    return re.sub(r"[^a-z0-9.]+", "-", name).strip("-")[:40] or "model"
-
-
-def _create(cfg: JobConfig, root: Path) -> str:
-    """A new run folder holding the config and a queued status. Returns the run id."""
-    kind = (("qlora" if cfg.qlora else "lora") if isinstance(cfg, SFTJob) else cfg.method if isinstance(cfg, RLHFJob)
-            else cfg.MODULE.rsplit(".", 1)[-1])
-    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(cfg.model)}-{kind}"
-    run_id, n = base, 1
-    while (root / run_id).exists():
-        n += 1
-        run_id = f"{base}-{n}"
-    run_dir = root / run_id
-    run_dir.mkdir()
-    cfg.save(run_dir / runs.CONFIG)
-    runs.write_json(run_dir / runs.STATUS, {"state": "queued", "message": "Waiting for the queue...", "step": 0,
-                                            "total_steps": 0, "created_at": time.time(), "resume": False})
-    return run_id
-
-
 def _follow_up(cfg: SFTJob | RLHFJob, run_id: str, root: Path) -> EvalJob:
     """The evaluation of a training run's adapter on its eval_tests, to run once the training has finished."""
     return EvalJob(model=f"adapter:{(root / run_id).resolve()}", tests=list(cfg.eval_tests),
                    system_prompt=cfg.system_prompt, after_run=run_id).validate()
 
 
-def _check_room(root: Path, cap: int | None, adding: str) -> None:
-    waiting = sum(1 for r in list_runs(root) if r.state == "queued" and not r.follow_up)
+def _check_room(current: list[RunInfo], cap: int | None, adding: str) -> None:
+    waiting = sum(1 for r in current if r.state == "queued" and not r.follow_up)
     cap = cap or max_queued()
     if waiting >= cap:
         raise runs.RunError(f"The queue is full: {waiting} jobs are waiting (at most {cap}). {adding} was not "
                             "queued; wait for queued jobs to run, or take some off the queue.")
 
 
-def submit(cfg: JobConfig, root: Path | None = None, max_waiting: int | None = None) -> str:
-    """Create the run folder (config + queued status) and start it when the queue allows. Returns the run id.
-
-    Refused (RunError) when `max_waiting` jobs (default: max_queued()) already wait. A training job with
-    eval_tests gets its follow-up evaluation job queued right behind it.
+def submit(cfg: JobConfig, root: Path | None = None, max_waiting: int | None = None, owner: str = "") -> str:
+    """Create the run folder (config + queued status, owned by `owner`) and start it when the queue allows.
+    Returns the run id. Refused (RunError) when `max_waiting` jobs (default: max_queued()) already wait; in shared
+    mode also when `owner` has all the jobs a visitor may, and (BudgetError) when the job costs too much.
+    A training job with eval_tests gets its follow-up evaluation job queued right behind it.
     """
     cfg.validate()
     access.check_job(cfg)  # shared mode: only catalogue models, registered datasets and shipped test files
+    budgets.check(cfg)
     root = root or runs.root()
     root.mkdir(parents=True, exist_ok=True)
-    _check_room(root, max_waiting, "This job")
-    run_id = _create(cfg, root)
+    current = list_runs(root)
+    _check_room(current + _elsewhere(root), max_waiting, "This job")
+    budgets.check_visitor(owner, current)
+    run_id = runs.create(cfg, root, owner)
     if isinstance(cfg, (SFTJob, RLHFJob)) and cfg.eval_tests:
-        _create(_follow_up(cfg, run_id, root), root)
+        runs.create(_follow_up(cfg, run_id, root), root, owner)
     pump(root)
     return run_id
 
@@ -136,9 +121,10 @@ class Refused(ValueError):
     """A job a page asked for that will not be queued; the message says why, for the page to show."""
 
 
-def submit_checked(cfg: JobConfig, root: Path | None = None) -> str:
+def submit_checked(cfg: JobConfig, root: Path | None = None, owner: str = "") -> str:
     """submit() after the checks a page makes first: shared-mode paths before describe() (whose message would
-    tell whether a typed path exists), then whether the model can be used. Every refusal is a Refused."""
+    tell whether a typed path exists), then whether the model can be used and fits in the free RAM. Every refusal
+    is a Refused. `owner`: the visitor (studio.workspace.owner), limited per visitor in shared mode."""
     from studio.models import catalogue, refs
 
     try:
@@ -148,9 +134,11 @@ def submit_checked(cfg: JobConfig, root: Path | None = None) -> str:
         raise Refused(str(e)) from e
     if not entry.available:
         raise Refused(f"{entry.name} is unavailable: {entry.reason}")
+    if shortfall := budgets.ram_shortfall(cfg):
+        raise Refused(shortfall)
     try:
-        return submit(cfg, root)
-    except (runs.RunError, access.AccessError) as e:  # the queue is full, or shared mode refused a path
+        return submit(cfg, root, owner=owner)
+    except (runs.RunError, access.AccessError, budgets.BudgetError) as e:  # full queue, path, share or cost
         raise Refused(str(e)) from e
 
 
@@ -178,7 +166,7 @@ def _launch(run_dir: Path, resume: bool, kind: str) -> None:
                                              extra)
     with open(run_dir / runs.LOG, "a") as log:
         child = subprocess.Popen(command, cwd=paths.PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                 env={**os.environ, "CQA_STDERR_IS_LOG": "1", "CQA_RUNS_DIR": str(run_dir.parent)},
+                                 env={**os.environ, "CQA_STDERR_IS_LOG": "1", **runs.job_environment(run_dir)},
                                  start_new_session=True)  # outlives an app restart; Ctrl-C in the app's terminal spares it
     _children[child.pid] = child
     runs.update_status(run_dir, state="running", message="Starting...", pid=child.pid, started_at=time.time())
@@ -202,7 +190,7 @@ def reconcile(run_dir: Path) -> dict:
         try:
             if status.get("state") == "running" and status.get("stop_requested"):
                 status = runs.update_status(run_dir, state="stopped", ended_at=time.time(),
-                                            message="Stopped before the job began.")
+                                            message=status.get("stop_reason") or "Stopped before the job began.")
             elif status.get("state") == "running":
                 last_line = (runs.tail(run_dir / runs.LOG, 1) or "no log").strip()
                 status = runs.update_status(
@@ -210,7 +198,18 @@ def reconcile(run_dir: Path) -> dict:
                     message=f"The job's process ended without finishing (killed or crashed). Last log line: {last_line}")
         except runs.RunError as e:  # the status file became unreadable meanwhile
             return {"state": "failed", "message": str(e), "corrupt": True}
+    reason = status.get("stop_reason")
+    if reason and status.get("state") == "stopped" and not str(status.get("message", "")).startswith(reason):
+        with contextlib.suppress(runs.RunError):  # the job wrote its own stop message: say why it was stopped
+            status = runs.update_status(run_dir, message=f"{reason} {status.get('message', '')}".strip())
     return status
+
+
+def _elsewhere(root: Path) -> list[RunInfo]:
+    """The runs of every other workspace (studio/core/paths.py): the queue's caps, and one job running at a time,
+    hold across all of them."""
+    here = root.resolve()
+    return [r for other in paths.run_roots() if other.resolve() != here for r in list_runs(other)]
 
 
 def list_runs(root: Path | None = None) -> list[RunInfo]:
@@ -229,7 +228,7 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
             kind, model, after = "unreadable config", "?", ""
         infos.append(RunInfo(run_dir.name, run_dir, status.get("state", "failed"), status.get("message", ""),
                              status.get("step", 0), status.get("total_steps", 0), model, kind,
-                             status.get("created_at", run_dir.stat().st_mtime), after))
+                             status.get("created_at", run_dir.stat().st_mtime), after, status.get("owner", "")))
     return sorted(infos, key=lambda r: r.created, reverse=True)
 
 
@@ -272,26 +271,51 @@ def pump(root: Path | None = None) -> list[str]:
     with _lock, open(root / ".queue.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         current = list_runs(root)
-        running = sum(1 for r in current if r.state == "running")
+        for info in current:
+            if info.state == "running":
+                _enforce_time(info.path, root)
+        running = sum(1 for r in current + _elsewhere(root) if r.state == "running")
         started = []
         for info in sorted((r for r in current if r.state == "queued"), key=lambda r: r.created):
             if running >= MAX_RUNNING:
                 break
             try:
-                kind = runs.read_config(info.path).KIND
+                cfg = runs.read_config(info.path)
             except ConfigError as e:
                 _end(info.path, "failed", f"Not started: {e}")
                 continue
             if info.after and not _training_done(info, root):
                 continue
-            _launch(info.path, bool(runs.read_status(info.path).get("resume")), kind)
+            if shortfall := budgets.ram_shortfall(cfg):
+                if not running:  # nothing of ours will free memory: say so rather than wait forever
+                    _end(info.path, "failed", f"Not started: {shortfall}")
+                continue
+            _launch(info.path, bool(runs.read_status(info.path).get("resume")), cfg.KIND)
             running += 1
             started.append(info.id)
         return started
 
 
-def stop(run_id: str, root: Path | None = None) -> str:
-    """Ask a running job to stop (training saves its adapter and a checkpoint), or take a queued one off the queue."""
+def _enforce_time(run_dir: Path, root: Path) -> None:
+    """Shared mode: stop a job past its time as Stop does; kill it when it has not stopped long after."""
+    status = runs.read_status(run_dir)
+    if reason := budgets.over_time(status):
+        stop(run_dir.name, root, reason)
+    elif reason := budgets.kill_reason(status):
+        with contextlib.suppress(runs.RunError):
+            runs.update_status(run_dir, stop_reason=reason, message=reason)
+            _signal(run_dir, status["pid"], signal.SIGKILL)
+
+
+def _signal(run_dir: Path, pid: int, sig: int) -> None:
+    """`sig` to the job; to its whole session (the launcher and every training process) when it is a team."""
+    with contextlib.suppress(ProcessLookupError):
+        (os.killpg if _team(run_dir)[0] > 1 else os.kill)(pid, sig)
+
+
+def stop(run_id: str, root: Path | None = None, reason: str = "") -> str:
+    """Ask a running job to stop (training saves its adapter and a checkpoint), or take a queued one off the queue.
+    `reason` (the queue's time limit) heads the run's end message."""
     try:
         run_dir = runs.run_path(run_id, root)
         status = reconcile(run_dir)
@@ -304,13 +328,11 @@ def stop(run_id: str, root: Path | None = None) -> str:
             return "Taken off the queue."
         if state != "running":
             return f"Nothing to stop: the run is {state or 'not there'}."
-        runs.update_status(run_dir, message="Stopping after the current step...", stop_requested=True)
+        runs.update_status(run_dir, message=f"{reason} Stopping after the current step...".strip(),
+                           stop_requested=True, stop_requested_at=time.time(), stop_reason=reason)
     except runs.RunError as e:
         return str(e)
-    if _team(run_dir)[0] > 1:
-        os.killpg(status["pid"], signal.SIGTERM)  # the launcher and every training process (one session)
-    else:
-        os.kill(status["pid"], signal.SIGTERM)
+    _signal(run_dir, status["pid"], signal.SIGTERM)
     try:
         training = runs.read_config(run_dir).KIND in runs.TRAINING_KINDS
     except ConfigError:
@@ -330,15 +352,18 @@ def resume(run_id: str, root: Path | None = None) -> str:
             return f"Only a stopped or failed run can resume; this one is {status.get('state') or 'not there'}."
         if not runs.checkpoint_file(run_dir).exists():
             return "This run has no checkpoint to resume from (it ended before its first step); start it again."
-        _check_room(root, None, "The resumed run")
-        runs.update_status(run_dir, state="queued", resume=True, stop_requested=False,
+        current = list_runs(root)
+        _check_room(current + _elsewhere(root), None, "The resumed run")
+        budgets.check_visitor(status.get("owner", ""), current)
+        ran_s = budgets.check_resume(status)  # shared mode: the time limit counts every start of a run
+        runs.update_status(run_dir, state="queued", resume=True, stop_requested=False, stop_reason="", ran_s=ran_s,
                            message="Waiting to resume...", created_at=time.time())
         cfg = runs.read_config(run_dir)
     except (runs.RunError, ConfigError) as e:
         return str(e)
     pending = [r for r in list_runs(root) if r.after == run_id and r.follow_up and r.state in ("queued", "running")]
     if isinstance(cfg, (SFTJob, RLHFJob)) and cfg.eval_tests and not pending:
-        _create(_follow_up(cfg, run_id, root), root)
+        runs.create(_follow_up(cfg, run_id, root), root)
     pump(root)
     return "Resuming from the last checkpoint."
 
@@ -362,7 +387,8 @@ def start_queue_runner(interval: float = 2.0) -> threading.Thread:
     def loop() -> None:
         while True:
             try:
-                pump()
+                for root in paths.run_roots():  # every workspace's runs, one job at a time across them all
+                    pump(root)
             except Exception as e:  # noqa: BLE001 - keep the queue alive; the next tick retries
                 print(f"job queue: {e}", file=sys.stderr)
             time.sleep(interval)

@@ -3,7 +3,9 @@ the runs root, every file name below, the typed config, status updates and the l
 
 runs/<id>/
   config.json        the job config, with its "kind" (sft, rlhf, eval, memory_bench): what made everything else here
-  status.json        state (queued | running | finished | stopped | failed), message, pid, step/total, times
+  status.json        state (queued | running | finished | stopped | failed), message, pid, step/total, times,
+                     owner (who queued it: a login, "session:<id>", or "" from the CLI or a grid), and what a stop
+                     needs: stop_requested(_at), stop_reason (the queue's time limit), ran_s (earlier starts' time)
   .status.lock       taken while status.json is read, changed and written (the app and the job both write it)
   metrics.jsonl      one JSON object per line: training steps and per-epoch validation
   log.txt            the subprocess's log
@@ -45,7 +47,7 @@ from pathlib import Path
 
 from studio.core import paths
 from studio.jobs.config import ConfigError, JobConfig, read_config_values
-from studio.jobs.kinds import JOB_KINDS
+from studio.jobs.kinds import JOB_KINDS, RLHFJob, SFTJob
 
 CONFIG = "config.json"
 STATUS = "status.json"
@@ -85,6 +87,38 @@ class StopJob(Exception):
 def root() -> Path:
     """The runs root, read at call time ($CQA_RUNS_DIR, persistent storage, else ./runs)."""
     return paths.runs_dir()
+
+
+def slug(text: str) -> str:
+    """The model part of a run id; an adapter's run id loses its own time stamp ("20261126-152923-smollm2-...")."""
+    name = re.sub(r"^\d{8}-\d{6}-", "", text.lower().split(":")[-1].rstrip("/").split("/")[-1])
+    return re.sub(r"[^a-z0-9.]+", "-", name).strip("-")[:40] or "model"
+
+
+def create(cfg: JobConfig, root: Path, owner: str = "") -> str:
+    """A new run folder holding the config and a queued status, owned by `owner`. Returns the run id."""
+    kind = (("qlora" if cfg.qlora else "lora") if isinstance(cfg, SFTJob) else cfg.method if isinstance(cfg, RLHFJob)
+            else cfg.MODULE.rsplit(".", 1)[-1])
+    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(cfg.model)}-{kind}"
+    run_id, n = base, 1
+    while (root / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    run_dir = root / run_id
+    run_dir.mkdir()
+    cfg.save(run_dir / CONFIG)
+    write_json(run_dir / STATUS, {"state": "queued", "message": "Waiting for the queue...", "step": 0,
+                                  "total_steps": 0, "created_at": time.time(), "resume": False, "owner": owner})
+    return run_id
+
+
+def job_environment(run_dir: Path) -> dict[str, str]:
+    """The environment that gives a job its run's folders: the runs root it lies in and, for a run in a
+    workspace, that workspace (whose datasets and collections the job reads by name)."""
+    root = run_dir.parent
+    if root.parent.name == paths.WORKSPACES:
+        return {"CQA_RUNS_DIR": str(root.parent.parent), "CQA_WORKSPACE": root.name}
+    return {"CQA_RUNS_DIR": str(root), "CQA_WORKSPACE": ""}
 
 
 def run_path(run_id: str, runs_root: Path | None = None) -> Path:

@@ -1,10 +1,11 @@
-"""One knowledge collection on disk: its passages, a FAISS index of their embeddings and a BM25 keyword index.
+"""One knowledge collection: its passages, a FAISS index of their embeddings and a BM25 keyword index.
 
-studio.core.paths.knowledge_dir()/<name>/ holds
-  collection.json   files (name, sha256, size, passage ids), embedding model, chunk sizes
-  passages.jsonl    one passage per line: id, text, file, page, section, heading path, row
-  dense.faiss       FAISS IndexIDMap2(IndexFlatIP) of normalised all-MiniLM-L6-v2 vectors, keyed by passage id
-BM25 (bm25s) is rebuilt from passages.jsonl on load (well under a second for 10,000 passages) rather than stored.
+Its folder, studio.core.paths.knowledge_dir()/<name>/, holds collection.json (files, embedding model, chunk sizes),
+passages.<g>.jsonl (one passage per line: id, text, file, page, section, heading path, row), dense.<g>.faiss (FAISS
+IndexIDMap2(IndexFlatIP) of normalised all-MiniLM-L6-v2 vectors, keyed by passage id) and a copy of each file added;
+studio/knowledge/collection_files.py writes and checks them so that a kill mid-save leaves the old collection or the
+new one, and a damaged collection raises DamagedCollection with the reason instead of loading half.
+BM25 (bm25s) is rebuilt from the passages on load (well under a second for 10,000 passages) rather than stored.
 studio/knowledge/store.py is the API the chat, the evaluation and the CLI use; this module is its storage and search.
 """
 
@@ -13,9 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from studio.core import paths
-from studio.knowledge import documents
+from studio.knowledge import collection_files, documents
+from studio.knowledge.collection_files import META, DamagedCollection, KnowledgeError
 from studio.knowledge.documents import Chunk, DocumentError
 
 MODES = ("hybrid", "dense", "bm25")
@@ -32,11 +33,6 @@ RRF_K = 60
 TOKEN_PATTERN = r"(?u)\b\w+\b"
 """BM25 tokens: words and numbers, single digits included ("5 days")."""
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-META, PASSAGES, DENSE = "collection.json", "passages.jsonl", "dense.faiss"
-
-
-class KnowledgeError(Exception):
-    """A collection request that cannot be carried out; nothing was changed, and the message says why."""
 
 
 @dataclass
@@ -71,7 +67,9 @@ class Passage:
 class CollectionInfo:
     name: str
     files: dict[str, int] = field(default_factory=dict)
-    """File name -> number of passages."""
+    """File name -> number of passages (for a damaged collection, what its collection.json says, when readable)."""
+    damaged: str = ""
+    """Why the collection cannot be loaded; empty when it is whole."""
 
     @property
     def passages(self) -> int:
@@ -95,24 +93,21 @@ def _tokens(texts: list[str]) -> list[list[str]]:
 class Collection:
     """One collection folder, loaded. Use the module functions; this class is their shared state."""
 
-    def __init__(self, name: str, create: bool = False):
+    def __init__(self, name: str, empty: bool = False):
+        """Collection `name` read from disk (KnowledgeError when there is none, DamagedCollection when its files do
+        not add up), or with `empty`, a new one with nothing in it yet that its first save writes over the folder."""
         self.name = check_name(name)
-        self.folder = paths.inside(paths.knowledge_dir(), self.name)
-        if not (self.folder / META).is_file():
-            if not create:
-                raise KnowledgeError(f"No collection named {name!r}. Existing: {', '.join(names()) or 'none'}")
+        self.folder = paths.inside(paths.knowledge_dir(), self.name) if empty else folder_of(self.name)
+        if empty:
             self.meta = {"name": self.name, "embedding": "all-MiniLM-L6-v2", "chunk_chars": documents.CHUNK_CHARS,
                          "chunk_overlap": documents.CHUNK_OVERLAP, "files": {}, "next_id": 0}
             self.passages: list[Passage] = []
             self.dense = _new_dense()
+        elif not (self.folder / META).is_file():
+            raise missing(name)
         else:
-            self.meta = json.loads((self.folder / META).read_text())
-            with (self.folder / PASSAGES).open() as f:
-                self.passages = [Passage(**json.loads(line)) for line in f if line.strip()]
-            self.dense = _faiss().read_index(str(self.folder / DENSE))
-            if self.dense.ntotal != len(self.passages):
-                raise KnowledgeError(f"Collection {name!r} is damaged ({self.dense.ntotal} vectors for "
-                                     f"{len(self.passages)} passages); delete it and add its files again")
+            self.meta = collection_files.read_meta(self.folder)
+            self.passages, self.dense = _read_index(self.folder, self.meta)
         self._rebuild_keywords()
 
     def _rebuild_keywords(self) -> None:
@@ -143,7 +138,7 @@ class Collection:
                                         f"{known[digest]}")
                 progress(len(parsed), 2 * len(files), f"Reading {path.name}")
                 chunks = documents.read_file(path, self.meta["chunk_chars"], self.meta["chunk_overlap"])
-                parsed[path.name] = (chunks, digest, len(data))
+                parsed[path.name] = (chunks, digest, len(data), path)
             except DocumentError as e:
                 problems.append(str(e))
         if problems:
@@ -153,7 +148,7 @@ class Collection:
         kept = [p for p in self.passages if p.file not in parsed]
         removed = [p.id for p in self.passages if p.file in parsed]
         new, vectors_by_file = [], []
-        for done, (name, (chunks, digest, size)) in enumerate(parsed.items(), len(parsed)):
+        for done, (name, (chunks, digest, size, _)) in enumerate(parsed.items(), len(parsed)):
             progress(done, 2 * len(parsed), f"Embedding {name} ({len(chunks)} passages)")
             ids = range(self.meta["next_id"], self.meta["next_id"] + len(chunks))
             self.meta["next_id"] += len(chunks)
@@ -167,8 +162,10 @@ class Collection:
             self.dense.remove_ids(np.array(removed, dtype=np.int64))
         self.dense.add_with_ids(np.concatenate(vectors_by_file), np.array([p.id for p in new], dtype=np.int64))
         self.passages = kept + new
+        for chunks, digest, size, path in parsed.values():
+            collection_files.store_original(self.folder, path, digest)
         self._save()
-        return {name: len(chunks) for name, (chunks, _, _) in parsed.items()}
+        return {name: len(chunks) for name, (chunks, *_) in parsed.items()}
 
     def remove(self, file: str) -> int:
         if file not in self.meta["files"]:
@@ -182,31 +179,31 @@ class Collection:
         return len(ids)
 
     def copy_without(self, name: str, ids: set[int]) -> Collection:
-        """A new collection `name` with this one's passages except `ids`: their vectors are copied, nothing is
-        embedded again. Its collection.json says where it came from and what was left out."""
-        copy = Collection(name, create=True)
-        if copy.passages or copy.meta.get("files"):
-            raise KnowledgeError(f"A collection named {name!r} already exists")
+        """A collection `name` (written over any collection of that name) with this one's passages except `ids`:
+        their vectors and stored originals are copied, nothing is embedded again. Its collection.json says where it
+        came from and what was left out."""
+        copy = Collection(name, empty=True)
+        if copy.name == self.name:
+            raise KnowledgeError(f"A copy of {self.name!r} needs a name of its own")
         kept = [p for p in self.passages if p.id not in ids]
         files = {f: {**info, "passages": sum(p.file == f for p in kept)} for f, info in self.meta["files"].items()}
-        copy.meta = {**self.meta, "name": copy.name, "files": files, "copied_from": self.name,
-                     "left_out": sorted(ids)}
+        copy.meta = {k: v for k, v in self.meta.items() if k not in ("generation", "stored")} | {
+            "name": copy.name, "files": files, "copied_from": self.name, "left_out": sorted(ids)}
         copy.passages = kept
         if kept:
             vectors = np.stack([self.dense.reconstruct(p.id) for p in kept])
             copy.dense.add_with_ids(vectors, np.array([p.id for p in kept], dtype=np.int64))
+        collection_files.link_originals(self.folder, copy.folder, files)
         copy._save()
         return copy
 
     def _save(self) -> None:
         import faiss
 
-        self.folder.mkdir(parents=True, exist_ok=True)
         lines = "".join(json.dumps({k: v for k, v in asdict(p).items() if k not in ("score", "dense_score",
                                    "bm25_score")}) + "\n" for p in self.passages)
-        _write_atomic(self.folder / PASSAGES, lines.encode())
-        _write_atomic(self.folder / DENSE, faiss.serialize_index(self.dense).tobytes())
-        _write_atomic(self.folder / META, json.dumps(self.meta, indent=2).encode())  # last: marks the write done
+        self.meta = collection_files.save(self.folder, self.meta, lines.encode(), len(self.passages),
+                                          faiss.serialize_index(self.dense).tobytes(), self.dense.ntotal)
         self._rebuild_keywords()
 
     def search(self, query: str, k: int = 3, mode: str = DEFAULT_MODE, vector: np.ndarray | None = None) -> list[Passage]:
@@ -264,18 +261,82 @@ def _new_dense():
     return faiss.IndexIDMap2(faiss.IndexFlatIP(DIMENSION))
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-    os.replace(tmp, path)
+def _read_index(folder: Path, meta: dict) -> tuple[list[Passage], object]:
+    """The passages and vectors collection.json names, each file checked against it, and against each other."""
+    def damaged(reason: str) -> DamagedCollection:
+        return DamagedCollection(folder.name, reason)
+
+    stored = collection_files.read_stored(folder, meta)
+    (passages_file, data), (dense_file, dense_data) = stored["passages"], stored["dense"]
+    passages = []
+    for n, line in enumerate(data.split(b"\n"), 1):
+        if line.strip():
+            try:
+                passages.append(Passage(**json.loads(line)))
+            except (ValueError, TypeError):
+                raise damaged(f"{passages_file} line {n} is not a passage") from None
+    try:
+        dense = _faiss().deserialize_index(np.frombuffer(dense_data, dtype=np.uint8))
+        ids = _faiss().vector_to_array(dense.id_map)
+    except Exception:  # noqa: BLE001 - faiss: RuntimeError for a cut file, AttributeError for another index kind
+        raise damaged(f"{dense_file} is not a readable FAISS index") from None
+    if dense.ntotal != len(passages):
+        raise damaged(f"{dense.ntotal} vectors for {len(passages)} passages")
+    if not np.array_equal(np.sort(ids), np.sort(np.array([p.id for p in passages], dtype=np.int64))):
+        raise damaged("the vectors and the passages have different ids")
+    counts = Counter(p.file for p in passages)
+    for file, info in meta["files"].items():
+        if counts.get(file, 0) != info["passages"]:
+            raise damaged(f"{passages_file} has {counts.get(file, 0)} passages of {file} where collection.json says "
+                          f"{info['passages']}")
+    if set(counts) - set(meta["files"]):
+        raise damaged(f"{passages_file} has passages of {', '.join(set(counts) - set(meta['files']))}, which "
+                      "collection.json does not list")
+    return passages, dense
+
+
+SAMPLE_POLICY = "sample-policy"
+SAMPLE_FAQ = "sample-faq"
+SAMPLE_FILES = {SAMPLE_POLICY: "policy_wording.pdf", SAMPLE_FAQ: "insurer_faq.csv"}
+"""The shipped sample collections and the file in assets/ each is built from. Two collections, not one: the policy
+PDF (passages cite their page) answers assets/test_policy.csv, whose rows name the expected page and section; the
+FAQ pairs (passages cite their row) answer test_brief/test_detailed and ground retrieval-augmented fine-tuning on
+insurer_faq.csv. Mixed into one collection, FAQ pairs that paraphrase the policy would crowd policy passages out of
+the top 3 and hit@k on the policy set would no longer measure the policy's own retrieval."""
+
+
+def _names_in(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if NAME_PATTERN.fullmatch(p.name) and (p / META).is_file()) \
+        if root.is_dir() else []
 
 
 def names() -> list[str]:
-    """The collections in studio.core.paths.knowledge_dir(), by name."""
-    root = paths.knowledge_dir()
-    return sorted(p.name for p in root.iterdir() if (p / META).is_file()) if root.is_dir() else []
+    """The collections in studio.core.paths.knowledge_dir(), by name: folders with a collection.json (whole or
+    damaged); a folder without one is a first add that never finished. In a workspace, also the sample
+    collections built in the shared folder (folder_of)."""
+    own = _names_in(paths.knowledge_dir())
+    if not paths.current_workspace():
+        return own
+    return sorted({*own, *(n for n in _names_in(paths.shared_knowledge_dir()) if n in SAMPLE_FILES)})
+
+
+def folder_of(name: str) -> Path:
+    """Where collection `name` lives: the workspace's own folder, or, for a sample collection the workspace has no
+    collection of that name of its own, the shared one every visitor reads (and none may change: shared_sample)."""
+    name = check_name(name)
+    own = paths.inside(paths.knowledge_dir(), name)
+    if name in SAMPLE_FILES and paths.current_workspace() and not own.exists():
+        return paths.inside(paths.shared_knowledge_dir(), name)
+    return own
+
+
+def shared_sample(name: str) -> bool:
+    """Collection `name`, seen from the workspace the request runs in, is the shared read-only sample."""
+    return bool(paths.current_workspace()) and folder_of(name) != paths.inside(paths.knowledge_dir(), check_name(name))
+
+
+def missing(name: str) -> KnowledgeError:
+    return KnowledgeError(f"No collection named {name!r}. Existing: {', '.join(names()) or 'none'}")
 
 
 def check_name(name: str) -> str:

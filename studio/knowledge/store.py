@@ -2,8 +2,10 @@
 
 A collection lives in its own folder, studio.core.paths.knowledge_dir()/<name>/ (storage and search: studio/knowledge/collection.py).
 Adding a file embeds only that file's passages; deleting one removes its ids: the rest is never re-embedded. Every
-write goes to a temporary file first and replaces the old one, and every file is parsed before anything changes,
-so a bad file leaves the collection exactly as it was.
+file is parsed before anything changes, so a bad file leaves the collection exactly as it was, and a save writes
+new files before collection.json names them (studio/knowledge/collection_files.py), so a kill mid-save leaves the
+old collection or the new one. A collection that cannot be loaded fails alone: it is listed as damaged with the
+reason, every other collection works, and it can be deleted or rebuilt from the copies of its files it keeps.
 
 Why FAISS and not Chroma: FAISS (faiss-cpu, one wheel) plus a JSONL file is all a collection of this size needs:
 exact inner-product search over 10,000 passages takes about a millisecond, the files are readable and portable,
@@ -48,16 +50,22 @@ import threading
 from pathlib import Path
 
 from studio.core import paths
-from studio.knowledge import reading
+from studio.knowledge import collection_files, reading
 from studio.knowledge.collection import (
     DEFAULT_MODE,
     META,
+    SAMPLE_FILES,
+    SAMPLE_POLICY,
     Collection,
     CollectionInfo,
+    DamagedCollection,
     KnowledgeError,
     Passage,
     check_name,
+    folder_of,
+    missing,
     names,
+    shared_sample,
 )
 
 SUPPORT_THRESHOLD = 0.27
@@ -67,24 +75,75 @@ SUPPORT_THRESHOLD = 0.27
 
 # ------------------------------------------------------------------------------------------------ the API
 
-_cache: dict[str, tuple[float, Collection]] = {}
+_cache: dict[str, tuple[tuple, Collection | DamagedCollection]] = {}
 _lock = threading.Lock()
 
 
+def _folder(name: str) -> Path:
+    return folder_of(name)
+
+
+def _writable(name: str) -> None:
+    if shared_sample(name):
+        raise KnowledgeError(f"{name!r} is a sample collection every visitor reads: it cannot be changed. Add its "
+                             "files (the samples in the list) to a collection of your own instead")
+
+
+def _stamp(folder: Path) -> tuple | None:
+    try:
+        stat = (folder / META).stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size  # a save renames a new file over it: a new inode
+
+
 def _load(name: str) -> Collection:
-    """The loaded collection, re-read when its collection.json changed on disk (another process added a file)."""
-    folder = paths.inside(paths.knowledge_dir(), check_name(name))
-    stamp = (folder / META).stat().st_mtime_ns if (folder / META).is_file() else -1
+    """The loaded collection, re-read when its collection.json changed on disk (another process added a file). A
+    damaged one is remembered as such until then, so listing does not re-read its files each time."""
+    folder = _folder(name)
     key = str(folder)
-    if key not in _cache or _cache[key][0] != stamp:
-        _cache[key] = (stamp, Collection(name))
-    return _cache[key][1]
+    for _ in range(3):
+        stamp = _stamp(folder)
+        if stamp is None:
+            raise missing(name)
+        cached = _cache.get(key)  # once: another thread's save may drop it at any moment
+        if cached and cached[0] == stamp:
+            loaded = cached[1]
+            break
+        try:
+            loaded = Collection(name)
+        except DamagedCollection as e:
+            loaded = e
+        _cache[key] = (stamp, loaded)
+        if _stamp(folder) == stamp:  # else a save finished while this one was read, removing the files it named
+            break
+    if isinstance(loaded, DamagedCollection):
+        raise DamagedCollection(loaded.name, loaded.reason)
+    return loaded
 
 
 def list_collections() -> list[CollectionInfo]:
-    """Every collection on disk with its files and passage counts."""
-    return [CollectionInfo(name, {f: info["passages"] for f, info in _load(name).meta["files"].items()})
-            for name in names()]
+    """Every collection on disk with its files and passage counts. One that cannot be loaded is listed with
+    `damaged` saying why (and the files its collection.json lists, when it can be read): it never hides the rest."""
+    collection_files.remove_leftovers(paths.knowledge_dir())
+    infos = []
+    for name in names():
+        try:
+            infos.append(CollectionInfo(name, {f: i["passages"] for f, i in _load(name).meta["files"].items()}))
+        except DamagedCollection as e:
+            infos.append(CollectionInfo(name, _listed_files(name), damaged=e.reason))
+        except KnowledgeError:  # deleted since names() listed it
+            continue
+        except Exception as e:  # noqa: BLE001 - whatever else a collection's files make a reader raise
+            infos.append(CollectionInfo(name, _listed_files(name), damaged=f"it cannot be read ({e!r})"))
+    return infos
+
+
+def _listed_files(name: str) -> dict[str, int]:
+    try:
+        return {f: i["passages"] for f, i in collection_files.read_meta(_folder(name))["files"].items()}
+    except KnowledgeError:
+        return {}
 
 
 def add_files(name: str, files: list[str | Path], replace: bool = False, progress=None) -> dict[str, int]:
@@ -93,11 +152,13 @@ def add_files(name: str, files: list[str | Path], replace: bool = False, progres
     `progress(done, total, what)` hears of each file read and embedded."""
     if not files:
         raise KnowledgeError("No files given: name at least one document or Q/A file to add")
+    _writable(name)
     with _lock:
-        collection = _load(name) if name in names() else Collection(name, create=True)
-        added = collection.add([Path(f) for f in files], replace=replace, progress=progress)
-        _cache.pop(str(collection.folder), None)
-        return added
+        collection = _load(name) if _stamp(_folder(name)) else Collection(name, empty=True)
+        try:
+            return collection.add([Path(f) for f in files], replace=replace, progress=progress)
+        finally:  # a failed add may have changed the loaded collection before its save
+            _cache.pop(str(collection.folder), None)
 
 
 def passages(name: str) -> list[Passage]:
@@ -110,19 +171,23 @@ def meta(name: str) -> dict:
     return json.loads(json.dumps(_load(name).meta))
 
 
+def original_file(name: str, file: str) -> Path | None:
+    """The stored copy of `file`, one of the file names collection `name` lists (a path is refused): what was
+    added, byte for byte. None when the collection was made before copies were kept, or the copy is gone."""
+    folder = _folder(name)
+    if not (folder / META).is_file():
+        raise missing(name)
+    return collection_files.original(folder, collection_files.read_meta(folder), file)
+
+
 def copy_without(name: str, new_name: str, passage_ids: set[int]) -> str:
     """Collection `new_name`: `name` without the passages `passage_ids` (an existing `new_name` is replaced)."""
-    import shutil
-
     with _lock:
         source = _load(name)
-        if check_name(new_name) in names():
-            old = _load(new_name)
-            _cache.pop(str(old.folder), None)
-            shutil.rmtree(old.folder)
-        copy = source.copy_without(new_name, passage_ids)
-        _cache.pop(str(copy.folder), None)
-        return copy.name
+        try:
+            return source.copy_without(new_name, passage_ids).name
+        finally:
+            _cache.pop(str(_folder(new_name)), None)
 
 
 def create(name: str, files: list[str | Path]) -> dict[str, int]:
@@ -133,34 +198,56 @@ def create(name: str, files: list[str | Path]) -> dict[str, int]:
 
 
 def delete(name: str, file: str | None = None) -> str:
-    """Delete one file's passages from a collection, or (file=None) the whole collection; returns what happened."""
-    import shutil
-
+    """Delete one file's passages from a collection, or (file=None) the whole collection, damaged or not; returns
+    what happened."""
+    _writable(name)
     with _lock:
-        collection = _load(name)
-        _cache.pop(str(collection.folder), None)
-        if file is None:
-            shutil.rmtree(collection.folder)
+        folder = _folder(name)
+        try:
+            if file is not None:
+                return f"Removed {file} ({_load(name).remove(Path(file).name)} passages) from {name!r}"
+            if not (folder / META).is_file():
+                raise missing(name)
+            collection_files.remove_folder(folder)
             return f"Deleted collection {name!r}"
-        return f"Removed {file} ({collection.remove(Path(file).name)} passages) from {name!r}"
+        finally:
+            _cache.pop(str(folder), None)
+            collection_files.remove_leftovers(paths.knowledge_dir())
 
 
-SAMPLE_POLICY = "sample-policy"
-SAMPLE_FAQ = "sample-faq"
-SAMPLE_FILES = {SAMPLE_POLICY: "policy_wording.pdf", SAMPLE_FAQ: "insurer_faq.csv"}
-"""The shipped sample collections and the file in assets/ each is built from. Two collections, not one: the policy
-PDF (passages cite their page) answers assets/test_policy.csv, whose rows name the expected page and section; the
-FAQ pairs (passages cite their row) answer test_brief/test_detailed and ground retrieval-augmented fine-tuning on
-insurer_faq.csv. Mixed into one collection, FAQ pairs that paraphrase the policy would crowd policy passages out of
-the top 3 and hit@k on the policy set would no longer measure the policy's own retrieval."""
+def rebuild(name: str, progress=None) -> dict[str, int]:
+    """Index collection `name` again from the copies of its files it keeps: the way back for a damaged collection
+    (any file but the originals lost, cut short or changed). Refused, changing nothing, when a file has no stored
+    copy: the message names the files to add again. Returns passages per file."""
+    _writable(name)
+    with _lock:
+        folder = _folder(name)
+        if _stamp(folder) is None:  # a folder without collection.json is an add that never finished: not rebuilt
+            raise missing(name)
+        try:
+            old = collection_files.read_meta(folder)
+        except DamagedCollection:
+            old = None
+        if old and old.get("copied_from"):
+            raise KnowledgeError(f"{name!r} is a copy of {old['copied_from']!r} with Q/A pairs held out: hold them "
+                                 "out again to make it anew")
+        sources = collection_files.stored_originals(folder, old)
+        fresh = Collection(name, empty=True)
+        fresh.meta.update({k: old[k] for k in ("chunk_chars", "chunk_overlap") if k in (old or {})})
+        try:
+            return fresh.add(list(sources.values()), progress=progress)
+        finally:
+            _cache.pop(str(folder), None)
 
 
 def sample_collection(name: str = SAMPLE_POLICY) -> str:
-    """Build shipped sample collection `name` (see SAMPLE_FILES) on first use, in paths.knowledge_dir(); later calls
-    find it and change nothing. Returns the name, ready for `retrieve`."""
+    """Build shipped sample collection `name` (see SAMPLE_FILES) on first use, in the shared knowledge folder that
+    every workspace reads; later calls find it and change nothing. Returns the name, ready for `retrieve`."""
     if name not in SAMPLE_FILES:
         raise KnowledgeError(f"{name!r} is not a sample collection; they are {', '.join(SAMPLE_FILES)}")
-    if name not in names():
+    if name in names():
+        return name
+    with paths.workspace(""):  # built once, in the shared folder, for every workspace
         try:
             add_files(name, [paths.ASSETS / SAMPLE_FILES[name]])
         except KnowledgeError:

@@ -14,6 +14,7 @@ in a temporary folder inside the destination and moved in only when complete: a 
 from __future__ import annotations
 
 import argparse
+import contextvars
 import os
 import queue
 import shutil
@@ -180,6 +181,11 @@ def check_answers(gguf: Path, fmt: modelfile.ChatFormat, system_prompt: str, que
             "loaded": True}
 
 
+_one_export = threading.Semaphore(1)
+"""Exports the app runs at once: an export goes on after the page that asked for it closed, so without a limit
+visitors could pile them up."""
+
+
 def export_messages(run_id: str | None, quant: str) -> Iterator[str]:
     """Run an export on a background thread and yield its progress lines, then a final Markdown line: what the
     Training tab's Export button streams (the page stays responsive; the export is not a queued job)."""
@@ -190,6 +196,10 @@ def export_messages(run_id: str | None, quant: str) -> Iterator[str]:
         check_request(run_id, quant)
     except ExportError as e:
         yield f"⚠️ {e}"
+        return
+    if not _one_export.acquire(blocking=False):
+        yield ("⚠️ Another export is running on this machine (one at a time: each takes minutes of every core and "
+               "gigabytes of disk); try again when it has finished.")
         return
     lines: queue.Queue[str | None] = queue.Queue()
     outcome: dict = {}
@@ -202,9 +212,11 @@ def export_messages(run_id: str | None, quant: str) -> Iterator[str]:
         except Exception as e:  # noqa: BLE001 - shown on the page instead of lost in a thread
             outcome["error"] = f"{type(e).__name__}: {e}"
         finally:
+            _one_export.release()  # when the export ends, not when the page that asked for it goes away
             lines.put(None)
 
-    threading.Thread(target=work, name=f"export-{run_id}", daemon=True).start()
+    # in this handler's context: the visitor's workspace (studio/core/paths.py) names the run's folder
+    threading.Thread(target=contextvars.copy_context().run, args=(work,), name=f"export-{run_id}", daemon=True).start()
     while (line := lines.get()) is not None:
         yield f"⏳ {line}"
     if "error" in outcome:

@@ -15,6 +15,7 @@ from studio.engines import base
 from studio.memory import MemoryState
 from studio.models import refs
 from studio.ui.chat_export import export_conversation
+from studio.ui.chat_sources import build_source_viewer
 from studio.ui.chat_settings import (
     GENERATE,
     LAST_SETTINGS,
@@ -126,6 +127,7 @@ def build_chat_tab(default_model: str = str(refs.DEFAULT_MODEL)) -> tuple[gr.Bro
             with gr.Row():
                 save_markdown = gr.DownloadButton("Download the conversation (Markdown)", size="sm")
                 save_json = gr.DownloadButton("Download (JSON, with sources and settings)", size="sm")
+            build_source_viewer(sources)
             with gr.Accordion("Prompt the model received on the last turn", open=False):
                 prompt = gr.Textbox(show_label=False, lines=10, max_lines=30, buttons=["copy"], interactive=False)
                 summary = gr.Textbox(label="Memory summary (summary memories only)", lines=2, interactive=False)

@@ -15,6 +15,7 @@ the index of the reply they belong to.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import queue
 import re
@@ -230,7 +231,8 @@ def loading(ref_text: str, precision: str, engine: str = "auto") -> Iterator[str
         finally:
             messages.put(None)
 
-    threading.Thread(target=work, name="model-load", daemon=True).start()
+    # in this handler's context: the visitor's workspace (studio/core/paths.py)
+    threading.Thread(target=contextvars.copy_context().run, args=(work,), name="model-load", daemon=True).start()
     while (message := messages.get()) is not None:
         yield str(message)
     if "error" in outcome:

@@ -47,6 +47,15 @@ def delete_knowledge(name: str | None, file: str | None, request: gr.Request = N
     return message, *_knowledge_view(name)
 
 
+def rebuild_knowledge(name: str | None, progress=gr.Progress(), request: gr.Request = None):
+    visitor.changer(request, "Rebuilding a collection")
+    try:
+        message = knowledge_form.rebuild(name, lambda done, total, what: progress((done, total), desc=what))
+    except knowledge_form.KnowledgeFormError as e:
+        return f"⚠️ {html.escape(str(e), quote=False)}", gr.skip(), gr.skip(), gr.skip()
+    return message, *_knowledge_view(name)
+
+
 def search_knowledge(name: str | None, question: str, k: float = 3) -> str:
     try:
         return knowledge_form.search(name, question, int(k))
@@ -56,11 +65,15 @@ def search_knowledge(name: str | None, question: str, k: float = 3) -> str:
 
 def evaluate_knowledge(name: str | None, model: str, test: str | None, held_out: float, answer_style: str,
                        request: gr.Request = None) -> str:
-    visitor.changer(request, "Evaluating a collection")
+    owner = visitor.changer(request, "Evaluating a collection")
     try:
-        return knowledge_form.evaluate_collection(name, model, test, held_out, answer_style)[0]
+        return knowledge_form.evaluate_collection(name, model, test, held_out, answer_style, owner=owner)[0]
     except knowledge_form.KnowledgeFormError as e:
         return f"⚠️ **Nothing was queued.** {html.escape(str(e), quote=False)}"
+
+
+INDEXING = "indexing"
+"""The concurrency group of the handlers that embed documents: minutes of every core each, so one at a time."""
 
 
 def page_view():
@@ -96,7 +109,9 @@ def build_knowledge_tab() -> list[gr.components.Component]:
                                          allow_custom_value=True)
                 files = gr.Dropdown(knowledge_form.file_choices(names[0] if names else None), value="",
                                     label="File to delete", allow_custom_value=True)
-            delete = gr.Button("Delete the file (or the whole collection)", variant="stop")
+            with gr.Row():
+                delete = gr.Button("Delete the file (or the whole collection)", variant="stop")
+                rebuild = gr.Button("Rebuild from its stored files", size="sm")
             with gr.Row():
                 question = gr.Textbox(label="Try a question", placeholder="What is the maternity waiting period?",
                                       scale=4)
@@ -121,8 +136,12 @@ def build_knowledge_tab() -> list[gr.components.Component]:
                 evaluate = gr.Button("Evaluate", variant="primary")
                 evaluated = gr.Markdown()
     view = [table, collection, files]
-    add.click(add_knowledge, [name, sources, uploads], [message, *view], api_name="knowledge_add")
+    # indexing embeds in the web request: one at a time for the whole app (INDEXING), added or rebuilt
+    add.click(add_knowledge, [name, sources, uploads], [message, *view], api_name="knowledge_add",
+              concurrency_limit=1, concurrency_id=INDEXING)
     delete.click(delete_knowledge, [collection, files], [message, *view], api_name="knowledge_delete")
+    rebuild.click(rebuild_knowledge, collection, [message, *view], api_name="knowledge_rebuild",
+                  concurrency_limit=1, concurrency_id=INDEXING)
     search.click(search_knowledge, [collection, question, k], found, api_name="knowledge_search")
     question.submit(search_knowledge, [collection, question, k], found, api_visibility="private")
     collection.change(lambda c: gr.Dropdown(choices=knowledge_form.file_choices(c), value=""), collection, files,

@@ -54,9 +54,13 @@ def add_to_collection(name: str, sources: list[str] | None, uploads: list[str] |
 
 
 def collection_rows() -> list[list]:
-    """One row per file: collection, file, passages (an empty collection gets a row of its own)."""
+    """One row per file: collection, file, passages (an empty collection gets a row of its own); a damaged
+    collection one row saying why, so that it can be picked, deleted or rebuilt."""
     rows = []
     for info in store.list_collections():
+        if info.damaged:
+            rows.append([info.name, f"⚠️ damaged: {info.damaged}", info.passages])
+            continue
         rows += [[info.name, file, count] for file, count in info.files.items()] or [[info.name, "", 0]]
     return rows
 
@@ -67,6 +71,8 @@ def file_choices(name: str | None) -> list[tuple[str, str]]:
     if not name or name not in collection.names():
         return whole
     info = next(i for i in store.list_collections() if i.name == name)
+    if info.damaged:  # only the whole of it can go
+        return whole
     return whole + [(f"{file} · {count} passages", file) for file, count in info.files.items()]
 
 
@@ -77,6 +83,18 @@ def delete(name: str | None, file: str | None) -> str:
         return "🗑️ " + html.escape(store.delete(name, file or None), quote=False)
     except (collection.KnowledgeError, paths.PathError) as e:
         raise KnowledgeFormError(str(e)) from e
+
+
+def rebuild(name: str | None, progress=None) -> str:
+    """Index collection `name` again from the copies it keeps of its files (a damaged one is whole again)."""
+    if not name:
+        raise KnowledgeFormError("Pick a collection first.")
+    try:
+        rebuilt = store.rebuild(name, progress=progress)
+    except (collection.KnowledgeError, paths.PathError) as e:
+        raise KnowledgeFormError(str(e)) from e
+    files = ", ".join(f"{file} ({count} passages)" for file, count in rebuilt.items())
+    return f"🔁 Rebuilt **{html.escape(name, quote=False)}** from its stored files: {html.escape(files, quote=False)}"
 
 
 def scores_text(passage: dict) -> str:
@@ -126,9 +144,9 @@ def test_choices() -> list[tuple[str, str]]:
 
 
 def evaluate_collection(name: str | None, model: str, test: str | None, held_out: float = 20,
-                        answer_style: str = "auto") -> tuple[str, str]:
+                        answer_style: str = "auto", owner: str = "") -> tuple[str, str]:
     """Queue an evaluation of collection `name` answered by `model`: on `held_out` of its own Q/A pairs (test
-    HELD_OUT) or on a test file. Returns (message, run id)."""
+    HELD_OUT) or on a test file, for `owner` (the visitor: queue.submit_checked). Returns (message, run id)."""
     if not name:
         raise KnowledgeFormError("Pick a collection first.")
     holdout = int(held_out) if not test else 0
@@ -139,7 +157,7 @@ def evaluate_collection(name: str | None, model: str, test: str | None, held_out
         job.check_limits()
         if holdout:
             check_holdout(name, holdout)  # refused now, not minutes later in the job
-        run_id = queue.submit_checked(job)
+        run_id = queue.submit_checked(job, owner=owner)
     except (ConfigError, access.AccessError, queue.Refused, collection.KnowledgeError, paths.PathError) as e:
         raise KnowledgeFormError(str(e)) from e
     what = f"{holdout} of its Q/A pairs, held out" if holdout else Path(test).name

@@ -169,9 +169,9 @@ def drill_down(choice: str | None) -> pd.DataFrame:
 
 def start_memory_bench(request: gr.Request = None, **form) -> str:
     """Queue the memory benchmark the form describes: its values by MemoryBenchJob field name."""
-    visitor.changer(request, "The memory benchmark")
+    owner = visitor.changer(request, "The memory benchmark")
     try:
-        run_id = queue.submit_checked(MemoryBenchJob.from_dict(form))
+        run_id = queue.submit_checked(MemoryBenchJob.from_dict(form), owner=owner)
     except (ConfigError, queue.Refused) as e:
         raise gr.Error(str(e), print_exception=False) from e
     return f"Queued memory benchmark {run_id}; it runs in the job queue (Training tab) and shows up here when done."

@@ -46,9 +46,9 @@ def job_from_form(form: dict) -> RLHFJob:
 
 def start_rlhf(request: gr.Request = None, **form) -> str:
     """Queue the GRPO / RLOO / DPO job the form describes (values by RLHFJob field name). Returns the run id."""
-    visitor.changer(request, "RLHF training")
+    owner = visitor.changer(request, "RLHF training")
     try:
-        run_id = queue.submit_checked(job_from_form(form))
+        run_id = queue.submit_checked(job_from_form(form), owner=owner)
     except (ConfigError, queue.Refused) as e:
         raise gr.Error(str(e), print_exception=False) from e
     gr.Info(f"Queued {run_id}")

@@ -118,9 +118,9 @@ def trainable_models() -> list[tuple[str, str]]:
 def start_training(request: gr.Request = None, **form) -> str:
     """Queue the job the form describes: its values arrive by SFTJob field name and SFTJob.from_dict turns them
     into the job (text and float widgets coerced, fields the form leaves out at their defaults). Returns the run id."""
-    visitor.changer(request, "Training")
+    owner = visitor.changer(request, "Training")
     try:
-        run_id = queue.submit_checked(SFTJob.from_dict(form))
+        run_id = queue.submit_checked(SFTJob.from_dict(form), owner=owner)
     except (ConfigError, queue.Refused) as e:
         raise gr.Error(str(e), print_exception=False) from e
     gr.Info(f"Queued {run_id}")
@@ -159,6 +159,8 @@ def run_status(run_id: str | None) -> dict:
         run_dir = runs.run_path(run_id)
     except runs.RunError as e:
         raise gr.Error(str(e), print_exception=False) from e
+    if not (run_dir / runs.STATUS).is_file():
+        raise gr.Error(f"No run named {run_id!r}", print_exception=False)
     status = queue.reconcile(run_dir)
     return {"id": run_id, **status, "summary": runs.read_json(run_dir / runs.SUMMARY),
             "adapter": str(run_dir / runs.ADAPTER) if (run_dir / runs.ADAPTER).exists() else None}

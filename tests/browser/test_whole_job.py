@@ -1,7 +1,8 @@
 """The job the app is for, walked as a new user walks it in a real browser: the sample FAQ CSV and policy PDF into a
 new collection; an FAQ question, a PDF-only question, an off-topic question and a follow-up in Chat, each reply with
-its verdict and numbered sources; the collection evaluated on a held-out part of its FAQ, the result in Results; the
-conversation downloaded. The default model (Qwen2.5-Coder-0.5B) answers.
+its verdict and numbered sources, the PDF answer's page opened from its source; the collection evaluated on a
+held-out part of its FAQ, the result in Results; the conversation downloaded. The default model (Qwen2.5-Coder-0.5B)
+answers.
 """
 
 from __future__ import annotations
@@ -43,6 +44,20 @@ def last_reply_and_sources(panel) -> tuple[str, str]:
     return texts[-1], ""
 
 
+def open_pdf_source(page, panel) -> str:
+    """Open the latest answer's PDF source: its page drawn in the page, and the page alone to download. Returns
+    the note above the drawing."""
+    open_accordion(panel, "Open a source")
+    picker = panel.get_by_role("combobox", name="Source of the latest answer")
+    picker.click()
+    page.get_by_role("option", name=re.compile(r"policy_wording\.pdf p\. \d+")).first.click()
+    note = panel.get_by_text(re.compile(r"page \d+ of policy_wording\.pdf"))
+    note.wait_for(timeout=30_000)
+    panel.locator("img[src*='gradio_api/file']").first.wait_for(timeout=30_000)
+    panel.get_by_text(re.compile(r"policy_wording-p\d+\.pdf")).first.wait_for(timeout=30_000)
+    return note.first.inner_text()
+
+
 def test_a_new_user_builds_a_collection_asks_it_proves_it_and_keeps_the_chat(page, app):
     started = time.monotonic()
     panel = open_tab(page, "Knowledge")
@@ -71,11 +86,15 @@ def test_a_new_user_builds_a_collection_asks_it_proves_it_and_keeps_the_chat(pag
         status = ask(page, panel, question)
         asked[key] = (status, *last_reply_and_sources(panel))
         page.shot(f"job-2-{key.replace(' ', '-')}")
+        if key == "pdf":  # the page the answer came from, opened from its source
+            opened = open_pdf_source(page, panel)
+            page.shot("job-2-pdf-source-page")
     reply, sources = asked["faq"][1:]
     assert reply and "[1] insurer_faq.csv row" in sources, asked["faq"]
     assert re.search(r"every fact found in the sources|no key facts to check|quoted from the sources|not found",
                      sources), sources  # the verdict leads the sources' title
     assert "policy_wording.pdf p." in asked["pdf"][2], asked["pdf"]
+    assert re.search(r"page \d+ of policy_wording\.pdf", opened), opened
     assert asked["off-topic"][1] == "I have no source for that in mine." and not asked["off-topic"][2]
     assert "Answered without the model" in asked["off-topic"][0]
     assert asked["follow-up"][1] and "Sources: [1]" in asked["follow-up"][2], asked["follow-up"]
