@@ -154,7 +154,8 @@ def test_a_caller_may_pass_only_the_message_or_any_setting_by_name(server, tiny_
       KnowledgeConfig("faq", k=5, refuse_without_source=False, follow_up="rewrite", threshold=0.3)),
      ({"knowledge_collection": ""}, MemoryConfig(), GenerationSettings(), "auto", KnowledgeConfig(None))],
 )
-def test_settings_widgets_fill_their_objects_by_name(form, memory, settings, precision, knowledge):
+def test_settings_widgets_fill_their_objects_by_name(form, memory, settings, precision, knowledge, monkeypatch):
+    monkeypatch.setattr("studio.ui.chat_settings.collection.names", lambda: ["faq"])  # a collection that exists
     assert chat_settings(form) == (memory, settings, precision, knowledge)
     assert isinstance(chat_settings(form)[1].max_new_tokens, int)
     assert isinstance(chat_settings(form)[3].k, int)

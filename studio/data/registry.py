@@ -41,7 +41,7 @@ def load_registered(name: str, datasets_dir: Path | None = None) -> Dataset:
     data_path = folder / f"{name}.jsonl"
     if not data_path.is_file():
         known = ", ".join(d["name"] for d in list_registered(folder)) or "none"
-        raise DataError([f"no dataset named {name!r} is registered in {folder} (registered: {known})"])
+        raise DataError([f"no dataset named {name!r} is registered (registered: {known})"])
     meta_path = folder / f"{name}.meta.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
     lines = data_path.read_text(encoding="utf-8").split("\n")

@@ -101,7 +101,7 @@ def read_file(path: str | Path, chunk_chars: int = CHUNK_CHARS, chunk_overlap: i
 
 def _read_bytes(path: Path) -> bytes:
     if not path.is_file():
-        raise DocumentError(f"{path.name}: file not found ({path})")
+        raise DocumentError(f"{path.name}: file not found")
     if path.suffix.lower() not in SUFFIXES:
         raise DocumentError(f"{path.name}: unsupported file type {path.suffix or '(none)'!r}; use PDF, DOCX, TXT, "
                             "Markdown or HTML documents, or a Q/A file (.csv, .jsonl, .json)")

@@ -163,7 +163,8 @@ def run_status(run_id: str | None) -> dict:
         raise gr.Error(f"No run named {run_id!r}", print_exception=False)
     status = queue.reconcile(run_dir)
     return {"id": run_id, **status, "summary": runs.read_json(run_dir / runs.SUMMARY),
-            "adapter": str(run_dir / runs.ADAPTER) if (run_dir / runs.ADAPTER).exists() else None}
+            # named inside the runs folder, not by its server path
+            "adapter": f"{run_id}/{runs.ADAPTER}" if (run_dir / runs.ADAPTER).exists() else None}
 
 
 def refresh(run_id: str | None):
