@@ -283,7 +283,8 @@ def check_data_path(text: str | Path) -> None:
         return  # nothing named: the job's own check says what is missing
     if DATASET_NAME.fullmatch(text) and not Path(text).exists():
         return  # a registered dataset's name, looked up in the data folder
-    if "\x00" not in text and any(_within(root, Path(text)) for root in (paths.data_dir(), paths.ASSETS)):
+    target = paths.PROJECT_ROOT / text if Path(text).parts[:1] == ("assets",) else Path(text)  # as pages name samples
+    if "\x00" not in text and any(_within(root, target) for root in (paths.data_dir(), paths.ASSETS)):
         return
     raise AccessError(
         f"{text!r} is refused in shared mode: only registered datasets (add a file in the Training tab) and the "

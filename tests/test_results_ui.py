@@ -15,7 +15,7 @@ from studio.jobs.config import ConfigError
 from studio.ui import results
 
 PRESETS = sorted(grid.PRESETS)
-SAMPLE_DATA = str(results.paths.ASSETS / "insurer_faq.csv")
+SAMPLE_DATA = "assets/insurer_faq.csv"
 """The grid's data picker value for the sample FAQ."""
 
 
@@ -53,7 +53,7 @@ def test_any_registered_dataset_and_collection_go_to_the_grid(tmp_path, monkeypa
     the user's collections, for any test set; the sample collections answer only the sample test sets."""
     monkeypatch.setattr(results.collection, "names", lambda: ["ours"])
     mine = str(tmp_path / "mine.csv")
-    spec = results.spec_from(preset="facts", data=mine, tests=[str(results.paths.ASSETS / "test_brief.csv"), mine],
+    spec = results.spec_from(preset="facts", data=mine, tests=["assets/test_brief.csv", mine],
                              collection="ours")
     assert spec.data == mine and spec.tests == ["assets/test_brief.csv", mine]
     assert spec.knowledge == {"assets/test_brief.csv": "ours", mine: "ours"} and spec.train_knowledge == "ours"

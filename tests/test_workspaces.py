@@ -228,3 +228,4 @@ def test_a_shared_page_starts_with_no_ones_lists_but_the_samples(folders):
     assert "owners-own" in choices(app.build_app(shared=False))
     shared = choices(app.build_app(shared=True))
     assert "owners-own" not in shared and "sample-faq" in shared
+    assert not [value for value in shared if str(value).startswith("/")]  # no server path offered on the page

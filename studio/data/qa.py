@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pandas
 
+from studio.core import paths
 from studio.data.files import (
     DataError,
     json_type,
@@ -70,9 +71,27 @@ class Dataset:
 # ---------------------------------------------------------------- loading
 
 
+DATASET_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def data_file(value: str | Path) -> Path:
+    """The file a dataset value names: a file; "assets/<file>", a shipped sample wherever the app was started from;
+    or a registered dataset's name, its file in the data folder (the workspace's, on a shared app). Pages offer the
+    last two, so that no server path is shown to a visitor."""
+    path = Path(value)
+    if path.exists() or not str(value).strip():
+        return path
+    if path.parts[:1] == ("assets",):
+        return paths.PROJECT_ROOT / path
+    if DATASET_NAME.fullmatch(str(value)):
+        return paths.data_dir() / f"{value}.jsonl"
+    return path
+
+
 def load_file(path, question_column: str | None = None, answer_column: str | None = None) -> Dataset:
-    """Read and validate a Q/A or conversation file; raise DataError listing every problem (see module docstring)."""
-    path = Path(path)
+    """Read and validate a Q/A or conversation file (or what data_file finds for a value); raise DataError listing
+    every problem (see module docstring)."""
+    path = data_file(path)
     suffix = path.suffix.lower()
     errors: list[str] = []
     rows = read_rows(path, errors)

@@ -12,15 +12,16 @@ from pathlib import Path
 
 from studio import access
 from studio.core import paths
-from studio.data import registry
+from studio.data import qa, registry
 from studio.jobs import queue
 from studio.jobs.config import ConfigError
 from studio.jobs.kinds import EvalJob
 from studio.knowledge import collection, store
 from studio.knowledge.holdout import check as check_holdout
 
-SAMPLES = [("Sample: Nilgiri Health FAQ (Q/A pairs)", paths.ASSETS / "insurer_faq.csv"),
-           ("Sample: Family Health Shield policy wording (PDF)", paths.ASSETS / "policy_wording.pdf")]
+SAMPLES = [("Sample: Nilgiri Health FAQ (Q/A pairs)", "assets/insurer_faq.csv"),
+           ("Sample: Family Health Shield policy wording (PDF)", "assets/policy_wording.pdf")]
+"""Offered by their place in the app ("assets/..."), registered datasets by name: no server path on the page."""
 
 
 class KnowledgeFormError(Exception):
@@ -29,10 +30,10 @@ class KnowledgeFormError(Exception):
 
 def source_choices() -> list[tuple[str, str]]:
     """(label, file) for the samples and every registered Q/A dataset (conversation datasets hold no pairs)."""
-    choices = [(label, str(path)) for label, path in SAMPLES]
+    choices = list(SAMPLES)
     for d in registry.list_registered():
         if d["kind"] == "qa":
-            choices.append((f"{d['name']} · {d['rows']} Q/A pairs (from {d['source']})", str(Path(d["path"]))))
+            choices.append((f"{d['name']} · {d['rows']} Q/A pairs (from {d['source']})", d["name"]))
     return choices
 
 
@@ -46,7 +47,8 @@ def add_to_collection(name: str, sources: list[str] | None, uploads: list[str] |
         collection.check_name(name)
         for source in sources:
             access.check_data_path(source)
-        added = store.add_files(name, [Path(f) for f in sources + uploads], progress=progress)
+        added = store.add_files(name, [qa.data_file(f) for f in sources] + [Path(f) for f in uploads],
+                                progress=progress)
     except (collection.KnowledgeError, access.AccessError, paths.PathError) as e:
         raise KnowledgeFormError(str(e)) from e
     files = ", ".join(f"{file} ({count} passages)" for file, count in added.items())
@@ -133,8 +135,9 @@ HELD_OUT = ""
 def test_file_choices() -> list[tuple[str, str]]:
     """(label, file) for the sample test sets and every registered Q/A dataset: what a collection or a finished
     adapter can be tested on."""
-    choices = [(f"Sample test set: {p.stem[len('test_'):]}", str(p)) for p in sorted(paths.ASSETS.glob("test_*.csv"))]
-    return choices + [(f"{d['name']} · {d['rows']} questions (from {d['source']})", str(Path(d["path"]).resolve()))
+    choices = [(f"Sample test set: {p.stem[len('test_'):]}", f"assets/{p.name}")
+               for p in sorted(paths.ASSETS.glob("test_*.csv"))]
+    return choices + [(f"{d['name']} · {d['rows']} questions (from {d['source']})", d["name"])
                       for d in registry.list_registered() if d["kind"] == "qa"]
 
 

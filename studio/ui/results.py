@@ -10,7 +10,6 @@ import gradio as gr
 import pandas as pd
 
 from studio import access
-from studio.core import paths
 from studio.data import files
 from studio.evaluation import grid, grid_plan, results
 from studio.jobs import queue, runs
@@ -37,17 +36,6 @@ SAMPLE_COLLECTIONS = ""
 """The +rag collection choice that answers each sample test set from its sample collection (grid.SAMPLE_KNOWLEDGE)."""
 
 
-def _spec_path(value: str) -> str:
-    """A picked file as grid specs name it: a shipped asset as "assets/<file>" (the presets' form, which
-    grid.SAMPLE_KNOWLEDGE maps to the sample collections), a registered dataset by its own path."""
-    return f"assets/{Path(value).name}" if Path(value).parent == paths.ASSETS else value
-
-
-def _choice_value(path: str) -> str:
-    """The picker value of a file a grid spec names (the inverse of _spec_path)."""
-    return str(paths.ASSETS / Path(path).name) if Path(path).parent == Path("assets") else path
-
-
 def collection_choices() -> list[tuple[str, str]]:
     return [("The sample collections (FAQ for the brief and detailed sets, policy wording for the policy set)",
              SAMPLE_COLLECTIONS), *((name, name) for name in collection.names())]
@@ -67,9 +55,9 @@ def spec_from(preset: str = "small", **fields) -> grid.GridSpec:
     if "name" in values:
         values["name"] = (values["name"] or "").strip() or base.name
     if "data" in values:
-        values["data"] = _spec_path(values["data"] or base.data)
+        values["data"] = values["data"] or base.data
     if "tests" in values:
-        values["tests"] = [_spec_path(t) for t in values["tests"] or []]
+        values["tests"] = list(values["tests"] or [])
         if not values["tests"]:
             raise ConfigError("Test sets: pick at least one; every cell is scored on each")
     if chosen:
@@ -111,8 +99,8 @@ def preset_values(preset: str) -> tuple:
     preset `preset`."""
     spec = grid.PRESETS[preset]
     return (spec.name, spec.models, [METHOD_LABELS[m] for m in spec.methods], " ".join(map(str, spec.epochs)),
-            " ".join(f"{s:g}" for s in spec.train_sizes), _choice_value(spec.data), list(spec.conditions),
-            [_choice_value(t) for t in spec.tests], SAMPLE_COLLECTIONS)
+            " ".join(f"{s:g}" for s in spec.train_sizes), spec.data, list(spec.conditions),
+            list(spec.tests), SAMPLE_COLLECTIONS)
 
 
 def page_choices():
@@ -215,10 +203,10 @@ def build_results_tab(tab: gr.Tab | None = None) -> dict[str, gr.components.Comp
             epochs = gr.Textbox(" ".join(map(str, default.epochs)), label="Epochs")
             sizes = gr.Textbox(" ".join(f"{s:g}" for s in default.train_sizes), label="Training sizes",
                                info="fractions (0.25 0.5 1) or counts (200 400 800)")
-        grid_data = gr.Dropdown(training.dataset_choices(), value=_choice_value(default.data), label="Q/A data",
+        grid_data = gr.Dropdown(training.dataset_choices(), value=default.data, label="Q/A data",
                                 info="the sample FAQ or a dataset added in the Training tab; split 90/10 into "
                                      "training and validation")
-        grid_tests = gr.Dropdown(knowledge_form.test_file_choices(), value=[_choice_value(t) for t in default.tests],
+        grid_tests = gr.Dropdown(knowledge_form.test_file_choices(), value=list(default.tests),
                                  multiselect=True, label="Test sets", info="every cell is scored on each")
         conditions = gr.CheckboxGroup(list(grid.CONDITIONS), value=list(default.conditions), label="Conditions",
                                       info="+rag: answer from a knowledge collection; raft: fine-tune with retrieval")

@@ -10,7 +10,6 @@ import gradio as gr
 import pandas as pd
 
 from studio import access
-from studio.core import paths
 from studio.data import dialogue, qa, registry
 from studio.data.files import DataError
 from studio.jobs import queue, runs
@@ -21,7 +20,7 @@ from studio.training import export
 from studio.ui import knowledge_form, rlhf, visitor
 from studio.ui.charts import loss_figure, reward_figure
 
-SAMPLE_DATA = paths.ASSETS / "insurer_faq.csv"
+SAMPLE_DATA = "assets/insurer_faq.csv"
 DEFAULTS = SFTJob()
 DOCS = field_docs()
 
@@ -31,13 +30,13 @@ DOCS = field_docs()
 
 def dataset_choices() -> list[tuple[str, str]]:
     """(label, value) where value is the file a job reads: the sample file or a registered dataset's file."""
-    choices = [("Sample: Nilgiri Health FAQ (fictional insurer)", str(SAMPLE_DATA))]
-    for d in registry.list_registered():
-        choices.append((f"{d['name']} · {d['kind']} · {d['rows']} rows (from {d['source']})", str(Path(d["path"]).resolve())))
+    choices = [("Sample: Nilgiri Health FAQ (fictional insurer)", SAMPLE_DATA)]
+    for d in registry.list_registered():  # by name (qa.data_file finds the file): no server path on the page
+        choices.append((f"{d['name']} · {d['kind']} · {d['rows']} rows (from {d['source']})", d["name"]))
     return choices
 
 
-SAMPLE_TEST = paths.ASSETS / "test_brief.csv"
+SAMPLE_TEST = "assets/test_brief.csv"
 """The test set a training run is evaluated on unless the form says otherwise: the sample's one-sentence answers
 (36 questions; about a minute for SmolLM2 on 2 cores)."""
 
