@@ -245,9 +245,13 @@ def test_the_shipped_sample_results_load_and_say_where_they_come_from():
     from studio.evaluation import results as collected
 
     table = collected.collect(collected.SAMPLE_RESULTS)
-    assert set(table["condition"]) == {"base+rag", "raft+rag"} and len(table) == 10
-    assert table["facts"].notna().all() and (table["knowledge"] == "mixed").all()
+    assert set(table["condition"]) == {"base", "ft", "base+rag", "raft+rag"} and len(table) == 16
+    grounded = table[table["condition"].str.endswith("+rag")]
+    assert table["facts"].notna().all() and (grounded["knowledge"] == "mixed").all()
+    trained = table[table["condition"] == "ft"]
+    assert sorted(trained["train_examples"].unique()) == [178, 355] and set(trained["test_set"]) == {"brief", "detailed"}
     about = (collected.SAMPLE_RESULTS / "ABOUT.md").read_text()
     assert "2-core AMD EPYC" in about and "commit fba5ea9" in about and "studio evaluate" in about
+    assert "studio grid --preset quick" in about
     for run in table["run"].unique():
         assert run in about, f"{run} is not described in ABOUT.md"
