@@ -54,7 +54,7 @@ def open_pdf_source(page, panel) -> str:
     note = panel.get_by_text(re.compile(r"page \d+ of policy_wording\.pdf"))
     note.wait_for(timeout=30_000)
     panel.locator("img[src*='gradio_api/file']").first.wait_for(timeout=30_000)
-    panel.get_by_text(re.compile(r"policy_wording-p\d+\.pdf")).first.wait_for(timeout=30_000)
+    panel.locator("a[href*='policy_wording-p']").first.wait_for(timeout=30_000)  # the page alone, to download
     return note.first.inner_text()
 
 
