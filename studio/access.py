@@ -310,7 +310,7 @@ def check_model_ref(ref) -> None:
             return
         raise AccessError(f"hub:{ref.id} is refused in shared mode: only the catalogue's hub models (see the "
                           "Models tab) or ones already copied to this server can be used.")
-    if ref.kind == "adapter" and _within(paths.runs_dir(), Path(ref.id)):
+    if ref.kind == "adapter" and _within(paths.runs_dir(), refs.adapter_path(ref.id)):
         return
     if ref.kind == "openai":
         from studio.models import servers

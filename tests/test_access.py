@@ -229,6 +229,11 @@ def test_shared_mode_allows_only_registered_data_and_shipped_assets(folders, pat
     ("adapter:{tmp}/runs/../elsewhere", "refused"),
     ("adapter:{tmp}/runs", "refused"),
     ("adapter:/etc", "refused"),
+    ("adapter:runs/run-1", "ok"),  # the picker's form: the run in this workspace's runs folder
+    ("adapter:runs/run-1/adapter", "ok"),
+    ("adapter:runs/../elsewhere", "refused"),
+    ("adapter:runs/", "refused"),
+    ("adapter:runs/../../etc", "refused"),
     ("gibberish", "ok"),  # not a reference at all: the loader explains
 ])
 def test_shared_mode_allows_only_catalogue_models_and_adapters_under_the_runs_folder(folders, ref, expected):
@@ -248,7 +253,9 @@ def test_shared_mode_allows_only_catalogue_models_and_adapters_under_the_runs_fo
     (MemoryBenchJob(), "ok"),
     (MemoryBenchJob(model="/home"), "refused"),
     (RLHFJob(adapter="{tmp}/runs/run-1"), "ok"),
-    (RLHFJob(adapter="/etc"), "refused"),  # the RLHF job's starting run must lie in the runs folder too
+    (RLHFJob(adapter="/etc"), "refused"),
+    (RLHFJob(adapter="runs/run-1"), "ok"),
+    (RLHFJob(adapter="runs/../elsewhere"), "refused"),  # the RLHF job's starting run must lie in the runs folder too
 ])
 def test_job_configs_are_checked_field_by_field(folders, job, expected):
     if isinstance(job.model, str):

@@ -1,5 +1,6 @@
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -307,3 +308,18 @@ def test_an_unconverted_bundled_model_counts_its_fp32_conversion(monkeypatch, tm
     monkeypatch.setattr(weights, "free_ram_bytes", lambda: smol.params * 4)  # fits without the margin only
     with pytest.raises(ModelError, match="SmolLM2-135M-Instruct needs about 0.7 GB of RAM; 0.5 GB is free"):
         catalogue.check_free_ram(SMOLLM2, "bfloat16")
+
+
+@pytest.mark.parametrize("written, folder, written_back", [
+    ("runs/run-1", "{runs}/run-1", "runs/run-1"),
+    ("runs/run-1/adapter", "{runs}/run-1/adapter", "runs/run-1/adapter"),
+    ("{runs}/run-1", "{runs}/run-1", "runs/run-1"),  # a full path into the runs folder is written the short way
+    ("{tmp}/elsewhere", "{tmp}/elsewhere", "{tmp}/elsewhere"),  # anywhere else: the path as it is
+])
+def test_adapter_ids_name_runs_without_the_server_folder(tmp_path, monkeypatch, written, folder, written_back):
+    from studio.models.refs import adapter_id, adapter_path
+
+    monkeypatch.setenv("CQA_RUNS_DIR", str(tmp_path / "runs"))
+    fill = {"runs": str(tmp_path / "runs"), "tmp": str(tmp_path)}
+    assert adapter_path(written.format(**fill)) == Path(folder.format(**fill))
+    assert adapter_id(written.format(**fill)) == written_back.format(**fill)

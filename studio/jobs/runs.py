@@ -48,6 +48,7 @@ from pathlib import Path
 from studio.core import paths
 from studio.jobs.config import ConfigError, JobConfig, read_config_values
 from studio.jobs.kinds import JOB_KINDS, RLHFJob, SFTJob
+from studio.models.refs import adapter_path
 
 CONFIG = "config.json"
 STATUS = "status.json"
@@ -161,7 +162,7 @@ def adapter_run(model: str) -> Path | None:
     """The training run folder behind an `adapter:<folder>` model reference, when it is one of ours."""
     if not model.startswith("adapter:"):
         return None
-    folder = Path(model.split(":", 1)[1])
+    folder = adapter_path(model.split(":", 1)[1])
     try:
         return folder if read_config(folder).KIND in TRAINING_KINDS else None
     except ConfigError:

@@ -17,7 +17,7 @@ from studio.core import paths, runtime
 from studio.models import bundled, hub, servers, weights
 from studio.models.bundled import BUNDLED, BundledModel, bundled_folder
 from studio.models.hub import HUB_MODELS, HubModel, downloads_allowed, find_hub_folder
-from studio.models.refs import ModelEntry, ModelError, ModelRef
+from studio.models.refs import ModelEntry, ModelError, ModelRef, adapter_id, adapter_path
 
 ADAPTER_CONFIG = "adapter_config.json"
 """PEFT's own file name, not one of ours: an adapter folder is whatever folder holds it."""
@@ -102,17 +102,17 @@ def folder_entry(path: str | Path, ref: ModelRef | None = None, name: str | None
 
 def adapter_folder(path: str | Path) -> Path:
     """The folder holding PEFT's adapter_config.json: `path` itself, or its only subfolder that holds one."""
-    folder = Path(path).expanduser()
+    folder = adapter_path(path)
     if (folder / ADAPTER_CONFIG).is_file():
         return folder
     if not folder.is_dir():
-        raise ModelError(f"adapter folder {folder} does not exist")
+        raise ModelError(f"adapter folder {path} does not exist")
     found = sorted(p for p in folder.iterdir() if (p / ADAPTER_CONFIG).is_file())
     if not found:
-        raise ModelError(f"no adapter in {folder}: no {ADAPTER_CONFIG} there or in a folder one level down")
+        raise ModelError(f"no adapter in {path}: no {ADAPTER_CONFIG} there or in a folder one level down")
     if len(found) > 1:
-        raise ModelError(f"{folder} holds {len(found)} adapters ({', '.join(p.name for p in found)}); "
-                         f"name one, e.g. adapter:{found[0]}")
+        raise ModelError(f"{path} holds {len(found)} adapters ({', '.join(p.name for p in found)}); "
+                         f"name one, e.g. adapter:{adapter_id(found[0])}")
     return found[0]
 
 
@@ -138,8 +138,8 @@ def adapter_base(path: str | Path) -> ModelRef:
 
 
 def adapter_entry(path: str | Path) -> ModelEntry:
-    path = Path(path)
-    ref = ModelRef("adapter", str(path))
+    ref = ModelRef("adapter", adapter_id(path))
+    path = adapter_path(path)
     name = f"{path.name} (fine-tuned)"
     try:
         config = _adapter_config(path)

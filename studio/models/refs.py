@@ -6,7 +6,7 @@ Five kinds of reference:
   hub:<org/name>       a Hugging Face id, usable when its weights are in the local HF cache or $CQA_MODELS_DIR
   folder:<path>        any local model folder (config.json + weights + tokenizer)
   adapter:<path>       a fine-tuned PEFT adapter: a folder holding adapter_config.json, or a run folder with exactly
-                       one such folder one level down; its base model is the adapter_config.json's
+                       one such folder one level down ("runs/<run id>": in the workspace's runs folder); its base model is the adapter_config.json's
                        base_model_name_or_path (a model reference, or a folder path for older adapters)
   openai:<model>@<server>  a model on an OpenAI-compatible server (models/servers.py), by the server's
                        configured name (or, outside shared mode, its base URL)
@@ -17,7 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.core import paths
 from studio.models.bundled import BUNDLED
+
+RUNS_PREFIX = "runs/"
+"""An adapter reference "adapter:runs/<run id>" names a run in the runs folder of the visitor's workspace, so a
+picker's value names no server folder."""
 
 
 class ModelError(Exception):
@@ -50,6 +55,25 @@ class ModelRef:
         raise ModelError(
             f"Unknown model {text!r}: not a bundled model, a Hugging Face id (org/name) or an existing folder."
         )
+
+
+def adapter_path(text: str | Path) -> Path:
+    """The folder an adapter reference's id names: "runs/<run id>[/<sub>]" inside the current runs folder, anything
+    else the path as written."""
+    text = str(text)
+    if text.startswith(RUNS_PREFIX):
+        return paths.runs_dir() / text[len(RUNS_PREFIX):]
+    return Path(text).expanduser()
+
+
+def adapter_id(folder: str | Path) -> str:
+    """The id an adapter reference to `folder` is written with: "runs/<run id>[/<sub>]" when it lies in the current
+    runs folder, else the path."""
+    folder = adapter_path(folder)
+    try:
+        return RUNS_PREFIX + folder.resolve().relative_to(paths.runs_dir().resolve()).as_posix()
+    except ValueError:
+        return str(folder)
 
 
 @dataclass(frozen=True)

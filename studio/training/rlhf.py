@@ -45,7 +45,7 @@ from studio.jobs import runs
 from studio.jobs.config import ConfigError
 from studio.jobs.kinds import RLHFJob
 from studio.models.catalogue import adapter_base, adapter_folder, describe, weights_folder
-from studio.models.refs import ModelError, ModelRef
+from studio.models.refs import ModelError, ModelRef, adapter_path
 from studio.training import lora, rewards, rl_steps
 from studio.training.examples import load_examples
 from studio.training.rl_steps import Policy
@@ -71,7 +71,7 @@ def starting_point(cfg: RLHFJob) -> tuple[ModelRef, Path | None]:
         base = adapter_base(folder)
     except ModelError as e:
         raise ConfigError(f"adapter: {e}") from e
-    state = runs.read_status(Path(adapter)).get("state")
+    state = runs.read_status(adapter_path(adapter)).get("state")
     if state in ("queued", "running"):
         raise ConfigError(f"adapter: run {adapter} is still {state}; start from a finished run")
     if not cfg.model.startswith("adapter:") and ModelRef.parse(cfg.model) != base:

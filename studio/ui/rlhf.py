@@ -27,7 +27,7 @@ NEW_ADAPTER = ("None: a new LoRA on the base model", "")
 
 def adapter_choices(root: Path | None = None) -> list[tuple[str, str]]:
     """Finished training runs with an adapter (SFT or RLHF), newest first, as (label, run folder)."""
-    found = [(f"{r.id} · {r.kind} · {r.model}", str(r.path.resolve())) for r in queue.list_runs(root)
+    found = [(f"{r.id} · {r.kind} · {r.model}", refs.adapter_id(r.path)) for r in queue.list_runs(root)
              if r.state == "finished" and r.kind in ("LoRA", "QLoRA", *(m.upper() for m in METHODS))
              and (r.path / runs.ADAPTER).is_dir()]
     return [NEW_ADAPTER, *found]
