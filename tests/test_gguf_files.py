@@ -13,6 +13,7 @@ from pathlib import Path
 import gguf
 import pytest
 
+from studio.engines.llama_files import file_type
 from studio.engines.prompts import DEFAULT_SYSTEM_PROMPT
 from studio.models import bundled, gguf_files
 from studio.models.refs import ModelRef
@@ -203,6 +204,40 @@ def test_quantize_writes_the_kind_asked_for(tiny_llama_gguf, tmp_path, kind, exp
 
 
 @needs_llama_cpp
+def test_the_engine_reads_a_bundled_model_requantized_once_to_its_llama_weights(gguf_cache, tiny_llama_gguf,
+                                                                             monkeypatch, tmp_path):
+    import hashlib
+
+    shipped = gguf_files.quantize_gguf(tiny_llama_gguf, tmp_path / "shipped" / "tiny-q8_0.gguf", "Q8_0")
+    fake_bundled(monkeypatch, tmp_path, [shipped.read_bytes()], hashlib.sha256(shipped.read_bytes()).hexdigest())
+    key, said = "qwen2.5-coder-0.5b-instruct", []
+    ref = ModelRef("bundled", key)
+    monkeypatch.setitem(bundled.BUNDLED, key, dataclasses.replace(bundled.BUNDLED[key], llama_weights=""))
+    assert gguf_files.engine_gguf(ref, said.append) == gguf_files.base_gguf(ref)  # no llama_weights: the shipped file
+    monkeypatch.setitem(bundled.BUNDLED, key, dataclasses.replace(bundled.BUNDLED[key], llama_weights="Q4_0"))
+    copy = gguf_files.engine_gguf(ref, said.append)
+    assert copy == gguf_cache / "gguf" / "engine" / "joined-Q4_0.gguf" and "Q4_0" in tensor_types(copy)
+    assert "Q4_0" not in tensor_types(shipped) and any("Requantizing joined.gguf to Q4_0" in s for s in said)
+    forbid(monkeypatch, gguf_files, "quantize_gguf")
+    assert gguf_files.engine_gguf(ref, said.append) == copy  # made once
+
+
+def test_the_shipped_file_is_read_when_the_requantized_copy_cannot_be_made(gguf_cache, monkeypatch, tmp_path):
+    import hashlib
+
+    fake_bundled(monkeypatch, tmp_path, [b"GGUF" + b"x" * 64], hashlib.sha256(b"GGUF" + b"x" * 64).hexdigest())
+    key, said = "qwen2.5-coder-0.5b-instruct", []
+    monkeypatch.setitem(bundled.BUNDLED, key, dataclasses.replace(bundled.BUNDLED[key], llama_weights="Q4_0"))
+
+    def fails(src, dst, kind):
+        raise gguf_files.GgufError(f"quantizing the file to {kind} failed: no memory")
+    monkeypatch.setattr(gguf_files, "quantize_gguf", fails)
+    ref = ModelRef("bundled", key)
+    assert gguf_files.engine_gguf(ref, said.append) == gguf_files.base_gguf(ref)
+    assert said[-1] == "quantizing the file to Q4_0 failed: no memory; reading the shipped joined.gguf instead"
+
+
+@needs_llama_cpp
 def test_quantize_refuses_unknown_kinds_and_missing_files_and_writes_nothing(tiny_llama_gguf, tmp_path):
     with pytest.raises(gguf_files.GgufError, match="unknown quantization 'Q3'.*Q8_0, Q4_K_M, F16"):
         gguf_files.quantize_gguf(tiny_llama_gguf, tmp_path / "out.gguf", "Q3")
@@ -261,3 +296,16 @@ def test_smollm2_from_base_gguf_answers_in_llama_cpp():
                                  temperature=0.0, stop=["<|im_end|>"])
     llm.close()
     assert "Paris" in done["choices"][0]["text"] and done["choices"][0]["finish_reason"] == "stop"
+
+
+@pytest.mark.parametrize("name, weight_type", [
+    ("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "Q4_K_M"),
+    ("qwen2.5-coder-0.5b-instruct-q4_k_m-Q4_0.gguf", "Q4_0"),  # a requantized copy states its own type last
+    ("SmolLM2-135M-Instruct.Q4_1.gguf", "Q4_1"),
+    ("run-0123456789abcdef-Q8_0.gguf", "Q8_0"),
+    ("tiny-llama.BF16.gguf", "BF16"),  # not F16, which it ends with too
+    ("tiny-llama.F16.gguf", "F16"),
+    ("model.gguf", ""),
+])
+def test_the_weight_type_a_file_name_states(name, weight_type):
+    assert file_type(Path(name)) == weight_type

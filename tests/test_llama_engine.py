@@ -160,6 +160,23 @@ def test_greedy_replies_repeat_and_reuse_the_cached_prompt(fast):
     assert fast.model.n_tokens >= len(second.prompt_ids)
 
 
+def test_a_new_question_under_the_same_instructions_reads_only_its_own_part_and_answers_as_from_scratch(
+        fast, monkeypatch):
+    from studio.knowledge import store
+
+    settings = dataclasses.replace(GREEDY, system_prompt="You answer for an insurer. " + store.GROUNDING_INSTRUCTIONS)
+    first = stream(fast, "Is maternity covered under Silver?", settings)
+    read = []
+    real_eval = fast.model.eval
+    monkeypatch.setattr(fast.model, "eval", lambda ids: (read.append(len(ids)), real_eval(ids))[1])
+    second = stream(fast, "How long is the grace period for renewal?", settings)
+    shared = next(i for i, (a, b) in enumerate(zip(first.prompt_ids, second.prompt_ids)) if a != b)
+    assert shared > len(fast.tokenizer(settings.system_prompt)["input_ids"])  # the instructions came from the cache
+    assert read[0] == len(second.prompt_ids) - shared
+    fast.model.reset()  # nothing cached: the same prompt read from scratch
+    assert stream(fast, "How long is the grace period for renewal?", settings).text == second.text
+
+
 def test_leaving_the_stream_stops_generation(fast, monkeypatch):
     pace(monkeypatch)
     reply = ReplyStream(fast, prompts.render_prompt(fast, [{"role": "user", "content": "Hi"}], ""),
@@ -421,3 +438,4 @@ def test_the_models_tab_says_what_auto_does_here(monkeypatch, problem, hardware,
     monkeypatch.setattr(gguf_files, "llama_cpp_problem", lambda: problem)
     monkeypatch.setattr(loader, "hardware_prefers_pytorch", lambda: hardware)
     assert expected in models.engine_line()
+

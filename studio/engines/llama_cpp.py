@@ -130,7 +130,7 @@ def load(ref: ModelRef, progress: Callable[[str], None] = print) -> LlamaModel:
     base = catalogue.adapter_base(ref.id) if ref.kind == "adapter" else ref
     lora, adapter = "", None
     try:
-        gguf = base_file = gguf_files.base_gguf(base, progress)
+        gguf = base_file = gguf_files.engine_gguf(base, progress)
         if ref.kind == "adapter":
             gguf, adapter, lora = llama_files.adapter_files(ref, base_file, progress)
     except gguf_files.GgufError as e:
