@@ -209,6 +209,20 @@ def test_fine_tuned_adapter_appears_in_catalogue_with_a_readable_label_and_loads
     assert not merged.equal(original)  # the adapter's weights were merged in
 
 
+def test_the_same_run_id_in_two_workspaces_loads_two_adapters(tmp_path, tiny_models, monkeypatch):
+    """adapter:runs/<id> names a run in the current runs folder: the loaded-model cache must not hand one
+    workspace's adapter to another that has a run of the same id."""
+    weights = {}
+    for workspace in ("alice", "bob"):
+        torch.manual_seed(len(weights))  # init_lora_weights=False: random, different in each
+        make_adapter(tiny_models["llama"], tmp_path / workspace / "run-1" / "adapter",
+                     base_name=f"folder:{tiny_models['llama']}")
+        monkeypatch.setenv("CQA_RUNS_DIR", str(tmp_path / workspace))
+        loaded = loader.load_model("adapter:runs/run-1", precision="float32")
+        weights[workspace] = dict(loaded.model.named_parameters())["model.layers.0.self_attn.q_proj.weight"]
+    assert not weights["alice"].equal(weights["bob"])
+
+
 @pytest.mark.parametrize("folder, config, expected", [
     ("20261204-012852-tiny-lora", {"data": "/srv/data/club_faq.csv", "epochs": 2},
      "{base} fine-tuned on club_faq (LoRA r=2, 2 epochs) · 4 Dec 2026 01:28:52"),

@@ -23,7 +23,7 @@ from studio.engines import hf, llama_cpp, remote
 from studio.engines.base import LoadedModel
 from studio.models import gguf_files
 from studio.models.catalogue import describe
-from studio.models.refs import ModelEntry, ModelError, ModelRef
+from studio.models.refs import ModelEntry, ModelError, ModelRef, adapter_path
 from studio.models.servers import REMOTE_ENGINE
 
 MAX_LOADED_MODELS = int(os.environ.get("CQA_MAX_LOADED_MODELS", "2"))
@@ -103,9 +103,11 @@ def load_model(ref: ModelRef | str, precision: str = "auto", progress: Callable[
     if ref.kind == "openai":  # nothing loaded here: not cached, so a changed key or URL counts at once
         return remote.load(ref)
     chosen, note = resolve_engine(describe(ref), engine)
-    if engine == "auto" and ref in _llama_failures:
-        chosen, note = "transformers", _llama_failures[ref]
-    key = (ref, precision if chosen == "transformers" else "gguf", chosen)
+    # "adapter:runs/<run id>" names a run in the current workspace: two workspaces may hold the same run id
+    same = ModelRef("adapter", str(adapter_path(ref.id).resolve())) if ref.kind == "adapter" else ref
+    if engine == "auto" and same in _llama_failures:
+        chosen, note = "transformers", _llama_failures[same]
+    key = (same, precision if chosen == "transformers" else "gguf", chosen)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -122,8 +124,8 @@ def load_model(ref: ModelRef | str, precision: str = "auto", progress: Callable[
                 if engine == "llama.cpp":
                     raise
                 chosen, note = "transformers", str(e)
-                _llama_failures[ref] = note
-                key = (ref, precision, chosen)
+                _llama_failures[same] = note
+                key = (same, precision, chosen)
         if chosen == "transformers":
             loaded = runtime.on_model_thread(hf.load, ref, precision, progress)
             loaded.engine_note = note
