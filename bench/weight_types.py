@@ -50,19 +50,23 @@ def load_as(key: str, kind: str):
     return llama_cpp.load(ModelRef("bundled", key), progress=lambda message: None)
 
 
-def prompt_seconds(loaded, ids: list[int]) -> float:
+def emptied(loaded):
+    """The model's llama.cpp object with nothing in its KV cache."""
     llm = loaded.model
     llm.reset()
     llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+    return llm
+
+
+def prompt_seconds(loaded, ids: list[int]) -> float:
+    llm = emptied(loaded)
     start = time.perf_counter()
     llm.eval(ids)
     return time.perf_counter() - start
 
 
 def decode_rate(loaded, ids: list[int], tokens: int = 64) -> float:
-    llm = loaded.model
-    llm.reset()
-    llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+    llm = emptied(loaded)
     llm.eval(ids[:32])
     start = time.perf_counter()
     for token in ids[32:32 + tokens]:

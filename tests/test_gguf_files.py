@@ -216,7 +216,7 @@ def test_the_engine_reads_a_bundled_model_requantized_once_to_its_llama_weights(
     assert gguf_files.engine_gguf(ref, said.append) == gguf_files.base_gguf(ref)  # no llama_weights: the shipped file
     monkeypatch.setitem(bundled.BUNDLED, key, dataclasses.replace(bundled.BUNDLED[key], llama_weights="Q4_0"))
     copy = gguf_files.engine_gguf(ref, said.append)
-    assert copy == gguf_cache / "gguf" / "engine" / "joined-Q4_0.gguf" and "Q4_0" in tensor_types(copy)
+    assert copy == gguf_cache / "gguf" / "engine" / f"{key}-Q4_0.gguf" and "Q4_0" in tensor_types(copy)
     assert "Q4_0" not in tensor_types(shipped) and any("Requantizing joined.gguf to Q4_0" in s for s in said)
     forbid(monkeypatch, gguf_files, "quantize_gguf")
     assert gguf_files.engine_gguf(ref, said.append) == copy  # made once
@@ -300,7 +300,7 @@ def test_smollm2_from_base_gguf_answers_in_llama_cpp():
 
 @pytest.mark.parametrize("name, weight_type", [
     ("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "Q4_K_M"),
-    ("qwen2.5-coder-0.5b-instruct-q4_k_m-Q4_0.gguf", "Q4_0"),  # a requantized copy states its own type last
+    ("qwen2.5-coder-0.5b-instruct-Q8_0.gguf", "Q8_0"),  # the engine's requantized copy (gguf_files.engine_gguf)
     ("SmolLM2-135M-Instruct.Q4_1.gguf", "Q4_1"),
     ("run-0123456789abcdef-Q8_0.gguf", "Q8_0"),
     ("tiny-llama.BF16.gguf", "BF16"),  # not F16, which it ends with too

@@ -100,9 +100,6 @@ def adapter_files(ref: ModelRef, base: Path, progress: Callable[[str], None]) ->
 
 
 def file_type(gguf: Path) -> str:
-    """The weight type a GGUF file name states (bundled and converted files say it; a requantized copy states its
-    own last), else ""."""
+    """The weight type a GGUF file name states (bundled and converted files say it), else ""."""
     kinds = ("Q4_K_M", "Q4_K_S", "Q5_K_M", "Q6_K", "Q8_0", "Q4_0", "Q4_1", "BF16", "F16", "F32")
-    name = gguf.name.lower()
-    found = [(name.rfind(kind.lower()) + len(kind), len(kind), kind) for kind in kinds if kind.lower() in name]
-    return max(found)[2] if found else ""
+    return next((kind for kind in kinds if kind.lower() in gguf.name.lower()), "")

@@ -13,7 +13,7 @@ Cache layout under studio.core.paths.cache_dir():
   gguf/<bundled gguf name>                  joined multi-part bundled files (sha256-checked)
   gguf/folders/<name>-<key>.gguf            F16 conversions of model folders, keyed by their files' sizes and times
   gguf/adapters/<name>-<sha256>.gguf        LoRA adapters, keyed by the sha256 of the adapter's weights and config
-  gguf/engine/<shipped name>-<type>.gguf    bundled files requantized for the engine (BundledModel.llama_weights)
+  gguf/engine/<key>-<type>.gguf             bundled files requantized for the engine (BundledModel.llama_weights)
 """
 
 from __future__ import annotations
@@ -176,14 +176,14 @@ def base_gguf(ref: ModelRef, progress: Callable[[str], None] = print) -> Path:
 
 def engine_gguf(ref: ModelRef, progress: Callable[[str], None] = print) -> Path:
     """The GGUF file the llama.cpp engine reads for a base model: base_gguf's, or for a bundled model with
-    `llama_weights` a copy requantized to that type once (engine/<name>-<type>.gguf in the cache). When the copy
-    cannot be made, the shipped file, saying so."""
+    `llama_weights` a copy requantized to that type once (engine/<key>-<type>.gguf in the cache: named by the new type
+    alone, so llama_files.file_type reads it). When the copy cannot be made, the shipped file, saying so."""
     shipped = base_gguf(ref, progress)
     model = bundled.BUNDLED[ref.id] if ref.kind == "bundled" else None
     if model is None or not model.llama_weights:
         return shipped
     kind, name = model.llama_weights, Path(model.gguf_name)
-    target = gguf_dir() / "engine" / f"{name.stem}-{kind}.gguf"
+    target = gguf_dir() / "engine" / f"{model.key}-{kind}.gguf"
     if target.is_file():
         return target
     progress(f"Requantizing {name} to {kind} for llama.cpp's fast prompt reading (once, seconds)...")
@@ -338,7 +338,8 @@ def adapter_gguf(adapter_dir: Path, progress: Callable[[str], None] = print) -> 
 
 def quantize_gguf(src: Path, dst: Path, kind: str) -> Path:
     """`src` (an F16/F32 GGUF, or a quantized one: requantized) quantized to `kind` (one of QUANT_KINDS) with
-    llama.cpp, written to `dst` through a temporary name. Runs llama_model_quantize in a subprocess (see the module docstring)."""
+    llama.cpp, written to `dst` through a temporary name. Runs llama_model_quantize in a subprocess (see the module
+    docstring)."""
     if kind not in QUANT_KINDS:
         raise GgufError(f"unknown quantization {kind!r}; choose one of {', '.join(QUANT_KINDS)}")
     src, dst = Path(src), Path(dst)

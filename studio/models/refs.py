@@ -6,8 +6,9 @@ Five kinds of reference:
   hub:<org/name>       a Hugging Face id, usable when its weights are in the local HF cache or $CQA_MODELS_DIR
   folder:<path>        any local model folder (config.json + weights + tokenizer)
   adapter:<path>       a fine-tuned PEFT adapter: a folder holding adapter_config.json, or a run folder with exactly
-                       one such folder one level down ("runs/<run id>": in the workspace's runs folder); its base model is the adapter_config.json's
-                       base_model_name_or_path (a model reference, or a folder path for older adapters)
+                       one such folder one level down ("runs/<run id>": in the workspace's runs folder); its base
+                       model is the adapter_config.json's base_model_name_or_path (a model reference, or a folder
+                       path for older adapters)
   openai:<model>@<server>  a model on an OpenAI-compatible server (models/servers.py), by the server's
                        configured name (or, outside shared mode, its base URL)
 """
