@@ -82,8 +82,10 @@ def test_two_processes_train_the_same_adapter_as_one(job, tmp_path):
     two = load_file(root / team / runs.ADAPTER / "adapter_model.safetensors")
     assert one.keys() == two.keys()
     assert any(w.abs().sum() > 0 for name, w in two.items() if "lora_B" in name), "training moved LoRA B"
+    # The single process runs the batch's shared prefix once (studio/engines/answer_logits.py); a team's wrapped
+    # model runs its rows whole: the same sums in another order, a few 1e-6 apart after 3 AdamW steps at lr 1e-2.
     for name in one:
-        torch.testing.assert_close(two[name], one[name], atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(two[name], one[name], atol=2e-5, rtol=1e-4)
     losses = [[m["loss"] for m in runs.read_metrics(root / run) if "loss" in m] for run in (single, team)]
     assert losses[0] == pytest.approx(losses[1], rel=1e-4)
     base = AutoModelForCausalLM.from_pretrained(job().model.removeprefix("folder:"))

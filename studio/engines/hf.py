@@ -18,6 +18,7 @@ from transformers.generation.logits_process import RepetitionPenaltyLogitsProces
 from transformers.generation.streamers import BaseStreamer
 
 from studio.core import runtime
+from studio.engines import answer_logits
 from studio.engines.base import GenerationSettings, ReplyStream, Timing, Tokenized, cut_at_stop, timing
 from studio.engines.prompts import STOP_STRINGS, history_token_counter, prompts_for, render_prompt
 from studio.memory import CountTokens, Message
@@ -260,6 +261,9 @@ def batch_loss(model, batch: dict[str, torch.Tensor], seq2seq: bool) -> tuple[to
         out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels)
         count = int((labels != -100).sum())
         return out.loss * count, count
+    quick = answer_logits.answer_loss(model, batch)  # a shared prefix once, the output layer on answers only
+    if quick is not None:
+        return quick
     # Score only positions that predict an answer token: the output layer (often a fifth of the model's
     # compute) skips the prompt. Positions are shared across the batch, so keep from the earliest answer on.
     targets = labels[:, 1:]

@@ -2,7 +2,9 @@
 loss over answer tokens only. Training minimises it; evaluation reports it as the reference answers' perplexity.
 
 Each example's loss covers only its answer (and the end token, so the model learns to stop); the output layer
-runs only where there is an answer to score (engines/hf.py computes it: evaluation measures log-likelihood there).
+runs only where there is an answer to score, and a prefix every row of a batch shares (the system prompt, the
+grounding instructions) runs once (engines/hf.py and engines/answer_logits.py compute it: evaluation measures
+log-likelihood there too).
 """
 
 from __future__ import annotations

@@ -43,13 +43,13 @@ def load_trainable(cfg: SFTJob | RLHFJob, folder: Path, seq2seq: bool, device: s
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     auto = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
-    # Q/A examples are short: on a CPU plain attention trained SmolLM2 1.25x faster than the fused SDPA kernel.
-    attention = {"attn_implementation": "eager"} if device == "cpu" else {}
+    # The default attention kernel (SDPA where the model has it): on 2 AVX2 cores it trains SmolLM2 as fast as plain
+    # attention on 73-token Q/A examples and 1.09x faster on 370-token retrieval-augmented ones.
     if cfg.qlora:
         compute = getattr(torch, cfg.compute_dtype)
         quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                    bnb_4bit_use_double_quant=cfg.double_quant, bnb_4bit_compute_dtype=compute)
-        model = auto.from_pretrained(folder, quantization_config=quant, dtype=compute, device_map=device, **attention)
+        model = auto.from_pretrained(folder, quantization_config=quant, dtype=compute, device_map=device)
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
         for module in model.modules():
             # bitsandbytes repacks 4-bit weights for AVX512-BF16 inference the first time a layer runs in eval
@@ -58,7 +58,7 @@ def load_trainable(cfg: SFTJob | RLHFJob, folder: Path, seq2seq: bool, device: s
             if hasattr(module, "support_avx512bf16_for_cpu"):
                 module.support_avx512bf16_for_cpu = False
     else:
-        model = auto.from_pretrained(folder, dtype=torch.float32, **attention).to(device)
+        model = auto.from_pretrained(folder, dtype=torch.float32).to(device)
     targets = cfg.target_modules or lora_targets(model)
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=targets, task_type=TaskType.SEQ_2_SEQ_LM if seq2seq else TaskType.CAUSAL_LM)

@@ -9,10 +9,11 @@ the adapter trained so far and a resumable checkpoint are saved. Training never 
 studio.jobs.queue queues an evaluation job that scores the adapter once this run has finished.
 
 Why a plain loop and not a Trainer: on a CPU the defaults of TRL's SFTTrainer (bf16 on CPUs without fast bf16,
-activation checkpointing, batches padded across lengths, logits over every prompt token, the fused attention
-kernel) cost several times the compute (bench/train_speed.py); here every example's loss covers only its answer
-(and the end token, so the model learns to stop), batches group similar lengths, the output layer runs only where
-there is an answer to score, and short examples use plain attention. train() below names the steps; the loop
+activation checkpointing, batches padded across lengths, logits over every prompt token) cost several times the
+compute (bench/train_speed.py); here every example's loss covers only its answer (and the end token, so the model
+learns to stop), batches group similar lengths, the output layer runs only where there is an answer to score, and
+the prefix every example of a batch shares (system prompt, grounding instructions) runs once for the batch
+(studio/engines/answer_logits.py: the same loss and gradients). train() below names the steps; the loop
 itself (optimizer steps, validation, checkpoints) is studio/training/sft_loop.py, the LoRA model lora.py.
 """
 
