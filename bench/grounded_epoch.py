@@ -4,8 +4,8 @@ steps, taking turns round by round; and each again with every row run whole (no 
 running the shared prefix once saves (studio/engines/answer_logits.py).
 
 The collection is built from the sample FAQ and policy PDF in a temporary knowledge folder, as a user's "mixed"
-collection is. Time is the training loop's (optimizer steps), read from the run's metrics; retrieval and loading
-come before it and are printed apart.
+collection is. Time is the training loop's (optimizer steps), read from the run's metrics; loading, retrieval and the
+closing validation are printed apart.
 
     python bench/grounded_epoch.py                     # SmolLM2, 8 steps of 8 examples, 2 rounds
     python bench/grounded_epoch.py --model bundled:qwen2.5-coder-0.5b-instruct --steps 4 --rounds 1
@@ -60,7 +60,7 @@ def train(cfg: SFTJob, run_dir: Path, whole: bool) -> dict:
     examples = len(steps) * cfg.batch_size
     return {"per_example_s": seconds / examples, "tokens_per_s": steps[-1]["tokens_per_s"],
             "tokens_per_example": summary["tokens"] / examples,
-            "before_training_s": time.perf_counter() - started - summary["train_seconds"]}
+            "other_s": time.perf_counter() - started - summary["train_seconds"]}
 
 
 def main() -> None:
@@ -93,7 +93,7 @@ def main() -> None:
                 results[name].append(result)
                 print(f"round {r + 1}  {name:42s} {result['per_example_s']:6.3f} s/example  "
                       f"{result['tokens_per_s']:7.1f} tokens/s  {result['tokens_per_example']:5.0f} tokens/example  "
-                      f"(before training {result['before_training_s']:.0f} s)", flush=True)
+                      f"(loading, retrieval, validation {result['other_s']:.0f} s)", flush=True)
     per_example = {name: statistics.median(r["per_example_s"] for r in rounds) for name, rounds in results.items()}
     for name, seconds in per_example.items():
         print(f"{name:42s} median {seconds:6.3f} s/example")
