@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.core import runtime
-from studio.engines import llama_files
+from studio.engines import llama_files, llama_prefix
 from studio.engines.base import GenerationSettings, ReplyStream, Timing, Tokenized, answers_one_at_a_time
 from studio.engines.prompts import history_token_counter, render_prompt
 from studio.memory import CountTokens, Message
@@ -64,6 +64,8 @@ class LlamaModel:
     """How a fine-tuned adapter is applied: merged into `gguf`, or at run time (and why)."""
     threads: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    kept: llama_prefix.KeptPrefix | None = field(default_factory=llama_prefix.KeptPrefix, repr=False)
+    """A prompt prefix kept apart from the cache (engines/llama_prefix.py); None turns keeping off."""
 
     @property
     def max_positions(self) -> int:
@@ -177,21 +179,22 @@ def _use_threads(loaded: LlamaModel) -> None:
         loaded.threads = threads
 
 
-def _read_prompt(llm, ids: list[int]) -> None:
-    """Evaluate the prompt, reusing the KV cache of the longest prefix it shares with what was evaluated last
-    (the previous turn of the same chat): only the new part is computed."""
-    cached = llm.input_ids[: llm.n_tokens]
-    shared = 0
-    for a, b in zip(cached, ids):
-        if a != b:
-            break
-        shared += 1
-    shared = min(shared, len(ids) - 1)  # the last prompt token is evaluated again for its logits
+def _read_prompt(llm, ids: list[int], kept: llama_prefix.KeptPrefix | None = None) -> None:
+    """Evaluate the prompt, reusing the KV cache of the longest prefix it shares with what was evaluated last (the
+    previous turn of the same chat) or with the `kept` prefix, whichever is longer: only the new part is computed.
+    A prefix this prompt shares with the last one, longer than what it shares with `kept`, becomes the kept one."""
+    last = len(ids) - 1  # the last prompt token is evaluated again for its logits
+    shared = min(llama_prefix.shared_length(llm.input_ids[: llm.n_tokens], ids), last)
+    from_kept = min(llama_prefix.shared_length(kept.tokens, ids), last) if kept is not None else 0
+    if from_kept > shared:
+        shared = from_kept if llama_prefix.restore(llm, kept) else 0
     if shared and llm._ctx.kv_cache_seq_rm(-1, shared, -1):
         llm.n_tokens = shared
     else:
         llm.reset()
         shared = 0
+    if kept is not None and shared > max(from_kept, llama_prefix.MIN_TOKENS - 1):
+        llama_prefix.keep(llm, kept, ids[:shared])
     llm.eval(ids[shared:])
 
 
@@ -239,7 +242,7 @@ def generate(loaded: LlamaModel, ids: list[int], settings, stop: threading.Event
     _use_threads(loaded)
     rng = np.random.default_rng()
     with loaded.lock:
-        _read_prompt(llm, ids)
+        _read_prompt(llm, ids, loaded.kept)
         reply: list[int] = []
         while len(reply) < settings.max_new_tokens and not stop.is_set():
             logits = _logits(llm)
