@@ -11,8 +11,8 @@ Then time to first token for a ~1,000-token prompt (a conversation filling the m
 and as the next turn of the same chat, and peak RAM per engine (each measured in a fresh process). Last, the first
 token of a grounded answer: the default model answers GROUNDED_QUESTIONS from a collection of the sample FAQ and
 policy PDF as the Chat tab does (retrieval, the check, answer style auto), each question with passages of its own
-(the fixed part of the prompt may come from the cache or the engine's kept prefix, the passages never do); the
-p50 over them is printed as `grounded_first_token_s:`, next to the p50 without the kept prefix, in alternating passes.
+(the fixed part of the prompt may come from the cache or a prompt state the engine kept, the passages never do); the
+p50 over them is printed as `grounded_first_token_s:`, next to the p50 without kept states, in alternating passes.
 
     python bench/chat_speed.py                      # SmolLM2 and Qwen2.5-Coder-0.5B, 128 tokens, 3 rounds
     python bench/chat_speed.py --models bundled:smollm2-135m-instruct --adapter \
@@ -140,19 +140,19 @@ def first_token_times(loaded, raw, settings) -> dict:
 def grounded_first_tokens(ref: str, rounds: int) -> dict[str, list[dict]]:
     """Seconds from sending each GROUNDED_QUESTIONS question to the first reply text, on a fresh chat each time,
     answered from a collection of the sample FAQ and policy PDF built in a temporary folder. On llama.cpp, in
-    alternating passes with the engine's kept prefix (the app's path) and without it; each pass starts from one
-    untimed grounded turn and an empty kept prefix."""
+    alternating passes with the engine's kept prompt states (the app's path) and without it; each pass starts from one
+    untimed grounded turn and no kept state."""
     os.environ["CQA_KNOWLEDGE_DIR"] = tempfile.mkdtemp(prefix="chat-speed-")
     store.add_files("mixed", [ROOT / "assets" / "insurer_faq.csv", ROOT / "assets" / "policy_wording.pdf"])
     loaded = loader.load_model(ref, "auto", progress=lambda m: None)
     knowledge, short = KnowledgeConfig(collection="mixed"), GenerationSettings(max_new_tokens=8)
-    arms = ["kept prefix", "no kept prefix"] if loaded.engine == "llama.cpp" else ["the app's path"]
+    arms = ["kept states", "no kept states"] if loaded.engine == "llama.cpp" else ["the app's path"]
     timings: dict[str, list[dict]] = {arm: [] for arm in arms}
     for _ in range(rounds):
         for arm in arms:
             if loaded.engine == "llama.cpp":
                 loaded.model.reset()
-                loaded.kept = llama_prefix.KeptPrefix() if arm == "kept prefix" else None
+                loaded.kept = llama_prefix.KeptPrefixes() if arm == "kept states" else None
             for _ in chat_turn(loaded, MemoryConfig("buffer"), MemoryState(), "Is there a co-payment?", short,
                                knowledge):
                 pass  # warm-up: the embedding model, the engine's first call, a grounded prompt in the cache
@@ -166,11 +166,10 @@ def grounded_first_tokens(ref: str, rounds: int) -> dict[str, list[dict]]:
                                      "answer": update.reply})
                 print(f"  grounded, {arm}: {first:.2f} s to the first token, prompt {tokens} tokens: {question}",
                       flush=True)
-            if arm == "kept prefix":
-                print(f"  the kept prefix ({len(loaded.kept.tokens)} tokens) was restored for "
-                      f"{loaded.kept.restores} prompts", flush=True)
+            if arm == "kept states":
+                print(f"  a kept prompt state was restored for {loaded.kept.restores} prompts", flush=True)
     if loaded.engine == "llama.cpp":
-        loaded.kept = llama_prefix.KeptPrefix()
+        loaded.kept = llama_prefix.KeptPrefixes()
     return timings
 
 
@@ -263,7 +262,7 @@ def main() -> None:
                         help="the model of the grounded first-token timing (default: the app's default model)")
     parser.add_argument("--only-grounded", action="store_true", help="only the grounded first-token timing")
     parser.add_argument("--grounded-rounds", type=int, default=2,
-                        help="passes over the grounded questions with and without the kept prefix, alternating")
+                        help="passes over the grounded questions with and without kept prompt states, alternating")
     parser.add_argument("--shipped-weights", action="store_true",
                         help="llama.cpp reads the bundled models' shipped files, not their llama_weights copies")
     parser.add_argument("--json", help="also write the results here")
@@ -306,7 +305,7 @@ def main() -> None:
     if other:
         without = statistics.median(g["first_token_s"] for g in other[0])
         same = sum(a["answer"] == b["answer"] for a, b in zip(app_path, other[0]))
-        print(f"grounded first token without the kept prefix: {without:.2f} s p50 ({without / p50:.2f}x the app's); "
+        print(f"grounded first token without kept prompt states: {without:.2f} s p50 ({without / p50:.2f}x the app's); "
               f"the same answer with and without it: {same} of {len(app_path)}")
     print(f"grounded_first_token_s: {p50:.2f} (p50 of {len(app_path)} answers to {len(GROUNDED_QUESTIONS)} "
           f"questions, {args.grounded_model}, prompts {statistics.median(g['prompt_tokens'] for g in app_path):.0f} "

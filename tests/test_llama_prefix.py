@@ -1,6 +1,6 @@
-"""The prompt prefix the llama.cpp engine keeps apart (studio/engines/llama_prefix.py): kept when two prompts in a
-row share it, restored after a prompt in between, answers the same as from an empty cache, bounded, and a refusal
-by llama.cpp costs only the time to read the prompt again."""
+"""The prompt states the llama.cpp engine keeps apart (studio/engines/llama_prefix.py): kept when a prompt shares a
+prefix with a recent one, restored after prompts in between, answers the same as from an empty cache, bounded in
+number and bytes, and a refusal by llama.cpp costs only the time to read the prompt again."""
 
 from __future__ import annotations
 
@@ -56,52 +56,66 @@ def from_scratch(loaded, question: str, settings) -> str:
 
 def test_a_grounded_question_after_another_prompt_reads_only_its_own_part_and_answers_as_from_scratch(
         fast, monkeypatch):
+    """The summary memories' flow: every grounded question follows the summarising prompt."""
     first = stream(fast, "Is maternity covered under Silver?", GROUNDED)
-    assert not fast.kept.tokens  # nothing was shared yet
-    second = stream(fast, "How long is the grace period for renewal?", GROUNDED)
-    shared = llama_prefix.shared_length(first.prompt_ids, second.prompt_ids)
-    assert fast.kept.tokens == second.prompt_ids[:shared]  # the instructions both read
-    stream(fast, "Tell me about the weather.", OTHER)  # a prompt in between, sharing nothing worth keeping
-    assert fast.kept.tokens == second.prompt_ids[:shared]
+    stream(fast, "Tell me about the weather.", OTHER)
+    assert not fast.kept.kept  # nothing was shared yet
+    second = stream(fast, "How long is the grace period for renewal?", GROUNDED)  # shares the instructions with first
+    assert [k.tokens for k in fast.kept.kept] == [second.prompt_ids]
+    stream(fast, "And the weather tomorrow?", OTHER)
     read = reads(fast, monkeypatch)
     third = stream(fast, "Which hospitals are in the network?", GROUNDED)
-    from_kept = llama_prefix.shared_length(fast.kept.tokens, third.prompt_ids)
-    assert fast.kept.restores == 1 and from_kept > len(fast.tokenizer(GROUNDED.system_prompt)["input_ids"]) // 2
-    assert read[0] == len(third.prompt_ids) - from_kept
+    shared = llama_prefix.shared_length(second.prompt_ids, third.prompt_ids)
+    assert shared == llama_prefix.shared_length(first.prompt_ids, third.prompt_ids)  # the instructions, no more
+    assert shared > len(fast.tokenizer(GROUNDED.system_prompt)["input_ids"]) // 2
+    assert fast.kept.restores == 1 and read[0] == len(third.prompt_ids) - shared
     assert third.text == from_scratch(fast, "Which hospitals are in the network?", GROUNDED)
 
 
-def test_without_a_kept_prefix_the_prompt_in_between_costs_the_instructions(fast, monkeypatch):
+def test_without_kept_states_the_prompt_in_between_costs_the_instructions(fast, monkeypatch):
     fast.kept = None
     stream(fast, "Is maternity covered under Silver?", GROUNDED)
+    stream(fast, "How long is the grace period for renewal?", GROUNDED)
     stream(fast, "Tell me about the weather.", OTHER)
     read = reads(fast, monkeypatch)
     third = stream(fast, "Which hospitals are in the network?", GROUNDED)
     assert read[0] >= len(third.prompt_ids) - 8  # only the chat template's opening was still shared
 
 
-def test_a_prompt_sharing_less_of_the_kept_prefix_does_not_replace_it(fast):
-    stream(fast, "Is maternity covered under Silver?", GROUNDED)
-    stream(fast, "How long is the grace period for renewal?", GROUNDED)
-    kept = list(fast.kept.tokens)
-    retry = dataclasses.replace(GREEDY, system_prompt="You answer for an insurer. Read the key sentences first.")
-    stream(fast, "How long is the grace period for renewal?", retry)  # shares the system prompt only
-    assert fast.kept.tokens == kept
+def test_two_families_of_prompts_in_turn_each_start_from_their_own_state(fast, monkeypatch):
+    """The second try of a checked answer: grounded prompt, retry prompt, grounded, retry, ..."""
+    retry = dataclasses.replace(GREEDY, system_prompt="You answer for an insurer. Read the key sentences first, "
+                                                      "then answer from them and cite the sources.")
+    for question in ("Is maternity covered under Silver?", "How long is the grace period for renewal?"):
+        stream(fast, question, GROUNDED)
+        stream(fast, question, retry)
+    before, read = fast.kept.restores, reads(fast, monkeypatch)
+    for settings in (GROUNDED, retry):
+        read.clear()
+        prompt = stream(fast, "Which hospitals are in the network?", settings)
+        kept, shared = llama_prefix.best_kept(fast.kept, prompt.prompt_ids)
+        assert read[0] == len(prompt.prompt_ids) - shared  # the prompt read, then one token at a time
+        assert shared > len(fast.tokenizer(settings.system_prompt)["input_ids"]) // 2
+    assert fast.kept.restores - before == 2
+    assert prompt.text == from_scratch(fast, "Which hospitals are in the network?", retry)
 
 
-def test_a_longer_shared_prefix_replaces_the_kept_one(fast):
-    stream(fast, "Is maternity covered under Silver?", GROUNDED)
-    stream(fast, "How long is the grace period for renewal?", GROUNDED)
-    before = len(fast.kept.tokens)
-    stream(fast, "How long is the grace period for a claim?", GROUNDED)  # shares "How long is the grace period"
-    assert len(fast.kept.tokens) > before
+def test_at_most_slots_states_are_kept(fast):
+    for n in range(llama_prefix.SLOTS + 2):
+        family = dataclasses.replace(GREEDY, system_prompt=f"Family {n}: " + store.GROUNDING_INSTRUCTIONS)
+        stream(fast, "Is maternity covered under Silver?", family)
+        stream(fast, "How long is the grace period for renewal?", family)
+    assert len(fast.kept.kept) == llama_prefix.SLOTS
+    assert [k.tokens[:12] for k in fast.kept.kept] == [
+        stream(fast, "Hi", dataclasses.replace(GREEDY, system_prompt=f"Family {n}: ")).prompt_ids[:12]
+        for n in range(2, llama_prefix.SLOTS + 2)]  # the least recently used went first
 
 
 def test_a_state_over_the_memory_limit_is_not_kept_and_answers_do_not_change(fast, monkeypatch):
     monkeypatch.setattr(llama_prefix, "MAX_BYTES", 1)
     stream(fast, "Is maternity covered under Silver?", GROUNDED)
     second = stream(fast, "How long is the grace period for renewal?", GROUNDED)
-    assert not fast.kept.tokens and fast.kept.state is None
+    assert not fast.kept.kept
     assert second.text == from_scratch(fast, "How long is the grace period for renewal?", GROUNDED)
 
 
@@ -114,12 +128,12 @@ def test_a_restore_llama_cpp_refuses_reads_the_prompt_from_scratch(fast, monkeyp
     monkeypatch.setattr(llama_cpp, "llama_state_seq_set_data", lambda *args: 0)
     read = reads(fast, monkeypatch)
     third = stream(fast, "Which hospitals are in the network?", GROUNDED)
-    assert read[0] == len(third.prompt_ids) and fast.kept.restores == 0 and not fast.kept.tokens
+    assert read[0] == len(third.prompt_ids) and fast.kept.restores == 0
     monkeypatch.undo()
     assert third.text == from_scratch(fast, "Which hospitals are in the network?", GROUNDED)
 
 
-def test_the_kept_prefix_outlives_a_likelihood_pass_that_empties_the_cache(fast):
+def test_kept_states_outlive_a_likelihood_pass_that_empties_the_cache(fast):
     from studio.engines.llama_cpp import answer_log_likelihood
 
     stream(fast, "Is maternity covered under Silver?", GROUNDED)

@@ -64,8 +64,8 @@ class LlamaModel:
     """How a fine-tuned adapter is applied: merged into `gguf`, or at run time (and why)."""
     threads: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    kept: llama_prefix.KeptPrefix | None = field(default_factory=llama_prefix.KeptPrefix, repr=False)
-    """A prompt prefix kept apart from the cache (engines/llama_prefix.py); None turns keeping off."""
+    kept: llama_prefix.KeptPrefixes | None = field(default_factory=llama_prefix.KeptPrefixes, repr=False)
+    """Prompt states kept apart from the cache (engines/llama_prefix.py); None turns keeping off."""
 
     @property
     def max_positions(self) -> int:
@@ -179,23 +179,24 @@ def _use_threads(loaded: LlamaModel) -> None:
         loaded.threads = threads
 
 
-def _read_prompt(llm, ids: list[int], kept: llama_prefix.KeptPrefix | None = None) -> None:
+def _read_prompt(llm, ids: list[int], prefixes: llama_prefix.KeptPrefixes | None = None) -> None:
     """Evaluate the prompt, reusing the KV cache of the longest prefix it shares with what was evaluated last (the
-    previous turn of the same chat) or with the `kept` prefix, whichever is longer: only the new part is computed.
-    A prefix this prompt shares with the last one, longer than what it shares with `kept`, becomes the kept one."""
+    previous turn of the same chat) or with a state kept apart (engines/llama_prefix.py), whichever is longer: only
+    the new part is computed."""
     last = len(ids) - 1  # the last prompt token is evaluated again for its logits
     shared = min(llama_prefix.shared_length(llm.input_ids[: llm.n_tokens], ids), last)
-    from_kept = min(llama_prefix.shared_length(kept.tokens, ids), last) if kept is not None else 0
+    kept, from_kept = llama_prefix.best_kept(prefixes, ids) if prefixes is not None else (None, 0)
+    from_kept = min(from_kept, last)
     if from_kept > shared:
-        shared = from_kept if llama_prefix.restore(llm, kept) else 0
+        shared = from_kept if llama_prefix.restore(llm, prefixes, kept) else 0
     if shared and llm._ctx.kv_cache_seq_rm(-1, shared, -1):
         llm.n_tokens = shared
     else:
         llm.reset()
         shared = 0
-    if kept is not None and shared > max(from_kept, llama_prefix.MIN_TOKENS - 1):
-        llama_prefix.keep(llm, kept, ids[:shared])
     llm.eval(ids[shared:])
+    if prefixes is not None:
+        llama_prefix.remember(llm, prefixes, ids, from_kept)
 
 
 def _logits(llm) -> np.ndarray:

@@ -1,13 +1,15 @@
-"""A prompt prefix whose llama.cpp KV cache is kept apart, so a prompt in between does not cost it.
+"""Prompt prefixes whose llama.cpp KV cache is kept apart, so prompts in between do not cost them.
 
 llama.cpp's context holds one sequence: the next prompt reuses what it shares with the last one read and reads the
 rest. Between two grounded questions the chat often reads something else: the second try of a checked answer (the
-same system prompt, other instructions), the summary memories' summarising call, a follow-up rewrite. The next
-grounded question then read its fixed part (chat template, system prompt, grounding instructions: about 90 tokens)
-again. So the longest prefix two prompts in a row have shared is copied out of the cache (llama.cpp's per-sequence
-state: its keys and values, about 12 KB a token for Qwen2.5-0.5B) and copied back in when a later prompt shares
-more with it than with what the cache holds. One prefix is kept, the one that was last shared at length; its values
-are the ones computed when it was read, so a prompt answered from it gets the same logits as from the cache.
+same system prompt, other instructions), the summary memories' summarising call after every turn, a follow-up
+rewrite. The next grounded question then read its fixed part (chat template, system prompt, grounding
+instructions: about 80 tokens) again. So when a prompt shares a prefix of at least MIN_TOKENS with one of the
+RECENT prompts before it, longer than any kept state gives it, its whole state (llama.cpp's per-sequence state:
+keys and values, about 12 KB a token for Qwen2.5-0.5B) is copied out after it is read; a later prompt that shares
+more with a kept state than with what the cache holds starts from that state, cut to the shared part. SLOTS states
+are kept, least recently used dropped first, MAX_BYTES in all. A kept state holds the values computed when its
+prompt was read, so a prompt started from it gets the same logits as from the cache.
 """
 
 from __future__ import annotations
@@ -19,18 +21,29 @@ import numpy as np
 
 MIN_TOKENS = 16
 """Shorter shared prefixes (a chat template's opening) are not worth a copy."""
+RECENT = 4
+"""Prompts remembered (their tokens only) to find the prefixes prompts share."""
+SLOTS = 3
+"""States kept: the grounded prompt, the second try's and one more family of prompts."""
 MAX_BYTES = 64 * 1024 * 1024
-"""A prefix whose state is larger is not kept (a long conversation on a large model): memory stays bounded."""
+"""All kept states together; a state larger than this alone is not kept (a long conversation on a large model)."""
 
 
 @dataclass
-class KeptPrefix:
-    tokens: list[int] = field(default_factory=list)
-    """The prompt tokens whose state is kept."""
-    state: ctypes.Array | None = None
+class KeptState:
+    tokens: list[int]
+    """The prompt whose state this is."""
+    state: ctypes.Array
     """llama.cpp's state of sequence 0 holding exactly `tokens`."""
+
+
+@dataclass
+class KeptPrefixes:
+    kept: list[KeptState] = field(default_factory=list)
+    """Least recently used first."""
+    recent: list[list[int]] = field(default_factory=list)
     restores: int = 0
-    """How many prompts started from it (benches and tests read it)."""
+    """How many prompts started from a kept state (benches and tests read it)."""
 
 
 def shared_length(a, b) -> int:
@@ -42,31 +55,47 @@ def shared_length(a, b) -> int:
     return int(differ[0]) if differ.size else n
 
 
-def keep(llm, kept: KeptPrefix, tokens: list[int]) -> bool:
-    """Copy the cache's state out as the kept prefix; the cache must hold exactly `tokens` (sequence 0)."""
-    import llama_cpp
-
-    size = llama_cpp.llama_state_seq_get_size(llm.ctx, 0)
-    if not size or size > MAX_BYTES:
-        return False
-    state = (ctypes.c_uint8 * size)()
-    if llama_cpp.llama_state_seq_get_data(llm.ctx, state, size, 0) != size:
-        return False
-    kept.tokens, kept.state = list(tokens), state
-    return True
+def best_kept(prefixes: KeptPrefixes, ids: list[int]) -> tuple[KeptState | None, int]:
+    """The kept state sharing the longest prefix with `ids`, and that length."""
+    best, length = None, 0
+    for kept in prefixes.kept:
+        if (n := shared_length(kept.tokens, ids)) > length:
+            best, length = kept, n
+    return best, length
 
 
-def restore(llm, kept: KeptPrefix) -> bool:
-    """Replace what the cache holds by the kept prefix; False (and an empty cache) when llama.cpp refuses it."""
+def restore(llm, prefixes: KeptPrefixes, kept: KeptState) -> bool:
+    """Replace what the cache holds by `kept`; False (an empty cache, the state dropped) when llama.cpp refuses."""
     import llama_cpp
 
     llm._ctx.kv_cache_seq_rm(-1, 0, -1)
-    if not kept.state or not llama_cpp.llama_state_seq_set_data(llm.ctx, kept.state, len(kept.state), 0):
+    prefixes.kept.remove(kept)
+    if not llama_cpp.llama_state_seq_set_data(llm.ctx, kept.state, len(kept.state), 0):
         llm.reset()
-        kept.tokens, kept.state = [], None
         return False
+    prefixes.kept.append(kept)  # most recently used
     n = len(kept.tokens)
     llm.input_ids[:n] = kept.tokens
     llm.n_tokens = n
-    kept.restores += 1
+    prefixes.restores += 1
     return True
+
+
+def remember(llm, prefixes: KeptPrefixes, ids: list[int], from_kept: int) -> None:
+    """After the prompt `ids` was read (the cache holds exactly it): keep its state when it shares a longer prefix
+    with a recent prompt than `from_kept`, what the kept states gave it; then remember it as recent."""
+    import llama_cpp
+
+    shared = max((shared_length(r, ids) for r in prefixes.recent), default=0)
+    prefixes.recent = (prefixes.recent + [list(ids)])[-RECENT:]
+    if shared < MIN_TOKENS or shared <= from_kept:
+        return
+    size = llama_cpp.llama_state_seq_get_size(llm.ctx, 0)
+    if not size or size > MAX_BYTES:
+        return
+    state = (ctypes.c_uint8 * size)()
+    if llama_cpp.llama_state_seq_get_data(llm.ctx, state, size, 0) != size:
+        return
+    prefixes.kept.append(KeptState(list(ids), state))
+    while len(prefixes.kept) > SLOTS or sum(len(k.state) for k in prefixes.kept) > MAX_BYTES:
+        prefixes.kept.pop(0)
