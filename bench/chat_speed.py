@@ -140,7 +140,7 @@ def first_token_times(loaded, raw, settings) -> dict:
 def grounded_first_tokens(ref: str, rounds: int) -> dict[str, list[dict]]:
     """Seconds from sending each GROUNDED_QUESTIONS question to the first reply text, on a fresh chat each time,
     answered from a collection of the sample FAQ and policy PDF built in a temporary folder. On llama.cpp, in
-    alternating passes with the engine's kept prompt states (the app's path) and without it; each pass starts from one
+    alternating passes with the engine's kept prompt states (the app's path) and without them; each pass starts from one
     untimed grounded turn and no kept state."""
     os.environ["CQA_KNOWLEDGE_DIR"] = tempfile.mkdtemp(prefix="chat-speed-")
     store.add_files("mixed", [ROOT / "assets" / "insurer_faq.csv", ROOT / "assets" / "policy_wording.pdf"])
