@@ -143,3 +143,16 @@ def test_kept_states_outlive_a_likelihood_pass_that_empties_the_cache(fast):
     third = stream(fast, "Which hospitals are in the network?", GROUNDED)
     assert fast.kept.restores == 1
     assert third.text == from_scratch(fast, "Which hospitals are in the network?", GROUNDED)
+
+
+def test_the_evaluation_path_answers_each_question_as_alone_from_an_empty_cache(fast):
+    """Evaluation on llama.cpp answers one question at a time through the reply stream; with the cache and the kept
+    states carried from question to question, every answer is the one that question gets alone."""
+    questions = ["Is maternity covered under Silver?", "How long is the grace period for renewal?",
+                 "Which hospitals are in the network?", "Can I port my policy?", "What is the co-payment?"]
+    systems = [f"{GROUNDED.system_prompt}\n\nSources:\n\n[1] (faq.csv row {n})\n{q} See clause {n}."
+               for n, q in enumerate(questions, 1)]
+    answers, _ = fast.answer_batch(questions, GREEDY, 4, systems)
+    assert fast.kept.kept  # later questions started from a kept state or the cache
+    alone = [from_scratch(fast, q, dataclasses.replace(GREEDY, system_prompt=s)) for q, s in zip(questions, systems)]
+    assert answers == alone
