@@ -100,6 +100,16 @@ def test_two_families_of_prompts_in_turn_each_start_from_their_own_state(fast, m
     assert prompt.text == from_scratch(fast, "Which hospitals are in the network?", retry)
 
 
+def test_a_question_asked_again_after_another_prompt_starts_from_its_state_and_keeps_no_copy(fast, monkeypatch):
+    stream(fast, "Is maternity covered under Silver?", GROUNDED)
+    first = stream(fast, "How long is the grace period for renewal?", GROUNDED)
+    stream(fast, "Tell me about the weather.", OTHER)
+    read = reads(fast, monkeypatch)
+    again = stream(fast, "How long is the grace period for renewal?", GROUNDED)
+    assert read[0] == 1 and again.text == first.text  # only the last prompt token, for its logits
+    assert [k.tokens for k in fast.kept.kept] == [first.prompt_ids]
+
+
 def test_at_most_slots_states_are_kept(fast):
     for n in range(llama_prefix.SLOTS + 2):
         family = dataclasses.replace(GREEDY, system_prompt=f"Family {n}: " + store.GROUNDING_INSTRUCTIONS)

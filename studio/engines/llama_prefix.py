@@ -86,7 +86,8 @@ def remember(llm, prefixes: KeptPrefixes, ids: list[int], from_kept: int) -> Non
     with a recent prompt than `from_kept`, what the kept states gave it; then remember it as recent."""
     import llama_cpp
 
-    shared = max((shared_length(r, ids) for r in prefixes.recent), default=0)
+    # capped as from_kept is, so a prompt asked again is not kept twice
+    shared = min(max((shared_length(r, ids) for r in prefixes.recent), default=0), len(ids) - 1)
     prefixes.recent = (prefixes.recent + [list(ids)])[-RECENT:]
     if shared < MIN_TOKENS or shared <= from_kept:
         return
