@@ -8,13 +8,12 @@ import dataclasses
 
 import pytest
 
-from studio.engines import llama_prefix, prompts
-from studio.engines.base import GenerationSettings, ReplyStream
+from studio.engines import llama_prefix
 from studio.knowledge import store
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make llama installs it)")
+from test_llama_engine import GREEDY, stream  # noqa: E402 - a question answered to its end on a fresh chat
 
-GREEDY = GenerationSettings(max_new_tokens=12, repetition_penalty=1.0)
 GROUNDED = dataclasses.replace(GREEDY, system_prompt="You answer for an insurer. " + store.GROUNDING_INSTRUCTIONS)
 OTHER = dataclasses.replace(GREEDY, system_prompt="Summarise the conversation in one sentence.")
 
@@ -28,14 +27,6 @@ OTHER = dataclasses.replace(GREEDY, system_prompt="Summarise the conversation in
 ])
 def test_shared_length(a, b, expected):
     assert llama_prefix.shared_length(a, b) == expected
-
-
-def stream(loaded, text: str, settings: GenerationSettings) -> ReplyStream:
-    """One question answered on a fresh chat, read to its end (the `fast` fixture: the tiny llama on llama.cpp)."""
-    reply = ReplyStream(loaded, prompts.render_prompt(loaded, [{"role": "user", "content": text}],
-                                                      settings.system_prompt), settings)
-    list(reply)
-    return reply
 
 
 def reads(loaded, monkeypatch) -> list[int]:
